@@ -1,0 +1,9 @@
+"""fmlite: flow matching for 2-D point clouds and small images, small enough to read.
+
+Modules (one concept each): paths, couplings, datasets, models, train, solvers,
+exact, metrics, checkpoints, plotting, widgets. Time runs from noise (t = 0) to data (t = 1).
+"""
+from .checkpoints import load_checkpoint, save_checkpoint
+
+__version__ = "0.1.0"
+__all__ = ["save_checkpoint", "load_checkpoint", "__version__"]

@@ -1,0 +1,406 @@
+"""Probability paths (interpolants) x_t = alpha_t x_1 + beta_t x_0 + sigma(t) eps.
+
+Time runs from the source to the data: t = 0 is noise (x_0), t = 1 is data (x_1).
+A path draws x_t and its *conditional* target velocity
+
+    u_t = d x_t / dt = alpha'_t x_1 + beta'_t x_0 + sigma'(t) eps.
+
+The sigma'(t) eps term is part of the target whenever sigma(t) is not constant;
+dropping it (taking u_t = x_1 - x_0 for a stochastic interpolant) is a known
+pitfall that this module does not repeat.
+
+Sources: Lipman et al. 2023, "Flow Matching for Generative Modeling", eq. (20)-(23);
+Liu et al. 2022, "Flow Straight and Fast" (rectified flow, the linear path);
+Albergo & Vanden-Eijnden 2023, "Building Normalizing Flows with Stochastic
+Interpolants", and Albergo, Boffi & Vanden-Eijnden 2023, "Stochastic
+Interpolants", eq. (2.1) (sigma = their gamma); Tong et al. 2024, "Improving and
+generalizing flow-based generative models with minibatch optimal transport",
+Table 1 (constant sigma and the Brownian bridge sigma).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Union
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "check_time", "broadcast_time",
+    "Schedule", "ConstantSigma", "BridgeSigma", "SineSigma", "Sigma",
+    "PathSample", "Path", "LinearPath", "CosinePath",
+]
+
+
+# ----------------------------------------------------------------------------- time
+def check_time(t, batch: int | None = None, *, like: Tensor | None = None) -> Tensor:
+    """Validate a time argument and return it as a tensor of shape (B,).
+
+    Args:
+        t: a float, a 0-d tensor (used for the whole batch) or a tensor of shape (B,),
+            with every value in [0, 1] (0 = noise, 1 = data).
+        batch: the batch size B the times must match; a scalar t is expanded to it.
+        like: a tensor whose dtype and device the result takes.
+
+    Returns:
+        Tensor of shape (B,) (or the input shape if batch is None and t is 1-d).
+
+    Raises:
+        ValueError: t is not 0-d or (B,), contains NaN, or lies outside [0, 1].
+    """
+    if like is not None and like.is_floating_point():
+        dtype = like.dtype
+    elif isinstance(t, Tensor) and t.is_floating_point():
+        dtype = t.dtype
+    else:
+        dtype = torch.get_default_dtype()
+    device = like.device if like is not None else None
+    t = torch.as_tensor(t, dtype=dtype, device=device)
+    if t.dim() == 0:
+        t = t.expand(batch if batch is not None else 1)
+    if t.dim() != 1 or (batch is not None and t.shape[0] != batch):
+        want = f"({batch},)" if batch is not None else "(B,)"
+        raise ValueError(
+            f"t must have shape {want} (one time per sample) or be a single number, "
+            f"got shape {tuple(t.shape)}; use t.reshape(-1) or t.expand({batch if batch else 'B'})")
+    if torch.isnan(t).any():
+        raise ValueError("t contains NaN; times must be numbers in [0, 1]")
+    if t.numel() and (t.min() < 0 or t.max() > 1):
+        raise ValueError(
+            f"t must lie in [0, 1] (0 = noise, 1 = data), got values in "
+            f"[{t.min().item():.4g}, {t.max().item():.4g}]; nothing is clipped, rescale your times")
+    return t
+
+
+def broadcast_time(t: Tensor, x: Tensor) -> Tensor:
+    """Reshape per-sample values of shape (B,) to (B, 1, ..., 1) so they broadcast against x (B, *D)."""
+    return t.reshape(t.shape[0], *([1] * (x.dim() - 1)))
+
+
+# ----------------------------------------------------------------------------- sigma schedules
+class Schedule:
+    """A noise scale sigma(t) >= 0 of a stochastic interpolant, with its derivative.
+
+    Call it on t of shape (B,) to get sigma(t) of shape (B,); `derivative(t)` gives
+    sigma'(t). Subclasses give closed forms; `Sigma(fn)` wraps any callable and
+    differentiates it with autograd.
+    """
+
+    #: True when sigma(t) is 0 for every t (then no eps needs to be drawn).
+    is_zero: bool = False
+
+    def __call__(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def derivative(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({getattr(self, 'scale', '')})"
+
+
+class ConstantSigma(Schedule):
+    """sigma(t) = scale for all t; sigma'(t) = 0.
+
+    With the linear path this is the path of conditional flow matching (I-CFM) in
+    Tong et al. 2024, Table 1. The interpolant does not hit x_0 and x_1 exactly
+    unless scale = 0.
+
+    Raises:
+        ValueError: scale is negative or not finite.
+    """
+
+    def __init__(self, scale: float = 0.0):
+        self.scale = _check_scale(scale)
+        self.is_zero = self.scale == 0.0
+
+    def __call__(self, t: Tensor) -> Tensor:
+        return torch.full_like(t, self.scale)
+
+    def derivative(self, t: Tensor) -> Tensor:
+        return torch.zeros_like(t)
+
+
+class BridgeSigma(Schedule):
+    """Brownian-bridge noise sigma(t) = scale * sqrt(t (1 - t)).
+
+    sigma'(t) = scale * (1 - 2t) / (2 sqrt(t (1 - t))) is infinite at t = 0 and t = 1,
+    so draw training times from the open interval (0, 1) (the default sampler of
+    `fmlite.train.flow_matching_loss` does). Source: Tong et al. 2024, Table 1 (SB-CFM).
+
+    Raises:
+        ValueError: scale is negative or not finite.
+    """
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = _check_scale(scale)
+        self.is_zero = self.scale == 0.0
+
+    def __call__(self, t: Tensor) -> Tensor:
+        return self.scale * torch.sqrt(t * (1 - t))
+
+    def derivative(self, t: Tensor) -> Tensor:
+        if self.is_zero:
+            return torch.zeros_like(t)
+        return self.scale * (1 - 2 * t) / (2 * torch.sqrt(t * (1 - t)))
+
+
+class SineSigma(Schedule):
+    """sigma(t) = scale * sin(pi t), zero at both ends; sigma'(t) = scale * pi * cos(pi t).
+
+    A smooth alternative to the bridge whose derivative stays finite on [0, 1]
+    (Albergo, Boffi & Vanden-Eijnden 2023 use gamma(t) = sqrt(a t (1 - t)); this is
+    its smooth cousin).
+
+    Raises:
+        ValueError: scale is negative or not finite.
+    """
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = _check_scale(scale)
+        self.is_zero = self.scale == 0.0
+
+    def __call__(self, t: Tensor) -> Tensor:
+        return self.scale * torch.sin(math.pi * t)
+
+    def derivative(self, t: Tensor) -> Tensor:
+        return self.scale * math.pi * torch.cos(math.pi * t)
+
+
+class Sigma(Schedule):
+    """Any noise schedule sigma(t) given as a callable, e.g. `Sigma(lambda t: 0.5 * t * (1 - t))`.
+
+    Args:
+        fn: elementwise callable mapping t (B,) to sigma(t) (B,) with torch operations.
+        derivative: optional callable for sigma'(t); by default autograd differentiates fn.
+        zero_at_ends: if True, check that sigma(0) = sigma(1) = 0 (needed for the
+            interpolant to start exactly at x_0 and end exactly at x_1).
+        name: a label used in plots and error messages.
+
+    Raises:
+        TypeError: fn is not callable.
+        ValueError: zero_at_ends is True and sigma(0) or sigma(1) is not 0.
+    """
+
+    def __init__(self, fn: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor] | None = None,
+                 *, zero_at_ends: bool = False, name: str | None = None):
+        if not callable(fn):
+            raise TypeError(f"Sigma(fn) needs a callable t -> sigma(t), got {type(fn).__name__}")
+        self.fn, self._derivative = fn, derivative
+        self.name = name or getattr(fn, "__name__", "sigma")
+        if zero_at_ends:
+            ends = self(torch.tensor([0.0, 1.0]))
+            if not torch.allclose(ends, torch.zeros(2), atol=1e-6):
+                raise ValueError(
+                    f"sigma schedule {self.name!r} must be 0 at t = 0 and t = 1 so that x_t hits x_0 and x_1 "
+                    f"exactly, got sigma(0) = {ends[0].item():.4g}, sigma(1) = {ends[1].item():.4g}; "
+                    "multiply it by t * (1 - t) or use zero_at_ends=False")
+
+    def __call__(self, t: Tensor) -> Tensor:
+        return torch.as_tensor(self.fn(t), dtype=t.dtype, device=t.device).expand(t.shape)
+
+    def derivative(self, t: Tensor) -> Tensor:
+        if self._derivative is not None:
+            return torch.as_tensor(self._derivative(t), dtype=t.dtype, device=t.device).expand(t.shape)
+        with torch.enable_grad():
+            s = t.detach().clone().requires_grad_(True)
+            value = self(s)
+            if not value.requires_grad:  # fn does not depend on t
+                return torch.zeros_like(t)
+            (grad,) = torch.autograd.grad(value.sum(), s)
+        return grad
+
+    def __repr__(self) -> str:
+        return f"Sigma({self.name})"
+
+
+def _check_scale(scale: float) -> float:
+    scale = float(scale)
+    if not math.isfinite(scale) or scale < 0:
+        raise ValueError(f"a sigma scale must be a finite number >= 0, got {scale}")
+    return scale
+
+
+def as_schedule(sigma: Union[float, Schedule]) -> Schedule:
+    """Turn a number into `ConstantSigma(number)`; pass a `Schedule` through.
+
+    Raises:
+        TypeError: sigma is neither a number nor a Schedule.
+    """
+    if isinstance(sigma, Schedule):
+        return sigma
+    if isinstance(sigma, (int, float)):
+        return ConstantSigma(sigma)
+    raise TypeError(f"sigma must be a number or a Schedule (ConstantSigma, BridgeSigma, SineSigma, Sigma), "
+                    f"got {type(sigma).__name__}")
+
+
+# ----------------------------------------------------------------------------- paths
+@dataclass
+class PathSample:
+    """One batch drawn from a path. All tensors have shape (B, *D) except t (B,)."""
+
+    t: Tensor
+    x_0: Tensor
+    x_1: Tensor
+    eps: Tensor
+    x_t: Tensor
+    u_t: Tensor
+
+
+class Path:
+    """An interpolant x_t = alpha_t x_1 + beta_t x_0 + sigma(t) eps between noise and data.
+
+    Subclasses define alpha, beta and their derivatives with alpha_0 = 0, alpha_1 = 1,
+    beta_0 = 1, beta_1 = 0.
+
+    Args:
+        sigma: a number (constant sigma) or a `Schedule`.
+    """
+
+    name = "path"
+
+    def __init__(self, sigma: Union[float, Schedule] = 0.0):
+        self.sigma = as_schedule(sigma)
+
+    def alpha(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def beta(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def alpha_derivative(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def beta_derivative(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def coefficients(self, t: Tensor, derivatives: bool = True) -> dict[str, Tensor]:
+        """alpha_t, beta_t, sigma_t (and d_alpha_t, d_beta_t, d_sigma_t) at t (B,), each of shape (B,).
+
+        Raises:
+            ValueError: t is invalid (see `check_time`) or the sigma schedule gives NaN
+                or an infinite value (or derivative, if asked for) at some t.
+        """
+        t = check_time(t)
+        c = {"alpha_t": self.alpha(t), "beta_t": self.beta(t), "sigma_t": self.sigma(t)}
+        if derivatives:
+            c.update(d_alpha_t=self.alpha_derivative(t), d_beta_t=self.beta_derivative(t),
+                     d_sigma_t=self.sigma.derivative(t))
+        for key in ("sigma_t", "d_sigma_t"):
+            bad = ~torch.isfinite(c[key]) if key in c else torch.zeros_like(t, dtype=torch.bool)
+            if bad.any():
+                what = "sigma(t)" if key == "sigma_t" else "sigma'(t)"
+                raise ValueError(
+                    f"{what} of {self.sigma!r} is {c[key][bad][0].item()} at t = {t[bad][0].item():.6g}; "
+                    "a schedule must be finite on the times you use (BridgeSigma's derivative is infinite "
+                    "at t = 0 and t = 1: draw t from the open interval (0, 1), or call path.interpolate "
+                    "for x_t alone)")
+        return c
+
+    def _check(self, x_0: Tensor, x_1: Tensor, eps: Tensor | None) -> Tensor:
+        if x_0.shape != x_1.shape:
+            raise ValueError(f"x_0 and x_1 must have the same shape (B, *D), got {tuple(x_0.shape)} "
+                             f"and {tuple(x_1.shape)}; pair one noise sample with each data sample")
+        if x_0.dim() < 2:
+            raise ValueError(f"x_0 must have shape (B, *D) with a batch dimension first, got {tuple(x_0.shape)}; "
+                             "for one sample use x_0[None]")
+        if eps is None:
+            return torch.zeros_like(x_0) if self.sigma.is_zero else torch.randn_like(x_0)
+        if eps.shape != x_0.shape:
+            raise ValueError(f"eps must have the shape of x_0 {tuple(x_0.shape)}, got {tuple(eps.shape)}")
+        return eps
+
+    def interpolate(self, x_0: Tensor, x_1: Tensor, t, eps: Tensor | None = None) -> Tensor:
+        """x_t = alpha_t x_1 + beta_t x_0 + sigma(t) eps alone (no velocity), e.g. for plots.
+
+        Unlike `sample`, this works at t = 0 and t = 1 for the Brownian bridge, whose
+        sigma'(t) is infinite there. Arguments, shapes and errors as in `sample`.
+        """
+        eps = self._check(x_0, x_1, eps)
+        t = check_time(t, x_0.shape[0], like=x_0)
+        c = {k: broadcast_time(v, x_0) for k, v in self.coefficients(t, derivatives=False).items()}
+        return c["alpha_t"] * x_1 + c["beta_t"] * x_0 + c["sigma_t"] * eps
+
+    def sample(self, x_0: Tensor, x_1: Tensor, t, eps: Tensor | None = None) -> PathSample:
+        """Draw x_t and the conditional target velocity u_t.
+
+            x_t = alpha_t x_1 + beta_t x_0 + sigma(t) eps
+            u_t = alpha'_t x_1 + beta'_t x_0 + sigma'(t) eps      (the sigma'(t) eps term is required)
+
+        Args:
+            x_0: source (noise) samples, shape (B, *D).
+            x_1: data samples, shape (B, *D), same shape as x_0.
+            t: times in [0, 1], shape (B,) or a single number.
+            eps: standard-normal noise (B, *D); drawn with torch's global generator if
+                None and sigma is not identically 0 (zeros otherwise).
+
+        Returns:
+            PathSample with fields t, x_0, x_1, eps, x_t, u_t.
+
+        Raises:
+            ValueError: x_0, x_1 (and eps) differ in shape, x_0 has no batch dimension,
+                t is invalid, or the schedule (or its derivative) is not finite at t.
+        """
+        eps = self._check(x_0, x_1, eps)
+        t = check_time(t, x_0.shape[0], like=x_0)
+        c = {k: broadcast_time(v, x_0) for k, v in self.coefficients(t).items()}
+        x_t = c["alpha_t"] * x_1 + c["beta_t"] * x_0 + c["sigma_t"] * eps
+        u_t = c["d_alpha_t"] * x_1 + c["d_beta_t"] * x_0 + c["d_sigma_t"] * eps
+        return PathSample(t=t, x_0=x_0, x_1=x_1, eps=eps, x_t=x_t, u_t=u_t)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(sigma={self.sigma!r})"
+
+
+class LinearPath(Path):
+    """The straight path alpha_t = t, beta_t = 1 - t (rectified flow / optimal-transport path).
+
+    u_t = x_1 - x_0 + sigma'(t) eps. Sources: Liu et al. 2022, eq. (1); Lipman et al.
+    2023, eq. (22) with sigma_min = 0; Tong et al. 2024, Table 1 with sigma(t).
+
+    Args:
+        sigma: a number (constant sigma) or a `Schedule`.
+    """
+
+    name = "linear"
+
+    def alpha(self, t):
+        return t
+
+    def beta(self, t):
+        return 1 - t
+
+    def alpha_derivative(self, t):
+        return torch.ones_like(t)
+
+    def beta_derivative(self, t):
+        return -torch.ones_like(t)
+
+
+class CosinePath(Path):
+    """The trigonometric path alpha_t = sin(pi t / 2), beta_t = cos(pi t / 2).
+
+    alpha_t^2 + beta_t^2 = 1: the variance of x_t stays 1 for unit-variance data.
+    Source: Albergo & Vanden-Eijnden 2023, eq. (2.16) (trigonometric interpolant);
+    Nichol & Dhariwal 2021 (cosine schedule).
+
+    Args:
+        sigma: a number (constant sigma) or a `Schedule`.
+    """
+
+    name = "cosine"
+
+    # cos(pi t / 2) is written sin(pi (1 - t) / 2) so that beta_1 = 0 exactly in floating point.
+    def alpha(self, t):
+        return torch.sin(0.5 * math.pi * t)
+
+    def beta(self, t):
+        return torch.sin(0.5 * math.pi * (1 - t))
+
+    def alpha_derivative(self, t):
+        return 0.5 * math.pi * torch.sin(0.5 * math.pi * (1 - t))
+
+    def beta_derivative(self, t):
+        return -0.5 * math.pi * torch.sin(0.5 * math.pi * t)

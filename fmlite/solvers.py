@@ -1,0 +1,123 @@
+"""Fixed-step ODE integration of dx/dt = v(x, t): how samples are drawn from a flow.
+
+Forwards (t_start = 0 -> t_end = 1) turns noise into data; backwards
+(t_end < t_start) turns data into noise. Methods and their order of accuracy
+(global error ~ h^order, h the step size):
+
+    euler    x + h v(x, t)                                   order 1, 1 NFE/step
+    midpoint x + h v(x + h/2 v(x, t), t + h/2)               order 2, 2 NFE/step
+    heun     x + h/2 (k1 + v(x + h k1, t + h)), k1 = v(x, t)   order 2, 2 NFE/step
+    rk4      classical Runge-Kutta                           order 4, 4 NFE/step
+
+NFE = number of function (velocity) evaluations, the cost measure of a sampler.
+Source: Hairer, Norsett & Wanner, "Solving Ordinary Differential Equations I" (1993),
+sec. II.1; Chen et al. 2018 (neural ODEs); Lipman et al. 2023, sec. 6 (sampling).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from .paths import check_time
+
+__all__ = ["integrate", "Solution", "METHODS"]
+
+Velocity = Callable[[Tensor, Tensor], Tensor]
+
+
+def _euler(v, x, t, h):
+    return x + h * v(x, t)
+
+
+def _midpoint(v, x, t, h):
+    return x + h * v(x + 0.5 * h * v(x, t), t + 0.5 * h)
+
+
+def _heun(v, x, t, h):
+    k1 = v(x, t)
+    return x + 0.5 * h * (k1 + v(x + h * k1, t + h))
+
+
+def _rk4(v, x, t, h):
+    k1 = v(x, t)
+    k2 = v(x + 0.5 * h * k1, t + 0.5 * h)
+    k3 = v(x + 0.5 * h * k2, t + 0.5 * h)
+    k4 = v(x + h * k3, t + h)
+    return x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+
+#: method name -> (one step, velocity evaluations per step, order)
+METHODS = {"euler": (_euler, 1, 1), "midpoint": (_midpoint, 2, 2), "heun": (_heun, 2, 2), "rk4": (_rk4, 4, 4)}
+
+
+@dataclass
+class Solution:
+    """Result of `integrate`.
+
+    Attributes:
+        x: the state at t_end, shape (B, *D).
+        trajectory: states at every time, (steps + 1, B, *D), or None if not requested.
+        times: the time grid, (steps + 1,), from t_start to t_end.
+        nfe: number of velocity evaluations used (steps x evaluations per step).
+    """
+
+    x: Tensor
+    trajectory: Tensor | None
+    times: Tensor
+    nfe: int
+
+
+def integrate(velocity: Velocity, x_0: Tensor, steps: int, method: str = "euler", t_start: float = 0.0,
+              t_end: float = 1.0, return_trajectory: bool = False, grad: bool = False) -> Solution:
+    """Integrate dx/dt = velocity(x, t) from t_start to t_end with `steps` equal steps.
+
+    Args:
+        velocity: callable (x (B, *D), t (B,)) -> (B, *D), e.g. a trained model or
+            `lambda x, t: marginal_velocity(x, t, data, path)`.
+        x_0: the state at t_start, (B, *D) (noise when integrating forwards from 0).
+        steps: number of steps >= 1; step size h = (t_end - t_start) / steps.
+        method: "euler", "midpoint", "heun" or "rk4".
+        t_start, t_end: times in [0, 1]; t_end < t_start integrates backwards (data -> noise).
+        return_trajectory: keep every state, (steps + 1, B, *D).
+        grad: keep the autograd graph (default: run under torch.no_grad()).
+
+    Returns:
+        Solution(x, trajectory, times, nfe).
+
+    Raises:
+        ValueError: unknown method (lists the valid ones), steps < 1, a time outside
+            [0, 1], x_0 without a batch dimension, or a velocity of the wrong shape.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps}")
+    for name, value in (("t_start", t_start), ("t_end", t_end)):
+        check_time(float(value))  # raises with a clear message outside [0, 1]
+    if x_0.dim() < 2:
+        raise ValueError(f"x_0 must have shape (B, *D) with a batch dimension first, got {tuple(x_0.shape)}")
+    step, per_step, _ = METHODS[method]
+    times = torch.linspace(float(t_start), float(t_end), int(steps) + 1, dtype=torch.float64)
+    h = (float(t_end) - float(t_start)) / steps
+    batch = x_0.shape[0]
+    lo, hi = min(t_start, t_end), max(t_start, t_end)
+
+    def v(x: Tensor, t: float) -> Tensor:
+        t = min(max(t, lo), hi)  # only rounding (|error| < 1e-15) can push t past the end points
+        out = velocity(x, torch.full((batch,), t, dtype=x.dtype, device=x.device))
+        if out.shape != x.shape:
+            raise ValueError(f"velocity(x, t) must return the shape of x {tuple(x.shape)}, got {tuple(out.shape)}")
+        return out
+
+    with torch.set_grad_enabled(grad):
+        x = x_0
+        trajectory = [x] if return_trajectory else None
+        for k in range(int(steps)):
+            x = step(v, x, float(times[k]), h)
+            if return_trajectory:
+                trajectory.append(x)
+    return Solution(x=x, trajectory=torch.stack(trajectory) if return_trajectory else None, times=times,
+                    nfe=int(steps) * per_step)

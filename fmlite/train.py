@@ -1,0 +1,234 @@
+"""The flow matching loss and a short training loop.
+
+    L(theta) = E_{t, x_0, x_1, eps} |v_theta(x_t, t) - u_t|^2,
+    x_t = alpha_t x_1 + beta_t x_0 + sigma(t) eps,  u_t = alpha'_t x_1 + beta'_t x_0 + sigma'(t) eps,
+
+with t ~ U(0, 1), x_0 ~ N(0, I), x_1 ~ data. Regressing on the *conditional* target
+u_t has the same gradient as regressing on the marginal field E[u_t | x_t], so the
+minimiser is the marginal velocity (Lipman et al. 2023, Theorem 2; Liu et al. 2022;
+Albergo & Vanden-Eijnden 2023). |.|^2 sums over all data dimensions, the batch is averaged.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from .couplings import COUPLINGS
+from .paths import Path
+
+__all__ = ["flow_matching_loss", "sample_time", "drop_labels", "resolve_device", "train", "History",
+           "TrainingDiverged"]
+
+
+def sample_time(batch: int, device=None, dtype=None) -> Tensor:
+    """Draw t ~ Uniform on the open interval (0, 1), shape (batch,).
+
+    `torch.rand` draws from [0, 1); the rare exact 0 is drawn again (rejection, not
+    clipping), so schedules with a singular derivative at t = 0 (the Brownian bridge)
+    stay finite.
+    """
+    t = torch.rand(batch, device=device, dtype=dtype)
+    while (t == 0).any():
+        zero = t == 0
+        t[zero] = torch.rand(int(zero.sum()), device=device, dtype=dtype)
+    return t
+
+
+def drop_labels(y: Tensor, p: float, null_label: int) -> Tensor:
+    """Replace each label by `null_label` with probability p (label dropout for classifier-free guidance).
+
+    Args:
+        y: int64 labels (B,). p: probability in [0, 1] that a label is DROPPED.
+        null_label: the "no label" token (`model.null_label`).
+
+    Returns:
+        New labels (B,); about a fraction p of them equal null_label.
+
+    Raises:
+        ValueError: p outside [0, 1].
+
+    Source: Ho & Salimans 2022, "Classifier-Free Diffusion Guidance", Alg. 1 (p_uncond).
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"label dropout probability must lie in [0, 1], got {p}")
+    drop = torch.rand(y.shape, device=y.device) < p
+    return torch.where(drop, torch.full_like(y, null_label), y)
+
+
+def flow_matching_loss(model: nn.Module, path: Path, x_0: Tensor, x_1: Tensor, t: Tensor | None = None,
+                       coupling: Callable | str | None = None, y: Tensor | None = None) -> Tensor:
+    """The (conditional) flow matching loss on one batch: mean_i |v_theta(x_t_i, t_i) - u_t_i|^2.
+
+    Args:
+        model: velocity network called as model(x_t, t) (or model(x_t, t, y) with labels).
+        path: a `fmlite.paths.Path`; its sigma schedule adds sigma(t) eps to x_t and
+            sigma'(t) eps to the target.
+        x_0: noise (B, *D). x_1: data (B, *D).
+        t: times (B,) in [0, 1]; default Uniform(0, 1) (see `sample_time`).
+        coupling: None or "independent" (pair as given), "minibatch_ot", or a callable
+            (x_0, x_1) -> (x_0, x_1). With labels, only a coupling that keeps x_1's
+            order (independent) is allowed.
+        y: optional int64 labels (B,) of x_1 for a class-conditional model.
+
+    Returns:
+        Scalar tensor (differentiable), in squared data units per unit time^2.
+
+    Raises:
+        ValueError: shapes differ, t invalid, unknown coupling name, or labels with a
+            re-pairing coupling.
+    """
+    if isinstance(coupling, str):
+        if coupling not in COUPLINGS:
+            raise ValueError(f"unknown coupling {coupling!r}; choose one of {list(COUPLINGS)} or pass a callable")
+        coupling = COUPLINGS[coupling]
+    if coupling is not None and coupling is not COUPLINGS["independent"]:
+        if y is not None:
+            raise ValueError("a re-pairing coupling would separate x_1 from its labels y; use coupling=None with labels")
+        x_0, x_1 = coupling(x_0, x_1)
+    if t is None:
+        t = sample_time(x_0.shape[0], device=x_0.device, dtype=x_0.dtype)
+    s = path.sample(x_0, x_1, t)
+    v = model(s.x_t, s.t) if y is None else model(s.x_t, s.t, y)
+    return ((v - s.u_t) ** 2).flatten(1).sum(1).mean()
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" -> CUDA when available, else CPU; otherwise check the name and return it.
+
+    Raises:
+        ValueError: unknown device name (lists the valid ones) or CUDA/MPS asked for but absent.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    valid = "'auto', 'cpu', 'cuda', 'cuda:N', 'mps'"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; choose one of {valid}") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {device!r}; choose one of {valid}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} asked for, but MPS is not available here; use 'auto' or 'cpu'")
+    return dev
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; `.step` says when and `.history` holds the losses so far."""
+
+    def __init__(self, message: str, step: int, history: "History"):
+        super().__init__(message)
+        self.step, self.history = step, history
+
+
+@dataclass
+class History:
+    """What `train` returns.
+
+    Attributes:
+        loss: loss per step (floats).
+        steps: steps completed. seconds: wall time of the loop.
+        interrupted: True if stopped by Ctrl-C (the model keeps its weights so far).
+        device: where the model was trained (the model stays there).
+        ema_model: an exponential moving average copy of the model (eval mode), if asked for.
+    """
+
+    loss: list = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+    device: str = "cpu"
+    ema_model: nn.Module | None = None
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else float("nan")
+
+
+def train(model: nn.Module, path: Path, sample_data: Callable[[int], Tensor], steps: int, batch_size: int = 256,
+          lr: float = 1e-3, *, coupling: Callable | str | None = None, label_dropout: float = 0.1,
+          seed: int | None = 0, device: str = "auto", ema: float | None = None, progress: bool = True) -> History:
+    """Train a velocity network with the flow matching loss and Adam.
+
+    Each step draws x_1 = sample_data(batch_size) (or (x_1, y) for labelled data),
+    x_0 ~ N(0, I), t ~ U(0, 1), optionally re-pairs by `coupling`, and takes one Adam step
+    on `flow_matching_loss`.
+
+    Args:
+        model: velocity network model(x, t) (or model(x, t, y) for labelled data).
+        path: a `fmlite.paths.Path`.
+        sample_data: callable n -> data (n, *D), or -> (data, labels (n,)) for class-
+            conditional training (labels dropped to `model.null_label` with
+            probability `label_dropout`).
+        steps: number of optimiser steps. batch_size: samples per step. lr: Adam learning rate.
+        coupling: None, "independent", "minibatch_ot" or a callable (see `flow_matching_loss`).
+        label_dropout: probability of dropping a label (classifier-free guidance), in [0, 1].
+        seed: seeds torch's global generator before training (None: leave it alone).
+        device: "auto" (CUDA when present), "cpu", "cuda", "cuda:N" or "mps"; the model is moved there.
+        ema: decay of an exponential moving average of the weights (e.g. 0.999), or None.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        History (loss per step, timing, interrupted flag, optional EMA model). Ctrl-C
+        stops training cleanly and returns the history so far.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or inf (the message gives the step).
+        ValueError: bad device, steps or batch_size, or data of the wrong shape.
+    """
+    from tqdm.auto import tqdm
+
+    if int(steps) < 1 or int(batch_size) < 1:
+        raise ValueError(f"steps and batch_size must be positive integers, got {steps} and {batch_size}")
+    dev = resolve_device(device)
+    if seed is not None:
+        torch.manual_seed(seed)
+    model.to(dev).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = History(device=str(dev))
+    if ema is not None:
+        if not 0 < ema < 1:
+            raise ValueError(f"ema decay must lie in (0, 1), e.g. 0.999, got {ema}")
+        history.ema_model = copy.deepcopy(model).eval().requires_grad_(False)
+    start = time.perf_counter()
+    bar = tqdm(range(int(steps)), desc="training", disable=not progress, mininterval=0.5)
+    try:
+        for step in bar:
+            batch = sample_data(int(batch_size))
+            x_1, y = (batch if isinstance(batch, (tuple, list)) else (batch, None))
+            x_1 = x_1.to(dev)
+            if y is not None:
+                y = drop_labels(y.to(dev), label_dropout, model.null_label)
+            x_0 = torch.randn_like(x_1)
+            loss = flow_matching_loss(model, path, x_0, x_1, coupling=coupling, y=y)
+            if not torch.isfinite(loss):
+                history.seconds = time.perf_counter() - start
+                hint = "the data contains NaN" if not torch.isfinite(x_1).all() else f"lower the learning rate (lr={lr})"
+                raise TrainingDiverged(f"loss became {loss.item()} at step {step}; {hint}", step, history)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if history.ema_model is not None:
+                with torch.no_grad():
+                    for p_ema, p in zip(history.ema_model.parameters(), model.parameters()):
+                        p_ema.lerp_(p, 1 - ema)
+            history.loss.append(loss.item())
+            history.steps = step + 1
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    except KeyboardInterrupt:
+        history.interrupted = True
+        print(f"training stopped by Ctrl-C after {history.steps} steps; the model and history so far are kept")
+    finally:
+        bar.close()
+        history.seconds = time.perf_counter() - start
+    model.eval()
+    return history

@@ -1,0 +1,116 @@
+"""The exact marginal field against independent oracles: importance-sampled Monte Carlo,
+scipy's Gaussian densities, finite differences, and integration onto the data."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import multivariate_normal
+
+from fmlite.exact import log_density, marginal_velocity, posterior_weights
+from fmlite.paths import BridgeSigma, ConstantSigma, CosinePath, LinearPath, SineSigma
+from fmlite.solvers import integrate
+
+DATA = torch.tensor([[1.5, 0.5], [-1.0, 1.0], [0.0, -1.5], [1.0, -1.0]], dtype=torch.float64)
+
+
+def monte_carlo_velocity(x, t, data, path, m=200_000):
+    """E[u_t | x_t = x] by self-normalised importance sampling.
+
+    Draw eps ~ N(0, I) and a data point y_i; x_0 is then fixed by x_t = x:
+    x_0 = (x - alpha y_i - sigma eps) / beta, with weight N(x_0; 0, I) (the Jacobian 1/beta^d
+    is the same for every sample). The conditional velocity comes from path.sample.
+    """
+    eps = torch.randn(m, 2, dtype=torch.float64)
+    idx = torch.arange(m) % len(data)
+    y = data[idx]
+    tt = torch.full((m,), t, dtype=torch.float64)
+    c = path.coefficients(tt)
+    x_0 = (x - c["alpha_t"][:, None] * y - c["sigma_t"][:, None] * eps) / c["beta_t"][:, None]
+    logw = -0.5 * (x_0 ** 2).sum(1)
+    w = torch.softmax(logw, 0)
+    u = path.sample(x_0, y, tt, eps).u_t
+    return (w[:, None] * u).sum(0)
+
+
+@pytest.mark.parametrize("path", [LinearPath(), CosinePath(), LinearPath(ConstantSigma(0.4)),
+                                  LinearPath(BridgeSigma(0.8)), CosinePath(SineSigma(0.5))], ids=repr)
+@pytest.mark.parametrize("t", [0.25, 0.6])
+def test_marginal_velocity_matches_monte_carlo(path, t):
+    x = torch.tensor([[0.4, -0.2]], dtype=torch.float64)
+    exact = marginal_velocity(x, t, DATA, path)[0]
+    mc = monte_carlo_velocity(x[0], t, DATA, path)
+    assert torch.allclose(exact, mc, atol=0.03), (exact, mc)
+
+
+def test_log_density_matches_scipy_mixture():
+    path = LinearPath(ConstantSigma(0.3))
+    x = torch.randn(10, 2, dtype=torch.float64)
+    t = 0.7
+    s2 = (1 - t) ** 2 + 0.3 ** 2
+    ref = np.log(np.mean([multivariate_normal(t * y.numpy(), s2 * np.eye(2)).pdf(x.numpy()) for y in DATA], axis=0))
+    assert np.allclose(log_density(x, t, DATA, path).numpy(), ref, atol=1e-10)
+
+
+def test_posterior_weights_match_bayes_rule_with_scipy():
+    path = CosinePath()
+    x = torch.randn(6, 2, dtype=torch.float64)
+    t = 0.5
+    a, b = math.sin(math.pi * t / 2), math.cos(math.pi * t / 2)
+    lik = np.stack([multivariate_normal(a * y.numpy(), b**2 * np.eye(2)).pdf(x.numpy()) for y in DATA], axis=1)
+    assert np.allclose(posterior_weights(x, t, DATA, path).numpy(), lik / lik.sum(1, keepdims=True), atol=1e-10)
+
+
+def test_continuity_equation_holds():
+    """d/dt p_t + div(p_t u_t) = 0, checked with finite differences of the closed forms."""
+    path = LinearPath(SineSigma(0.3))
+    x = torch.randn(5, 2, dtype=torch.float64) * 0.8
+    t, h = 0.4, 1e-5
+
+    def p(x, t):
+        return log_density(x, t, DATA, path).exp()
+
+    dp_dt = (p(x, t + h) - p(x, t - h)) / (2 * h)
+    div = torch.zeros(5, dtype=torch.float64)
+    for k in range(2):
+        e = torch.zeros(2, dtype=torch.float64)
+        e[k] = h
+        flux = lambda z: p(z, t) * marginal_velocity(z, t, DATA, path)[:, k]  # noqa: E731
+        div += (flux(x + e) - flux(x - e)) / (2 * h)
+    assert torch.allclose(dp_dt, -div, atol=1e-6)
+
+
+@pytest.mark.parametrize("path", [LinearPath(), CosinePath(), LinearPath(SineSigma(0.5))], ids=repr)
+def test_finite_everywhere_including_t_0_and_1(path):
+    x = torch.randn(200, 2) * 3
+    for t in [0.0, 1e-7, 0.5, 1 - 1e-7, 1.0]:
+        assert torch.isfinite(marginal_velocity(x, t, DATA.float(), path)).all(), t
+
+
+def test_integrating_the_exact_field_lands_on_the_data():
+    """Memorisation: every noise sample flows onto one of the training points."""
+    path = LinearPath()
+    x_0 = torch.randn(300, 2, dtype=torch.float64)
+    x_1 = integrate(lambda x, t: marginal_velocity(x, t, DATA, path), x_0, steps=200, method="euler").x
+    nearest = torch.cdist(x_1, DATA).min(dim=1).values
+    assert nearest.max() < 0.02
+    # and it uses every point (about 1/4 of the mass each)
+    counts = torch.bincount(torch.cdist(x_1, DATA).argmin(1), minlength=4)
+    assert counts.min() > 40
+
+
+def test_t_zero_field_is_alpha_dot_times_data_mean_plus_contraction():
+    """At t = 0 the posterior is uniform: u_0(x) = alpha'_0 mean(data) + beta_0 beta'_0 / s_0^2 x."""
+    path = LinearPath()
+    x = torch.randn(7, 2, dtype=torch.float64)
+    assert torch.allclose(marginal_velocity(x, 0.0, DATA, path), DATA.mean(0) - x)
+
+
+def test_density_at_t1_without_noise_is_refused():
+    with pytest.raises(ValueError, match="no density"):
+        log_density(torch.randn(3, 2), 1.0, DATA.float(), LinearPath())
+
+
+def test_shape_mismatch():
+    with pytest.raises(ValueError, match="match data"):
+        marginal_velocity(torch.randn(3, 3), 0.5, DATA, LinearPath())

@@ -1,0 +1,125 @@
+"""Training: the loss, its gradient identity, learning moons, errors, Ctrl-C, checkpoints, label dropout."""
+import pytest
+import torch
+
+from fmlite import load_checkpoint, save_checkpoint
+from fmlite.exact import marginal_velocity
+from fmlite.datasets import sample_2d
+from fmlite.metrics import energy_distance
+from fmlite.models import MLP, ConvNet
+from fmlite.paths import LinearPath, SineSigma
+from fmlite.solvers import integrate
+from fmlite.train import TrainingDiverged, drop_labels, flow_matching_loss, resolve_device, sample_time, train
+
+
+def test_conditional_and_marginal_losses_have_the_same_gradient():
+    """Lipman et al. 2023, Thm 2: E|v - u_t|^2 and E|v - u_t(x_t)|^2 differ by a constant in theta."""
+    data = sample_2d("moons", 5, seed=0).double()
+    path = LinearPath(SineSigma(0.3))
+    model = MLP(hidden=16, layers=1).double()
+    n = 200_000
+    x_1 = data[torch.randint(0, 5, (n,))]
+    x_0 = torch.randn_like(x_1)
+    t = sample_time(n, dtype=torch.float64)
+    s = path.sample(x_0, x_1, t)
+    grads = []
+    for target in (s.u_t, marginal_velocity(s.x_t, t, data, path)):
+        model.zero_grad()
+        ((model(s.x_t, t) - target) ** 2).sum(1).mean().backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert torch.allclose(grads[0], grads[1], atol=0.02 * grads[1].abs().max())
+
+
+def test_training_moons_beats_the_untrained_model():
+    data = lambda n: sample_2d("moons", n)  # noqa: E731
+    model = MLP()
+    ref = sample_2d("moons", 1000, seed=123)
+    torch.manual_seed(1)
+    before = energy_distance(integrate(model, torch.randn(1000, 2), 20).x, ref)
+    history = train(model, LinearPath(), data, steps=300, batch_size=256, lr=2e-3, progress=False, device="cpu")
+    torch.manual_seed(1)
+    after = energy_distance(integrate(model, torch.randn(1000, 2), 20).x, ref)
+    assert len(history.loss) == history.steps == 300
+    assert sum(history.loss[-30:]) < sum(history.loss[:30])
+    assert after < 0.5 * before, (before, after)
+
+
+def test_training_is_deterministic_with_a_seed():
+    data = lambda n: sample_2d("circles", n)  # noqa: E731
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(5)  # the initial weights
+        runs.append(train(MLP(), LinearPath(), data, steps=20, batch_size=32, seed=5, progress=False,
+                          device="cpu").loss)
+    assert runs[0] == runs[1]
+
+
+def test_nan_loss_stops_and_names_the_step():
+    def data(n, calls=[0]):  # noqa: B006 - counts calls on purpose
+        calls[0] += 1
+        x = torch.randn(n, 2)
+        return x * float("nan") if calls[0] > 3 else x
+
+    with pytest.raises(TrainingDiverged, match="at step 3; the data contains NaN") as info:
+        train(MLP(), LinearPath(), data, steps=10, batch_size=8, progress=False, device="cpu")
+    assert info.value.step == 3 and len(info.value.history.loss) == 3
+
+
+def test_ctrl_c_keeps_model_and_history(capsys):
+    def data(n, calls=[0]):  # noqa: B006
+        calls[0] += 1
+        if calls[0] == 6:
+            raise KeyboardInterrupt
+        return torch.randn(n, 2)
+
+    model = MLP()
+    history = train(model, LinearPath(), data, steps=100, batch_size=8, progress=False, device="cpu")
+    assert history.interrupted and history.steps == 5 and len(history.loss) == 5
+    assert "Ctrl-C after 5 steps" in capsys.readouterr().out
+
+
+def test_ema_model_is_an_average_of_the_weights():
+    model = MLP(hidden=8, layers=1)
+    history = train(model, LinearPath(), lambda n: torch.randn(n, 2), steps=5, batch_size=4, lr=0.1, ema=0.5,
+                    progress=False, device="cpu")
+    p_ema = next(history.ema_model.parameters())
+    assert not torch.equal(p_ema, next(model.parameters())) and not p_ema.requires_grad
+
+
+def test_unknown_device_and_coupling():
+    with pytest.raises(ValueError, match="'auto', 'cpu'"):
+        resolve_device("tpu")
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    with pytest.raises(ValueError, match="minibatch_ot"):
+        flow_matching_loss(MLP(), LinearPath(), torch.randn(4, 2), torch.randn(4, 2), coupling="sinkhorn")
+
+
+def test_label_dropout_drops_the_fraction_it_says():
+    y = torch.randint(0, 10, (200_000,))
+    dropped = (drop_labels(y, 0.1, 10) == 10).float().mean().item()
+    assert abs(dropped - 0.1) < 0.005
+    assert (drop_labels(y, 0.0, 10) == y).all() and (drop_labels(y, 1.0, 10) == 10).all()
+
+
+def test_checkpoint_round_trip_and_architecture_check(tmp_path):
+    model = MLP(hidden=32, layers=2)
+    file = tmp_path / "m.pt"
+    save_checkpoint(file, model, data="moons", steps=7)
+    loaded, meta = load_checkpoint(file)
+    x, t = torch.randn(5, 2), torch.rand(5)
+    assert meta == {"data": "moons", "steps": 7} and torch.equal(loaded(x, t), model(x, t))
+    same, _ = load_checkpoint(file, MLP(hidden=32, layers=2))
+    assert torch.equal(same(x, t), model(x, t))
+    with pytest.raises(ValueError, match="hidden: file 32, model 64"):
+        load_checkpoint(file, MLP(hidden=64, layers=2))
+    with pytest.raises(ValueError, match="architecture: file MLP, model ConvNet"):
+        load_checkpoint(file, ConvNet())
+
+
+def test_models_refuse_wrong_shapes():
+    with pytest.raises(ValueError, match=r"\(B, 2\)"):
+        MLP()(torch.randn(4, 3), torch.rand(4))
+    with pytest.raises(ValueError, match="no labels"):
+        ConvNet(width=8, blocks=1)(torch.randn(2, 1, 8, 8), torch.rand(2), torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match=r"\[0, 10\]"):
+        ConvNet(width=8, blocks=1, num_classes=10)(torch.randn(2, 1, 8, 8), torch.rand(2), torch.tensor([1, 11]))
