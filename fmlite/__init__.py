@@ -4,6 +4,7 @@ Modules (one concept each): paths, couplings, datasets, models, train, solvers,
 exact, metrics, checkpoints, plotting, widgets. Time runs from noise (t = 0) to data (t = 1).
 """
 from .checkpoints import load_checkpoint, save_checkpoint
+from .pretrained import load_pretrained, sample_images
 
 __version__ = "0.1.0"
-__all__ = ["save_checkpoint", "load_checkpoint", "__version__"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_pretrained", "sample_images", "__version__"]

@@ -52,6 +52,9 @@ def setup_axes(ax: Axes, lim: float = 3.0, title: str | None = None, ticks: bool
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+        spine.set_color("0.6")
     if not ticks:
         ax.set_xticks([])
         ax.set_yticks([])
@@ -183,3 +186,328 @@ def loss_curve(ax: Axes, loss: Sequence[float], floor: float | None = None, wind
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.legend()
+
+
+# ============================================================================ image rows (notebook 07)
+def image_rows(ax: Axes, images, row_labels: Sequence | None = None, col_labels: Sequence | None = None,
+               vmin: float = -1.0, vmax: float = 1.0, pad: int = 1):
+    """Tile a table of images (R, K, 1, H, W) in [-1, 1]: one row per group, with labels on the side and top.
+
+    Used for one row per digit (class-conditional samples) and for trajectories as strips
+    (rows = images, columns = times, e.g. `trajectory[frames].transpose(0, 1)`).
+
+    Args:
+        ax: the Axes to draw into.
+        images: (R, K, 1, H, W) (a tensor or an array); ink dark on white.
+        row_labels: R labels shown on the left (e.g. the digit), or None.
+        col_labels: K labels shown on top (e.g. "t = 0.50"), or None.
+
+    Raises:
+        ValueError: images not of shape (R, K, 1, H, W), or label lists of the wrong length.
+    """
+    im = _np(images)
+    if im.ndim != 5 or im.shape[2] != 1:
+        raise ValueError(f"image_rows needs images of shape (R, K, 1, H, W), got {im.shape}")
+    r, k, _, h, w = im.shape
+    for name, labels, count in (("row_labels", row_labels, r), ("col_labels", col_labels, k)):
+        if labels is not None and len(labels) != count:
+            raise ValueError(f"{name} needs {count} labels, got {len(labels)}")
+    image_grid(ax, im.reshape(r * k, 1, h, w), nrow=k, vmin=vmin, vmax=vmax, pad=pad)
+    if row_labels is not None:
+        ax.set_yticks([pad + i * (h + pad) + (h - 1) / 2 for i in range(r)], [str(x) for x in row_labels])
+        ax.tick_params(axis="y", length=0)
+    if col_labels is not None:
+        ax.set_xticks([pad + j * (w + pad) + (w - 1) / 2 for j in range(k)], [str(x) for x in col_labels])
+        ax.tick_params(axis="x", length=0, labeltop=True, labelbottom=False)
+    for side in ("left", "bottom", "top", "right"):
+        ax.spines[side].set_visible(False)
+    return ax
+
+
+# ============================================================================ notebooks 01-02: paths and arrows
+def conditional_paths(ax: Axes, x_0, x_1, path=None, eps=None, n: int = 10, t_max: float = 1.0, steps: int = 60,
+                      color: str | None = None, alpha: float = 0.8, lw: float = 1.5, ends: bool = True) -> list:
+    """Draw the conditional paths s -> x_s, s in [0, t_max], of the first n pairs (x_0[i], x_1[i]).
+
+    Each pair keeps one eps for the whole path, so with sigma(t) != 0 the path is a smooth
+    curve (x_s = alpha_s x_1 + beta_s x_0 + sigma(s) eps), not a jagged one.
+
+    Args:
+        x_0, x_1: noise and data points (B, 2). path: a `fmlite.paths.Path` (default: straight, sigma = 0).
+        eps: the noise of each pair (B, 2); drawn once with torch's global generator if None and
+            the path has sigma != 0.
+        ends: mark the start x_0 (grey) and the end x_1 (blue) of each path.
+
+    Returns:
+        the list of Line2D, one per path (their data is the path at `steps + 1` times).
+    """
+    from .paths import LinearPath
+    path = path or LinearPath()
+    x_0, x_1 = torch.as_tensor(x_0)[:n], torch.as_tensor(x_1)[:n]
+    eps = torch.randn_like(x_0) if eps is None and not path.sigma.is_zero else eps
+    eps = torch.zeros_like(x_0) if eps is None else torch.as_tensor(eps)[:n]
+    s = torch.linspace(0.0, float(t_max), steps + 1)
+    with torch.no_grad():
+        xs = _np(torch.stack([path.interpolate(x_0, x_1, float(v), eps) for v in s]))  # (steps + 1, n, 2)
+    lines = [ax.plot(xs[:, i, 0], xs[:, i, 1], color=color or COLORS["path"], alpha=alpha, lw=lw)[0]
+             for i in range(xs.shape[1])]
+    if ends:
+        ax.scatter(*_np(x_0).T, s=30, color=COLORS["noise"], zorder=3, edgecolors="k", linewidths=0.5)
+        ax.scatter(*_np(x_1).T, s=30, color=COLORS["data"], zorder=3, edgecolors="k", linewidths=0.5)
+    return lines
+
+
+def velocity_arrows(ax: Axes, x, v, color: str | None = None, scale: float = 1.0, width: float = 0.008,
+                    label: str | None = None, **kw):
+    """Arrows from the points x (B, 2) to x + scale * v, in data units (so lengths compare across panels).
+
+    Returns:
+        the Quiver artist.
+    """
+    x, v = _np(x), _np(v)
+    if x.shape != v.shape or x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"velocity_arrows needs x and v of the same shape (B, 2), got {x.shape} and {v.shape}")
+    kw.setdefault("zorder", 4)
+    return ax.quiver(x[:, 0], x[:, 1], v[:, 0], v[:, 1], color=color or COLORS["x_t"], angles="xy",
+                     scale_units="xy", scale=1.0 / scale, width=width, label=label, **kw)
+
+
+def interpolant_panel(ax: Axes, t: float, path, x_0, x_1, eps=None, n_paths: int = 12, lim: float = 3.0,
+                      backdrop: bool = True):
+    """One panel of a whole cloud on a path at time t: the data x_1 faint blue behind, the conditional
+    paths of the first n_paths pairs (faint ahead of t, solid up to t) and the samples x_t in red.
+
+    Args:
+        t: time in [0, 1]. path: a `fmlite.paths.Path`. x_0, x_1, eps: (B, 2) each, paired row by row
+            (eps may be None when the path has sigma = 0).
+
+    Returns:
+        the scatter of x_t (gid "x_t"; its offsets are `path.interpolate(x_0, x_1, t, eps)`).
+    """
+    if eps is None:
+        eps = torch.zeros_like(torch.as_tensor(x_0))
+    setup_axes(ax, lim)
+    if backdrop:
+        scatter(ax, x_1, color=COLORS["data"], s=4, alpha=0.15)
+    with torch.no_grad():
+        x_t = path.interpolate(x_0, x_1, float(t), eps)
+    if n_paths:
+        for line in conditional_paths(ax, x_0, x_1, path, eps, n=n_paths, alpha=0.5, lw=1.0, ends=False):
+            line.set_linestyle("--")
+        if t > 0:
+            conditional_paths(ax, x_0, x_1, path, eps, n=n_paths, t_max=float(t), alpha=1.0, lw=2.0, ends=False)
+    points = scatter(ax, x_t, color=COLORS["x_t"], s=5, alpha=0.5, gid="x_t")
+    if n_paths:
+        ax.scatter(*_np(x_t[:n_paths]).T, s=36, color=COLORS["x_t"], edgecolors="k", linewidths=0.8, zorder=4)
+    return points
+
+
+def field_panel(ax: Axes, t: float, data, x_0=None, x_1=None, path=None, lim: float = 3.0, n_grid: int = 15,
+                scale: float | None = None, colorbar: bool = False, normalize: bool = True):
+    """One panel of the exact marginal field of a finite data set at time t (arrows coloured by speed,
+    `quiver`), the data points (blue) and, if x_0 and x_1 are given, samples x_t of p_t (red, gid "x_t").
+
+    Args:
+        data: the data set (N, 2) of `fmlite.exact.marginal_velocity`. x_0, x_1: pairs (B, 2) with x_1
+            drawn from data. path: a `fmlite.paths.Path` with sigma = 0 (default: the straight path).
+        normalize: draw every arrow with the same length, so directions stay readable where the field is
+            slow; the colour still gives the speed |u_t(x)|. False: arrow length proportional to speed.
+
+    Returns:
+        the Quiver artist (gid "field").
+    """
+    from .exact import marginal_velocity
+    from .paths import LinearPath
+    path = path or LinearPath()
+    setup_axes(ax, lim)
+    q = quiver(ax, lambda x, s: marginal_velocity(x, s, data, path), float(t), lim=lim, n=n_grid, scale=scale,
+               colorbar=colorbar)
+    q.set_gid("field")
+    if normalize:
+        speed = np.hypot(q.U, q.V)
+        unit = np.where(speed > 0, speed, 1.0)
+        q.set_UVC(q.U / unit, q.V / unit, speed)
+        if scale is None:  # every arrow 0.7 of the grid spacing 2 lim / (n_grid - 1) long
+            q.scale, q.scale_units = (n_grid - 1) / (1.4 * lim), "xy"
+    q.width = 0.008
+    if x_0 is not None and x_1 is not None:
+        with torch.no_grad():
+            scatter(ax, path.interpolate(x_0, x_1, float(t)), color=COLORS["x_t"], s=8, alpha=0.6, gid="x_t")
+    ax.scatter(*_np(data).T, s=30, color=COLORS["data"], edgecolors="w", linewidths=0.8, zorder=4)
+    return q
+
+
+# ============================================================================ notebooks 03 and 04
+def arrows(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor], t: float, color: str, lim: float = 3.0,
+           n: int = 15, scale: float | None = None, cap: float | None = 1.5, label: str | None = None,
+           width: float = 0.006):
+    """Arrows of a 2-D velocity field at time t in one colour (to overlay or compare two fields).
+
+    Args:
+        velocity: callable (x (B, 2), t (B,)) -> (B, 2).
+        scale: speed drawn as one data unit of arrow length; None = `arrow_scale` of this field.
+            Pass the same value to panels that should be compared.
+        cap: longest arrow drawn, in grid spacings (longer ones keep their direction and are
+            shortened, so a few huge speeds far from the data do not cover the panel); None = no cap.
+
+    Returns:
+        the Quiver artist (its U, V hold the drawn, possibly capped, arrows).
+    """
+    X, Y, U, V = field_on_grid(velocity, t, lim, n)
+    speed = np.hypot(U, V)
+    if scale is None:
+        scale = arrow_scale(speed, lim, n)
+    if cap is not None:
+        longest = cap * scale * 2 * lim / max(n - 1, 1)
+        shrink = np.minimum(1.0, longest / np.maximum(speed, 1e-12))
+        U, V = U * shrink, V * shrink
+    return ax.quiver(X, Y, U, V, color=color, scale=scale, scale_units="xy", angles="xy", width=width,
+                     label=label)
+
+
+def arrow_scale(speeds, lim: float = 3.0, n: int = 15) -> float:
+    """A quiver scale (speed per data unit) that draws the 95th-percentile speed one grid spacing long."""
+    spacing = 2 * lim / max(n - 1, 1)
+    return max(float(np.quantile(_np(speeds), 0.95)), 1e-6) / spacing
+
+
+def error_points(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor],
+                 reference: Callable[[Tensor, Tensor], Tensor], x, t: float, vmax: float | None = None,
+                 cmap: str = "viridis", s: float = 6, colorbar: bool = True):
+    """Points x (B, 2) coloured by the error |velocity(x, t) - reference(x, t)| at time t.
+
+    Evaluate at samples x_t ~ p_t to see the error where the flow actually goes (far from p_t
+    neither field matters, and a network has never been trained there).
+
+    Returns:
+        (PathCollection, errors as a numpy array (B,)).
+    """
+    x = torch.as_tensor(x)
+    times = torch.full((len(x),), float(t), dtype=x.dtype)
+    with torch.no_grad():
+        err = _np((velocity(x, times) - reference(x, times)).norm(dim=1))
+    pts = _np(x)
+    art = ax.scatter(pts[:, 0], pts[:, 1], c=err, s=s, cmap=cmap, vmin=0,
+                     vmax=vmax if vmax is not None else max(float(np.quantile(err, 0.98)), 1e-6), linewidths=0)
+    if colorbar:
+        ax.figure.colorbar(art, ax=ax, shrink=0.8, label="|error|")
+    return art, err
+
+
+def time_profile(ax: Axes, t, values, bins: int = 20, **kw):
+    """Mean of per-sample values (e.g. squared errors) in equal bins of t in [0, 1], drawn as a curve.
+
+    Args:
+        t: times (B,) of the samples. values: one number per sample (B,).
+        bins: number of bins of [0, 1]; kw go to `ax.plot` (label, color, ls, ...).
+
+    Returns:
+        (bin centres, bin means) as numpy arrays (NaN for an empty bin).
+    """
+    t, values = _np(t).astype(float).ravel(), _np(values).astype(float).ravel()
+    if t.shape != values.shape:
+        raise ValueError(f"t and values need one entry per sample, got shapes {t.shape} and {values.shape}")
+    idx = np.clip((t * bins).astype(int), 0, bins - 1)
+    sums, counts = np.bincount(idx, values, minlength=bins), np.bincount(idx, minlength=bins)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    centres = (np.arange(bins) + 0.5) / bins
+    ax.plot(centres, means, marker="o", ms=4, **kw)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("t")
+    return centres, means
+
+
+#: Colours and markers of the ODE solvers in plots (red stays reserved for x_t).
+SOLVER_STYLE = {"euler": ("#ff7f0e", "o"), "midpoint": ("#2ca02c", "s"), "heun": ("#8c564b", "^"),
+                "rk4": ("#9467bd", "D")}
+
+
+def quality_vs_nfe(ax: Axes, results: dict, ylabel: str = "energy distance", reference: float | None = None,
+                   reference_label: str = "reference", noise: float | None = None, yscale: str = "log",
+                   linthresh: float = 1e-3):
+    """One line per solver: a quality number against the number of velocity evaluations (NFE).
+
+    Args:
+        results: method name -> (list of NFE, list of values).
+        reference: optional level drawn as a dashed black line (e.g. the best the model can do).
+        noise: optional half-width of a grey band around 0: the sampling noise of the metric.
+        yscale: "log", "symlog" (for values that can be 0 or slightly negative, linear below
+            `linthresh`) or "linear". The NFE axis is always log2.
+    """
+    if noise is not None:
+        ax.axhspan(-noise, noise, color="0.88", zorder=0, label="sampling noise")
+    for method, (nfe, values) in results.items():
+        color, marker = SOLVER_STYLE.get(method, (None, "o"))
+        ax.plot(nfe, values, marker=marker, color=color, label=method)
+    if reference is not None:
+        ax.axhline(reference, color="k", ls="--", lw=1.5, label=reference_label)
+    ax.set_xscale("log", base=2)
+    if yscale == "symlog":
+        ax.set_yscale("symlog", linthresh=linthresh)
+    elif yscale != "linear":
+        ax.set_yscale(yscale)
+    ax.set_xlabel("NFE (velocity evaluations)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize="small")
+
+
+def flow_snapshot(ax: Axes, trajectory, t: float, target=None, trail: int = 0, lim: float = 3.0,
+                  n_trails: int = 60, title: bool = True):
+    """One frame of a flow on an Axes: the points at time t (nearest stored step of a uniform grid of [0, 1]),
+    optionally the data faint behind and the last `trail` steps of the first n_trails paths as lines.
+    The Axes-level twin of `fmlite.widgets.draw_trajectory`, for `small_multiples`.
+
+    Returns:
+        the PathCollection of the points.
+    """
+    tr = _np(trajectory)
+    if tr.ndim != 3 or tr.shape[2] != 2:
+        raise ValueError(f"flow_snapshot needs a trajectory of shape (K + 1, B, 2), got {tr.shape}")
+    k = int(round(float(t) * (len(tr) - 1)))
+    setup_axes(ax, lim)
+    if target is not None:
+        scatter(ax, target, color="0.85", s=3, alpha=1.0)
+    if trail > 0 and k > 0:
+        lo = max(0, k - trail)
+        for i in range(min(n_trails, tr.shape[1])):
+            ax.plot(tr[lo:k + 1, i, 0], tr[lo:k + 1, i, 1], color=COLORS["path"], lw=1, alpha=0.6)
+    points = scatter(ax, tr[k], color=COLORS["x_t"], s=5)
+    if title:
+        ax.set_title(f"t = {float(t):.2f}")
+    return points
+
+
+def solver_panel(ax: Axes, trajectory, t: float, color: str | None = None, target=None, reference=None,
+                 lim: float = 3.0, n_paths: int = 40):
+    """A fixed-step solver's paths up to time t: the first n_paths paths as polylines through the solver's
+    states (dots at the steps: between them the solver knows nothing), the points at the last step at or
+    before t in red, optionally an accurate `reference` trajectory of the same starts in thin grey and the
+    data faint behind.
+
+    Args:
+        trajectory: (K + 1, B, 2) states of K equal steps over [0, 1], e.g.
+            `integrate(v, x_0, K, method, return_trajectory=True).trajectory`.
+        t: time in [0, 1]. reference: (M + 1, B, 2) on a uniform grid of [0, 1], same B.
+
+    Returns:
+        the time of the step shown, k / K.
+    """
+    tr = _np(trajectory)
+    if tr.ndim != 3 or tr.shape[2] != 2:
+        raise ValueError(f"solver_panel needs a trajectory of shape (K + 1, B, 2), got {tr.shape}")
+    steps = len(tr) - 1
+    k = int(float(t) * steps + 1e-9)  # the last step at or before t
+    setup_axes(ax, lim)
+    if target is not None:
+        scatter(ax, target, color="0.85", s=3, alpha=1.0)
+    m = min(n_paths, tr.shape[1])
+    if reference is not None:
+        ref = _np(reference)
+        kr = int(round(k / steps * (len(ref) - 1)))
+        for i in range(m):
+            ax.plot(ref[:kr + 1, i, 0], ref[:kr + 1, i, 1], color="0.45", lw=0.8, alpha=0.8)
+    for i in range(m):
+        ax.plot(tr[:k + 1, i, 0], tr[:k + 1, i, 1], color=color or COLORS["path"], lw=1.2, alpha=0.8,
+                marker="o", ms=2.5)
+    scatter(ax, tr[k], color=COLORS["x_t"], s=6, alpha=0.8)
+    return k / steps

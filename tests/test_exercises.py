@@ -1,0 +1,80 @@
+"""The exercise framework and the notebook-00 exercises: every registered solution passes its
+own checker, templates say "not solved yet", wrong answers get a diagnosis, never a traceback."""
+import pytest
+import torch
+
+from fmlite.exercises import EXERCISES, check, compare, Mismatch, passes, show_solution, solution
+from fmlite.paths import LinearPath
+from fmlite.solvers import integrate
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_every_worked_solution_passes_its_check(key, capsys):
+    assert passes(key, solution(key)) is True
+    check(key, solution(key))
+    assert capsys.readouterr().out.startswith(f"[{key}] correct!")
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_every_unfilled_template_is_not_solved_yet(key, capsys):
+    def template(*args):
+        return None
+
+    assert passes(key, template) is False
+    check(key, template)
+    assert "not solved yet" in capsys.readouterr().out
+
+
+def test_a_crashing_answer_is_reported_not_raised(capsys):
+    def broken(x_0, x_1, t):
+        return x_0 @ x_1  # shapes do not fit
+
+    check("00.interpolate", broken)
+    assert "your code raised RuntimeError" in capsys.readouterr().out
+
+
+def test_flipped_time_is_diagnosed(capsys):
+    def flipped(x_0, x_1, t):  # t = 0 at the data: the convention the course never uses
+        t = t[:, None]
+        return t * x_0 + (1 - t) * x_1
+
+    assert not passes("00.interpolate", flipped)
+    check("00.interpolate", flipped)
+    assert "x_t differs from the expected value" in capsys.readouterr().out
+
+
+def test_a_forgotten_step_size_is_diagnosed(capsys):
+    check("00.euler_step", lambda x, t, h, v: x + v(x, t))
+    assert "at t = 0.00 with h = 0.1" in capsys.readouterr().out
+
+
+def test_compare_diagnoses_sign_factor_and_shape():
+    e = torch.arange(1.0, 7.0).reshape(3, 2)
+    with pytest.raises(Mismatch, match="wrong sign at t = 0.30"):
+        compare(-e, e, "u_t", " at t = 0.30")
+    with pytest.raises(Mismatch, match="is 0.5 times the expected value"):
+        compare(e / 2, e, "u_t")
+    with pytest.raises(Mismatch, match=r"shape \(2, 3\)"):
+        compare(e.T, e, "u_t")
+    with pytest.raises(Mismatch, match="torch tensor"):
+        compare(e.numpy(), e, "u_t")
+
+
+def test_interpolate_solution_agrees_with_the_path_module():
+    """Oracle: fmlite.paths.LinearPath, written independently of the exercise."""
+    x_0, x_1, t = torch.randn(8, 2), torch.randn(8, 2), torch.rand(8)
+    assert torch.allclose(solution("00.interpolate")(x_0, x_1, t), LinearPath().interpolate(x_0, x_1, t))
+
+
+def test_euler_step_solution_agrees_with_the_solver():
+    x, t = torch.randn(5, 2), torch.full((5,), 0.2)
+    field = lambda x, t: -x * t[:, None]  # noqa: E731
+    one_step = integrate(field, x, 1, "euler", t_start=0.2, t_end=0.45).x
+    assert torch.allclose(solution("00.euler_step")(x, t, 0.25, field), one_step)
+
+
+def test_show_solution_prints_source(capsys):
+    show_solution("00.interpolate")
+    assert "def interpolate" in capsys.readouterr().out
+    with pytest.raises(KeyError, match="unknown exercise"):
+        check("99.nothing", lambda: None)

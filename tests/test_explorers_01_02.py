@@ -1,0 +1,229 @@
+"""Explorers and plotting helpers of notebooks 01 (interpolation paths) and 02 (vector fields).
+
+The drawing functions are called directly on a plain Figure, and the explorers are driven by
+setting their controls (observers fire synchronously); the assertions are on artist data
+(scatter offsets, quiver arrows, curves) against fmlite.paths and fmlite.exact.
+"""
+import numpy as np
+import pytest
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from fmlite.datasets import sample_2d
+from fmlite.exact import marginal_velocity
+from fmlite.paths import BridgeSigma, ConstantSigma, LinearPath, SineSigma
+from fmlite.plotting import conditional_paths, field_panel, interpolant_panel, velocity_arrows
+from fmlite.widgets import (SIGMA_SCHEDULE_NAMES, draw_interpolation, draw_vector_field, interpolation_explorer,
+                            sigma_schedule_by_name, vector_field_explorer)
+
+SCHEDULES = {"constant": ConstantSigma, "bridge": BridgeSigma, "sine": SineSigma}
+
+
+def _fig(size=(8.0, 4.0)):
+    fig = Figure(figsize=size, dpi=50, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _by_gid(ax, gid):
+    found = [c for c in ax.collections if c.get_gid() == gid]
+    assert len(found) == 1, f"expected one artist with gid {gid!r}, found {len(found)}"
+    return found[0]
+
+
+@pytest.fixture
+def cloud():
+    g = torch.Generator().manual_seed(0)
+    x_1 = sample_2d("moons", 200, seed=0)
+    return torch.randn(200, 2, generator=g), x_1, torch.randn(200, 2, generator=g)
+
+
+@pytest.fixture
+def small_data():
+    data = sample_2d("moons", 12, seed=3)
+    g = torch.Generator().manual_seed(4)
+    return data, torch.randn(50, 2, generator=g), data[torch.randint(0, 12, (50,), generator=g)]
+
+
+# ----------------------------------------------------------------------------- notebook 01
+def test_sigma_schedule_by_name_builds_the_path_schedules():
+    t = torch.linspace(0.05, 0.95, 7)
+    for name in SIGMA_SCHEDULE_NAMES:
+        got, want = sigma_schedule_by_name(name, 0.4), SCHEDULES[name](0.4)
+        assert torch.equal(got(t), want(t)) and torch.equal(got.derivative(t), want.derivative(t))
+    with pytest.raises(ValueError, match="choose one of"):
+        sigma_schedule_by_name("cosine", 0.4)
+
+
+@pytest.mark.parametrize("schedule", SIGMA_SCHEDULE_NAMES)
+@pytest.mark.parametrize("t", [0.0, 0.3, 1.0])
+def test_interpolation_scatter_is_the_interpolant(cloud, schedule, t):
+    """The red points are path.interpolate(x_0, x_1, t, eps), also at t = 0 and 1 where the bridge's sigma' is inf."""
+    x_0, x_1, eps = cloud
+    fig = _fig()
+    draw_interpolation(fig, t, 0.5, schedule, x_0, x_1, eps, n_paths=5)
+    offsets = _by_gid(fig.axes[0], "x_t").get_offsets()
+    expected = LinearPath(SCHEDULES[schedule](0.5)).interpolate(x_0, x_1, t, eps)
+    np.testing.assert_allclose(offsets, expected.numpy(), atol=1e-6)
+    if schedule != "constant" and t in (0.0, 1.0):  # pinned schedules hit the end points exactly
+        np.testing.assert_allclose(offsets, (x_0 if t == 0.0 else x_1).numpy(), atol=1e-6)
+
+
+def test_interpolation_sigma_curve_and_marker(cloud):
+    x_0, x_1, eps = cloud
+    fig = _fig()
+    draw_interpolation(fig, 0.3, 0.8, "sine", x_0, x_1, eps)
+    ax = fig.axes[1]
+    curve, marker = ax.lines[0], ax.lines[1]
+    np.testing.assert_allclose(curve.get_ydata(), 0.8 * np.sin(np.pi * curve.get_xdata()), atol=1e-6)
+    assert marker.get_xdata()[0] == pytest.approx(0.3)
+    assert marker.get_ydata()[0] == pytest.approx(0.8 * np.sin(0.3 * np.pi), abs=1e-6)
+    assert "sine" in ax.get_title() and "0.65" in ax.get_title()  # sigma(0.3) = 0.8 sin(0.3 pi) = 0.647
+
+
+def test_interpolation_paths_end_at_the_current_points(cloud):
+    """The solid part of each conditional path runs from x_0 (t = 0) to the current x_t."""
+    x_0, x_1, eps = cloud
+    fig = _fig()
+    draw_interpolation(fig, 0.6, 0.5, "bridge", x_0, x_1, eps, n_paths=4)
+    solid = [line for line in fig.axes[0].lines if line.get_linestyle() == "-"]
+    dashed = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
+    assert len(solid) == 4 and len(dashed) == 4
+    x_t = LinearPath(BridgeSigma(0.5)).interpolate(x_0, x_1, 0.6, eps)
+    for i, line in enumerate(solid):
+        xy = line.get_xydata()
+        np.testing.assert_allclose(xy[0], x_0[i].numpy(), atol=1e-6)
+        np.testing.assert_allclose(xy[-1], x_t[i].numpy(), atol=1e-5)
+    for i, line in enumerate(dashed):  # the whole path, ending at the data
+        np.testing.assert_allclose(line.get_xydata()[-1], x_1[i].numpy(), atol=1e-5)
+
+
+def test_zero_sigma_scale_gives_the_straight_path_for_every_schedule(cloud):
+    x_0, x_1, eps = cloud
+    straight = LinearPath().interpolate(x_0, x_1, 0.4).numpy()
+    for schedule in SIGMA_SCHEDULE_NAMES:
+        fig = _fig()
+        draw_interpolation(fig, 0.4, 0.0, schedule, x_0, x_1, eps)
+        np.testing.assert_allclose(_by_gid(fig.axes[0], "x_t").get_offsets(), straight, atol=1e-6)
+
+
+def test_interpolation_explorer_controls_redraw(cloud):
+    x_0, x_1, eps = cloud
+    ex = interpolation_explorer(x_0, x_1, eps, t=0.5, sigma=0.5, schedule="bridge", n_paths=4)
+    assert set(ex.controls) == {"t", "sigma", "schedule"}
+    assert all(not c.continuous_update for name, c in ex.controls.items() if name != "schedule")
+    assert ex.label.value == "t = 0.50, sigma = 0.50, schedule = bridge"
+    png, draws = ex.image.value, ex.draws
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+    ex.controls["t"].value = 0.7
+    assert ex.label.value == "t = 0.70, sigma = 0.50, schedule = bridge"
+    assert ex.draws == draws + 1 and ex.image.value != png
+    expected = LinearPath(BridgeSigma(0.5)).interpolate(x_0, x_1, 0.7, eps)
+    np.testing.assert_allclose(_by_gid(ex.figure.axes[0], "x_t").get_offsets(), expected.numpy(), atol=1e-6)
+
+    png = ex.image.value
+    ex.controls["schedule"].value = "sine"
+    assert ex.label.value == "t = 0.70, sigma = 0.50, schedule = sine" and ex.image.value != png
+    expected = LinearPath(SineSigma(0.5)).interpolate(x_0, x_1, 0.7, eps)
+    np.testing.assert_allclose(_by_gid(ex.figure.axes[0], "x_t").get_offsets(), expected.numpy(), atol=1e-6)
+
+    png = ex.image.value
+    ex.controls["sigma"].value = 0.2
+    assert ex.label.value == "t = 0.70, sigma = 0.20, schedule = sine" and ex.image.value != png
+    assert ex.figure.axes[1].lines[1].get_ydata()[0] == pytest.approx(0.2 * np.sin(0.7 * np.pi), abs=1e-6)
+
+
+# ----------------------------------------------------------------------------- plotting helpers
+def test_conditional_paths_follow_the_path_with_one_eps_per_pair(cloud):
+    x_0, x_1, eps = cloud
+    path = LinearPath(SineSigma(0.7))
+    fig = _fig()
+    ax = fig.add_subplot()
+    lines = conditional_paths(ax, x_0, x_1, path, eps, n=3, steps=10)
+    assert len(lines) == 3
+    for k, s in enumerate(np.linspace(0, 1, 11)):
+        expected = path.interpolate(x_0[:3], x_1[:3], float(s), eps[:3]).numpy()
+        got = np.stack([line.get_xydata()[k] for line in lines])
+        np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_velocity_arrows_are_in_data_units():
+    fig = _fig()
+    ax = fig.add_subplot()
+    x, v = torch.tensor([[0.0, 0.0], [1.0, -1.0]]), torch.tensor([[2.0, 0.0], [0.0, 4.0]])
+    q = velocity_arrows(ax, x, v, scale=0.25)
+    assert q.scale == pytest.approx(4.0) and q.scale_units == "xy" and q.angles == "xy"
+    np.testing.assert_allclose(q.U, [2.0, 0.0])
+    with pytest.raises(ValueError, match="same shape"):
+        velocity_arrows(ax, x, v[:1])
+
+
+def test_interpolant_panel_without_eps_is_the_straight_path(cloud):
+    x_0, x_1, _ = cloud
+    fig = _fig()
+    points = interpolant_panel(fig.add_subplot(), 0.25, LinearPath(), x_0, x_1, n_paths=0)
+    np.testing.assert_allclose(points.get_offsets(), (0.75 * x_0 + 0.25 * x_1).numpy(), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- notebook 02
+def _grid(lim, n):
+    g = torch.linspace(-lim, lim, n)
+    X, Y = torch.meshgrid(g, g, indexing="xy")
+    return torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
+
+
+@pytest.mark.parametrize("t", [0.0, 0.5, 0.9])
+def test_vector_field_arrows_are_the_exact_field(small_data, t):
+    """Arrow directions are u_t(x)/|u_t(x)| of fmlite.exact.marginal_velocity on the grid; colours are the speeds."""
+    data, x_0, x_1 = small_data
+    fig = _fig((5, 4))
+    draw_vector_field(fig, t, data, x_0, x_1, lim=2.0, n_grid=9)
+    ax = fig.axes[0]
+    q = _by_gid(ax, "field")
+    u = marginal_velocity(_grid(2.0, 9), t, data, LinearPath()).numpy()
+    speed = np.hypot(u[:, 0], u[:, 1])
+    np.testing.assert_allclose(np.asarray(q.U).ravel(), u[:, 0] / speed, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(q.V).ravel(), u[:, 1] / speed, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(q.get_array()).ravel(), speed, rtol=1e-5)
+    expected = LinearPath().interpolate(x_0, x_1, t).numpy()
+    np.testing.assert_allclose(_by_gid(ax, "x_t").get_offsets(), expected, atol=1e-6)
+    assert ax.get_title() == f"exact field at t = {t:.2f}"
+    assert len(fig.axes) == 2  # the field panel and its speed colour bar
+
+
+def test_field_panel_unnormalised_arrows_are_the_velocities(small_data):
+    data, _, _ = small_data
+    fig = _fig((4, 4))
+    q = field_panel(fig.add_subplot(), 0.3, data, lim=2.0, n_grid=7, normalize=False)
+    u = marginal_velocity(_grid(2.0, 7), 0.3, data, LinearPath()).numpy()
+    np.testing.assert_allclose(np.asarray(q.U).ravel(), u[:, 0], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(q.V).ravel(), u[:, 1], atol=1e-5)
+
+
+def test_field_at_time_zero_points_to_the_data_mean(small_data):
+    """At t = 0 every posterior weight is 1/N, so u_0(x) = mean(data) - x: the arrows say so."""
+    data, _, _ = small_data
+    fig = _fig((4, 4))
+    q = field_panel(fig.add_subplot(), 0.0, data, lim=2.0, n_grid=5, normalize=False)
+    expected = data.mean(dim=0) - _grid(2.0, 5)
+    np.testing.assert_allclose(np.asarray(q.U).ravel(), expected[:, 0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(q.V).ravel(), expected[:, 1].numpy(), atol=1e-5)
+
+
+def test_vector_field_explorer_slider_redraws(small_data):
+    data, _, _ = small_data
+    ex = vector_field_explorer(data, n=40, seed=1, t=0.5, n_grid=7)
+    t = ex.controls["t"]
+    assert t.max == pytest.approx(0.95) and t.min == 0.0 and not t.continuous_update
+    assert ex.label.value == "t = 0.50"
+    x_0, x_1 = ex.fixed["x_0"], ex.fixed["x_1"]
+    assert x_0.shape == (40, 2) and all((row == data).all(dim=1).any() for row in x_1)  # x_1 is drawn from data
+    png, draws = ex.image.value, ex.draws
+    t.value = 0.8
+    assert ex.label.value == "t = 0.80" and ex.draws == draws + 1 and ex.image.value != png
+    expected = LinearPath().interpolate(x_0, x_1, 0.8).numpy()
+    np.testing.assert_allclose(_by_gid(ex.figure.axes[0], "x_t").get_offsets(), expected, atol=1e-6)
+    again = vector_field_explorer(data, n=40, seed=1, n_grid=7)  # the same seed gives the same samples
+    assert torch.equal(again.fixed["x_0"], x_0) and torch.equal(again.fixed["x_1"], x_1)

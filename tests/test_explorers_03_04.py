@@ -1,0 +1,214 @@
+"""Explorers and plotting helpers of notebooks 03 (training) and 04 (sampling).
+
+The drawing functions are called directly on a plain Figure, and the explorers are driven by setting
+their controls (observers fire synchronously); the assertions are on artist data (quiver arrows,
+scatter offsets, polylines, titles) against fmlite.exact and fmlite.solvers, computed independently.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PathCollection
+from matplotlib.figure import Figure
+from matplotlib.quiver import Quiver
+
+from fmlite.datasets import sample_2d
+from fmlite.exact import marginal_velocity
+from fmlite.models import MLP
+from fmlite.paths import LinearPath
+from fmlite.plotting import (arrow_scale, arrows, error_points, field_on_grid, flow_snapshot, quality_vs_nfe,
+                             solver_panel, time_profile)
+from fmlite.solvers import integrate
+from fmlite.widgets import (draw_learned_vs_exact, draw_solver_paths, draw_trajectory, learned_vs_exact_explorer,
+                            solver_explorer, trajectory_explorer)
+
+
+def _fig(size=(8.0, 4.0)):
+    fig = Figure(figsize=size, dpi=50, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _rotation(x, t):
+    """A smooth field with a known flow: rotation at angular speed 1 (t is ignored)."""
+    return torch.stack([-x[:, 1], x[:, 0]], dim=1)
+
+
+@pytest.fixture(scope="module")
+def setting():
+    torch.manual_seed(0)
+    data = sample_2d("moons", 24, seed=0)
+    return MLP(hidden=16, layers=1), data, LinearPath()
+
+
+# ----------------------------------------------------------------------------- plotting helpers
+def test_arrows_share_a_scale_and_cap_long_arrows():
+    fig = _fig()
+    ax = fig.add_subplot()
+    field = lambda x, t: x * (1 + 9 * (x[:, :1] > 2))  # noqa: E731 - a few arrows 10 times faster
+    q = arrows(ax, field, 0.5, "green", lim=3, n=7, scale=1.0, cap=1.5)
+    assert isinstance(q, Quiver) and q.scale == 1.0
+    spacing = 6 / 6
+    lengths = np.hypot(q.U, q.V) / q.scale
+    assert lengths.max() == pytest.approx(1.5 * spacing)          # capped at 1.5 grid spacings
+    _, _, U, V = field_on_grid(field, 0.5, 3, 7)
+    slow = np.hypot(U, V) / q.scale <= 1.5 * spacing
+    assert np.allclose(q.U[slow.ravel()], U.ravel()[slow.ravel()])  # short arrows untouched
+    # direction is kept for the capped ones
+    cos = (q.U * U.ravel() + q.V * V.ravel()) / (np.hypot(q.U, q.V) * np.hypot(U, V).ravel() + 1e-12)
+    assert np.all(cos[np.hypot(U, V).ravel() > 0] > 0.9999)
+    assert arrow_scale(np.full(10, 2.0), lim=3, n=7) == pytest.approx(2.0 / spacing)
+
+
+def test_error_points_colour_by_the_error_at_the_points():
+    fig = _fig()
+    ax = fig.add_subplot()
+    x = torch.randn(30, 2)
+    art, err = error_points(ax, _rotation, lambda x, t: torch.zeros_like(x), x, 0.3)
+    assert isinstance(art, PathCollection)
+    assert np.allclose(err, x.norm(dim=1).numpy(), atol=1e-6)     # |rotation| = |x|
+    assert np.allclose(art.get_array(), err) and np.allclose(art.get_offsets(), x.numpy())
+    assert len(fig.axes) == 2                                      # with its colour bar
+
+
+def test_time_profile_averages_per_bin():
+    fig = _fig()
+    ax = fig.add_subplot()
+    t = torch.tensor([0.05, 0.1, 0.3, 0.35, 0.99])
+    centres, means = time_profile(ax, t, torch.tensor([1.0, 3.0, 5.0, 7.0, 9.0]), bins=4)
+    assert np.allclose(centres, [0.125, 0.375, 0.625, 0.875])
+    assert np.allclose(means[[0, 1, 3]], [2.0, 6.0, 9.0]) and math.isnan(means[2])
+    assert np.allclose(ax.lines[0].get_ydata()[[0, 1, 3]], [2.0, 6.0, 9.0])
+    with pytest.raises(ValueError, match="one entry per sample"):
+        time_profile(ax, t, torch.ones(3))
+
+
+def test_quality_vs_nfe_draws_one_line_per_method_and_the_bands():
+    fig = _fig()
+    ax = fig.add_subplot()
+    results = {"euler": ([1, 2, 4], [0.5, 0.1, -0.0005]), "rk4": ([4], [0.0002])}
+    quality_vs_nfe(ax, results, reference=0.0001, noise=0.001, yscale="symlog")
+    labels = [line.get_label() for line in ax.lines]
+    assert labels == ["euler", "rk4", "reference"]
+    assert list(ax.lines[0].get_xdata()) == [1, 2, 4] and ax.get_yscale() == "symlog" and ax.get_xscale() == "log"
+    assert len(ax.patches) == 1                                     # the sampling-noise band
+    fig.canvas.draw()
+
+
+def test_flow_snapshot_matches_draw_trajectory():
+    traj = torch.randn(11, 20, 2).cumsum(0) * 0.1
+    fig_a, fig_b = _fig(), _fig()
+    ax = fig_a.add_subplot()
+    points = flow_snapshot(ax, traj, 0.42, target=torch.randn(30, 2), trail=3)
+    draw_trajectory(fig_b, 0.42, traj, target=torch.randn(30, 2), trail=3)
+    assert np.allclose(points.get_offsets(), traj[4].numpy())          # round(0.42 * 10) = 4
+    assert np.allclose(fig_b.axes[0].collections[-1].get_offsets(), points.get_offsets())
+    assert len(ax.lines) == len(fig_b.axes[0].lines) == 20 and len(ax.lines[0].get_xdata()) == 4
+    assert ax.get_title() == "t = 0.42"
+    with pytest.raises(ValueError, match=r"\(K \+ 1, B, 2\)"):
+        flow_snapshot(ax, torch.randn(5, 2), 0.5)
+
+
+def test_solver_panel_shows_the_last_step_at_or_before_t():
+    x_0 = torch.randn(15, 2)
+    tr = integrate(_rotation, x_0, 4, "euler", return_trajectory=True).trajectory
+    ref = integrate(_rotation, x_0, 40, "rk4", return_trajectory=True).trajectory
+    fig = _fig()
+    ax = fig.add_subplot()
+    shown = solver_panel(ax, tr, 0.6, "orange", reference=ref, n_paths=10)
+    assert shown == 0.5                                              # steps at 0, .25, .5, .75, 1
+    assert np.allclose(ax.collections[-1].get_offsets(), tr[2].numpy())
+    assert len(ax.lines) == 20                                       # 10 reference + 10 solver paths
+    assert len(ax.lines[0].get_xdata()) == 21 and len(ax.lines[-1].get_xdata()) == 3
+    ax2 = _fig().add_subplot()
+    assert solver_panel(ax2, tr, 1.0) == 1.0 and solver_panel(ax2, tr, 0.0) == 0.0
+
+
+# ----------------------------------------------------------------------------- notebook 03
+def test_draw_learned_vs_exact_draws_both_fields_and_the_error(setting):
+    model, data, path = setting
+    fig = _fig((12.0, 4.0))
+    draw_learned_vs_exact(fig, 0.3, model, data, path, n=9, n_points=200)
+    learned_ax, exact_ax, error_ax = fig.axes[:3]
+    assert fig._suptitle.get_text() == "t = 0.30" and len(fig.axes) == 4    # three panels and a colour bar
+    q_learned = next(c for c in learned_ax.collections if isinstance(c, Quiver))
+    q_exact = next(c for c in exact_ax.collections if isinstance(c, Quiver))
+    assert q_learned.scale == q_exact.scale                           # one arrow scale for both
+    # the purple arrows point along the exact field of fmlite.exact (length may be capped)
+    X, Y, U, V = field_on_grid(lambda x, t: marginal_velocity(x, t, data, path), 0.3, 3.0, 9)
+    cos = (q_exact.U * U.ravel() + q_exact.V * V.ravel()) / (np.hypot(q_exact.U, q_exact.V) * np.hypot(U, V).ravel())
+    assert np.all(cos > 0.9999)
+    # the error panel: samples x_t of the path, coloured by |v_theta - u_t| computed independently
+    pts = error_ax.collections[0]
+    x_t = torch.as_tensor(np.asarray(pts.get_offsets()), dtype=torch.float32)
+    with torch.no_grad():
+        err = (model(x_t, torch.full((200,), 0.3)) - marginal_velocity(x_t, 0.3, data, path)).norm(dim=1)
+    assert np.allclose(pts.get_array(), err.numpy(), atol=1e-5)
+    assert error_ax.get_title() == f"error at $x_t$: mean {err.mean().item():.2f}"
+
+
+def test_learned_vs_exact_explorer_moves_with_t(setting):
+    model, data, path = setting
+    ex = learned_vs_exact_explorer(model, data, path, t=0.5, n=9)
+    assert ex.controls["t"].continuous_update is False               # a frame takes a few tenths of a second
+    first = ex.image.value
+    assert ex.label.value == "t = 0.50" and first[:4] == b"\x89PNG"
+    ex.controls["t"].value = 0.7
+    assert ex.label.value == "t = 0.70" and ex.image.value != first and ex.draws == 2
+    assert ex.figure._suptitle.get_text() == "t = 0.70"
+    ex.controls["t"].value = 1.0                                      # the end point draws too (no NaN at t = 1)
+    assert ex.figure._suptitle.get_text() == "t = 1.00"
+
+
+# ----------------------------------------------------------------------------- notebook 04
+@pytest.mark.parametrize("method, nfe", [("euler", 4), ("midpoint", 8), ("heun", 8), ("rk4", 16)])
+def test_draw_solver_paths_follows_the_solver(method, nfe):
+    x_0 = torch.randn(12, 2)
+    fig = _fig((5.0, 5.0))
+    draw_solver_paths(fig, 0.5, 4, method, _rotation, x_0, target=torch.randn(20, 2), n_paths=5)
+    ax = fig.axes[0]
+    expected = integrate(_rotation, x_0, 4, method, return_trajectory=True).trajectory[2]
+    assert np.allclose(ax.collections[-1].get_offsets(), expected.numpy(), atol=1e-6)
+    assert ax.get_title() == f"{method}, 4 steps, NFE = {nfe}: t = 0.50"
+    assert len(ax.lines) == 5 and len(ax.lines[0].get_xdata()) == 3
+
+
+def test_rk4_paths_land_on_the_exact_rotation():
+    """Oracle: the flow of the rotation field is a rotation by the angle t."""
+    x_0 = torch.randn(8, 2)
+    fig = _fig((5.0, 5.0))
+    draw_solver_paths(fig, 1.0, 8, "rk4", _rotation, x_0)
+    c, s = math.cos(1.0), math.sin(1.0)
+    exact = torch.stack([c * x_0[:, 0] - s * x_0[:, 1], s * x_0[:, 0] + c * x_0[:, 1]], dim=1)
+    assert np.allclose(fig.axes[0].collections[-1].get_offsets(), exact.numpy(), atol=1e-5)
+
+
+def test_solver_explorer_recomputes_on_steps_and_method():
+    x_0 = torch.randn(10, 2)
+    ex = solver_explorer(_rotation, x_0, target=torch.randn(20, 2), steps=2, method="euler", t=1.0,
+                         reference_steps=20)
+    assert ex.label.value == "t = 1.00, steps = 2, method = euler"
+    first = ex.image.value
+    ex.controls["steps"].value = 8
+    assert ex.label.value == "t = 1.00, steps = 8, method = euler" and ex.image.value != first
+    ax = ex.figure.axes[0]
+    assert ax.get_title() == "euler, 8 steps, NFE = 8: t = 1.00"
+    assert len(ax.lines) == 20 and len(ax.lines[0].get_xdata()) == 21   # 10 grey reference + 10 solver paths
+    ex.controls["method"].value = "rk4"
+    assert ex.figure.axes[0].get_title() == "rk4, 8 steps, NFE = 32: t = 1.00"
+    ex.controls["t"].value = 0.3
+    assert ex.figure.axes[0].get_title() == "rk4, 8 steps, NFE = 32: t = 0.25" and ex.draws == 4
+    assert ex.controls["t"].continuous_update is False and ex.controls["steps"].max == 32
+
+
+def test_trajectory_explorer_with_trails_as_in_notebook_04():
+    traj = integrate(_rotation, torch.randn(30, 2), 50, "rk4", return_trajectory=True).trajectory
+    ex = trajectory_explorer(traj, target=torch.randn(40, 2), trail=8, t=0.5)
+    first = ex.image.value
+    ex.controls["t"].value = 0.7
+    ax = ex.figure.axes[0]
+    assert ex.label.value == "t = 0.70" and ex.image.value != first
+    assert np.allclose(ax.collections[-1].get_offsets(), traj[35].numpy())
+    assert len(ax.lines) == 30 and all(len(line.get_xdata()) == 9 for line in ax.lines)

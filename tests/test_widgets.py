@@ -1,0 +1,45 @@
+"""The Explorer wrapper: sliders redraw one figure synchronously; the drawing functions are pure."""
+import ipywidgets as widgets
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from fmlite.widgets import Explorer, draw_trajectory, t_slider, trajectory_explorer
+
+
+def test_explorer_redraws_on_slider_change_and_states_values():
+    seen = []
+
+    def draw(fig, t, k):
+        seen.append((t, k))
+        fig.add_subplot().plot([0, t], [0, k])
+
+    ex = Explorer(draw, {"t": t_slider(0.25), "k": widgets.IntSlider(value=2, min=0, max=5)})
+    first = ex.image.value
+    assert ex.label.value == "t = 0.25, k = 2" and first[:4] == b"\x89PNG"
+    ex.controls["t"].value = 0.7
+    assert ex.label.value == "t = 0.70, k = 2" and ex.image.value != first
+    assert seen == [(0.25, 2), (0.7, 2)] and ex.draws == 2
+
+
+def test_explorer_refuses_non_widget_controls():
+    with pytest.raises(TypeError, match="value widget"):
+        Explorer(lambda fig, t: None, {"t": 0.5})
+
+
+def test_trajectory_explorer_shows_the_stored_frame():
+    traj = torch.stack([torch.full((10, 2), float(k)) for k in range(11)]) / 10  # frame k sits at (k/10, k/10)
+    ex = trajectory_explorer(traj)
+    ex.controls["t"].value = 0.3
+    ax = ex.figure.axes[0]
+    points = ax.collections[-1].get_offsets()
+    assert torch.allclose(torch.as_tensor(points, dtype=torch.float32), torch.full((10, 2), 0.3))
+    assert ax.get_title() == "t = 0.30"
+
+
+def test_draw_trajectory_with_trails_and_target():
+    fig = Figure()
+    traj = torch.randn(21, 30, 2).cumsum(0) * 0.1
+    draw_trajectory(fig, 0.5, traj, target=torch.randn(50, 2), trail=5)
+    ax = fig.axes[0]
+    assert len(ax.lines) == 30 and len(ax.lines[0].get_xdata()) == 6
