@@ -46,14 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load_npz(file: Path):
+def _load_npz(file: Path, parser):
     import numpy as np
     import torch
     if not file.exists():
-        raise SystemExit(f"error: data file {file} not found")
+        parser.error(f"data file {file} not found")
     with np.load(file) as z:
         if "images" not in z:
-            raise SystemExit(f"error: {file} has no array 'images' (it has {sorted(z.files)})")
+            parser.error(f"{file} has no array 'images' (it has {sorted(z.files)})")
         images = torch.as_tensor(z["images"], dtype=torch.float32)
         labels = torch.as_tensor(z["labels"]).long() if "labels" in z else None
     return images, labels
@@ -70,21 +70,20 @@ def _train(args, parser, argv: list[str]) -> int:
         if not ok:
             parser.error(f"invalid {name} {value}: steps, blocks and batch size >= 1, width a multiple of 8, "
                          "lr > 0, label dropout in [0, 1], EMA decay in [0, 1)")
-    if args.data == "digits":
-        from .datasets import load_digits
-        images, labels = load_digits()
-        out = args.out or data_dir() / "digits.pt"
-    elif args.data.endswith(".npz"):
-        images, labels = _load_npz(Path(args.data))
-        if args.out is None:
-            parser.error("--out is required when training on a .npz file")
-        out = args.out
-    else:
+    if args.data != "digits" and not args.data.endswith(".npz"):
         parser.error(f"unknown data {args.data!r}: give 'digits' or a .npz file")
+    if args.out is None and args.data != "digits":
+        parser.error("--out is required when training on a .npz file")
+    out = args.out or data_dir() / "digits.pt"
     if out.exists() and not args.force:
         parser.error(f"{out} exists; pass --force to overwrite it")
     if not out.parent.is_dir():
         parser.error(f"folder {out.parent} does not exist")
+    if args.data == "digits":
+        from .datasets import load_digits
+        images, labels = load_digits()
+    else:
+        images, labels = _load_npz(Path(args.data), parser)
 
     import torch
     model, history = train_images(images, labels, width=args.width, blocks=args.blocks, steps=args.steps,
@@ -95,7 +94,7 @@ def _train(args, parser, argv: list[str]) -> int:
     meta = dict(data=args.data, command="python -m fmlite " + shlex.join(argv), steps=history.steps,
                 batch_size=args.batch_size, lr=args.lr, label_dropout=args.label_dropout, ema=args.ema,
                 seed=args.seed, train_seconds=round(history.seconds, 1), device=history.device,
-                torch=torch.__version__, cpu=platform.processor() or platform.machine(),
+                torch=str(torch.__version__), cpu=platform.processor() or platform.machine(),
                 threads=torch.get_num_threads(), final_loss=round(final_loss, 3),
                 image_size=list(images.shape[2:]), date=time.strftime("%Y-%m-%d"))
     print(f"trained {history.steps} steps in {history.seconds:.1f} s on {history.device}, "

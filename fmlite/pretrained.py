@@ -30,7 +30,7 @@ __all__ = ["load_pretrained", "sample_images", "train_images", "train_digits", "
 PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt"}
 
 #: The recipe of the shipped "digits" checkpoint (`python -m fmlite train digits` uses it).
-DIGITS_RECIPE = dict(width=64, blocks=3, steps=3000, batch_size=128, lr=2e-3, label_dropout=0.1, ema=0.999, seed=0)
+DIGITS_RECIPE = dict(width=64, blocks=3, steps=5000, batch_size=128, lr=2e-3, label_dropout=0.2, ema=0.999, seed=0)
 
 #: The short run of notebook 07 (about 20 s on a 2-core CPU): `train_digits(**SHORT_RUN)`.
 SHORT_RUN = dict(width=32, blocks=2, steps=400, batch_size=128, lr=2e-3, ema=None)

@@ -114,3 +114,13 @@ def test_density_at_t1_without_noise_is_refused():
 def test_shape_mismatch():
     with pytest.raises(ValueError, match="match data"):
         marginal_velocity(torch.randn(3, 3), 0.5, DATA, LinearPath())
+
+
+def test_large_batches_are_chunked_with_identical_results(monkeypatch):
+    import fmlite.exact as exact
+    x, t = torch.randn(50, 2, dtype=torch.float64), torch.rand(50, dtype=torch.float64) * 0.9
+    path = LinearPath(SineSigma(0.3))
+    whole = [f(x, t, DATA, path) for f in (marginal_velocity, log_density, posterior_weights)]
+    monkeypatch.setattr(exact, "CHUNK_ELEMENTS", 7 * len(DATA) * 2)  # 7 rows per chunk
+    for f, ref in zip((marginal_velocity, log_density, posterior_weights), whole):
+        assert torch.equal(f(x, t, DATA, path), ref)

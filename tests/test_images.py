@@ -174,11 +174,13 @@ def test_digit_metrics_refuse_bad_input():
 
 # ---------------------------------------------------------------------------------------------- command line
 def test_cli_argument_errors(tmp_path, capsys):
+    existing = tmp_path / "old.pt"
+    existing.write_bytes(b"")
     for argv, message in ((["train", "mnist"], "unknown data 'mnist'"),
                           (["train", "digits", "--steps", "0"], "invalid --steps 0"),
                           (["train", "digits", "--width", "12"], "invalid --width 12"),
                           (["train", "digits", "--ema", "1.5"], "invalid --ema 1.5"),
-                          (["train", "digits"], "exists; pass --force"),
+                          (["train", "digits", "--out", str(existing)], "exists; pass --force"),
                           (["train", str(tmp_path / "x.npz")], "--out is required"),
                           (["train", "digits", "--out", str(tmp_path / "no" / "m.pt")], "does not exist"),
                           ([], "required: COMMAND"), (["fly"], "invalid choice")):
@@ -186,8 +188,11 @@ def test_cli_argument_errors(tmp_path, capsys):
             main(argv)
         assert info.value.code == 2, argv
         assert message in capsys.readouterr().err, argv
-    with pytest.raises(SystemExit, match="not found"):
-        main(["train", str(tmp_path / "x.npz"), "--out", str(tmp_path / "m.pt")])
+    np.savez(tmp_path / "bad.npz", pixels=np.zeros(3))
+    for argv, message in (([str(tmp_path / "x.npz")], "x.npz not found"), ([str(tmp_path / "bad.npz")], "no array 'images'")):
+        with pytest.raises(SystemExit) as info:
+            main(["train", *argv, "--out", str(tmp_path / "m.pt")])
+        assert info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_cli_trains_from_an_npz_file(tmp_path, capsys):
