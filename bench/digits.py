@@ -30,13 +30,13 @@ def main():
 
     shipped = load_pretrained("digits")
     models = {"shipped": (shipped, f"{shipped.meta['train_seconds']:.0f} s stored ({shipped.meta['steps']} steps, "
-                                   f"{shipped.meta['device']}, {shipped.meta.get('threads', '?')} threads)")}
+                                   f"{shipped.meta['device']}, threads={shipped.meta.get('threads', '?')})")}
     if args.retrain:
         model, history = train_digits(**DIGITS_RECIPE, device=args.device, progress=False)
         models["shipped, retrained now"] = (model, f"{history.seconds:.0f} s ({history.steps} steps, {history.device})")
     model, history = train_digits(**SHORT_RUN, device=args.device, progress=False)
     models["notebook short run"] = (model, f"{history.seconds:.1f} s ({history.steps} steps, {history.device}, "
-                                           f"{torch.get_num_threads()} threads)")
+                                           f"threads={torch.get_num_threads()})")
 
     labels = torch.arange(10).repeat_interleave(args.n // 10)
     n = len(labels)

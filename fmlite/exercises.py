@@ -157,7 +157,20 @@ def _check_interpolate(answer):
     x_0, x_1 = _fixed_batch()
     for t_value in (0.0, 0.3, 1.0):
         t = torch.full((6,), t_value)
-        compare(_call(answer, x_0, x_1, t), interpolate(x_0, x_1, t), "x_t", f" at t = {t_value:.2f}")
+        try:
+            got = _call(answer, x_0, x_1, t)
+        except RuntimeError as e:
+            if "size of tensor" in str(e) or "must match" in str(e):
+                raise Mismatch("t has shape (B,) and x_0 has shape (B, 2): write t[:, None] (shape (B, 1)) "
+                               "so t broadcasts over the two coordinates") from None
+            raise
+        if isinstance(got, Tensor) and got.shape == x_0.shape and t_value != 0.3:
+            if torch.allclose(got, interpolate(x_1, x_0, t), atol=1e-5) and not torch.allclose(
+                    got, interpolate(x_0, x_1, t), atol=1e-5):
+                raise Mismatch(f"x_t runs backwards: at t = {t_value:.0f} it should be "
+                               f"{'the noise x_0' if t_value == 0 else 'the data x_1'}; "
+                               "t = 0 is noise and t = 1 is data (you swapped x_0 and x_1)")
+        compare(got, interpolate(x_0, x_1, t), "x_t", f" at t = {t_value:.2f}")
     t = torch.linspace(0, 1, 6)
     compare(_call(answer, x_0, x_1, t), interpolate(x_0, x_1, t), "x_t", " when every sample has its own t")
     return "x_t starts at the noise (t = 0) and ends at the data (t = 1)."
@@ -176,8 +189,14 @@ def _check_euler_step(answer):
     field = lambda x, t: torch.stack([-x[:, 1], x[:, 0]], dim=1) * (1 + t[:, None])  # noqa: E731
     for t_value, h in ((0.0, 0.1), (0.5, 0.25)):
         t = torch.full((6,), t_value)
-        compare(_call(answer, x, t, h, field), euler_step(x, t, h, field), "the new x",
-                f" at t = {t_value:.2f} with h = {h}")
+        got = _call(answer, x, t, h, field)
+        if isinstance(got, Tensor) and got.shape == x.shape:
+            if torch.allclose(got, x + field(x, t), atol=1e-5):
+                raise Mismatch("you moved by the whole velocity v(x, t); multiply it by the step size h "
+                               f"(h = {h} here): x + h v(x, t)")
+            if torch.allclose(got, h * field(x, t), atol=1e-5):
+                raise Mismatch("you returned only the displacement h v(x, t); add it to the current position x")
+        compare(got, euler_step(x, t, h, field), "the new x", f" at t = {t_value:.2f} with h = {h}")
     return "x + h v(x, t): follow the wind for a short time h."
 
 
@@ -293,14 +312,43 @@ def _known_mistake_0102(got, expected: Tensor, mistakes, where: str, atol: float
             raise Mismatch(f"{where.strip()}: {message}")
 
 
+class _FailedShapes0102(torch.overrides.TorchFunctionMode):
+    """Records the tensor shapes of the first torch operation that raises (to aim the broadcasting hint)."""
+
+    def __init__(self):
+        super().__init__()
+        self.shapes = None
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        try:
+            return func(*args, **(kwargs or {}))
+        except RuntimeError:
+            if self.shapes is None:
+                self.shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor)]
+            raise
+
+
 def _call_0102(answer, *args):
-    """_call, with a hint when t of shape (B,) was not reshaped to broadcast against points (B, D)."""
+    """_call, with a hint when t of shape (B,) was not reshaped to broadcast against points (B, D), or
+    against a (B, N, D) tensor of all (point, data point) pairs."""
+    recorder = _FailedShapes0102()
     try:
-        return _call(answer, *args)
+        with recorder:
+            return _call(answer, *args)
     except RuntimeError as e:
         if "must match the size" in str(e):
+            shapes = recorder.shapes or []
+            flat = [s for s in shapes if len(s) == 2]
+            if flat and any(len(s) == 3 for s in shapes):  # (B, 1) or (B, N) against (B, N, D)
+                if flat[0][1] == 1:
+                    raise Mismatch(f"the shapes do not broadcast ({e}): t[:, None], of shape (B, 1), meets a "
+                                   "(B, N, D) tensor of all (point, data point) pairs; there use t[:, None, None], "
+                                   "of shape (B, 1, 1)") from None
+                raise Mismatch(f"the shapes do not broadcast ({e}): a (B, N) tensor such as the weights meets a "
+                               "(B, N, D) tensor; give it a last axis of size 1, w[:, :, None], of shape "
+                               "(B, N, 1)") from None
             raise Mismatch(f"the shapes do not broadcast ({e}); t has shape (B,): use t[:, None], of shape "
-                           "(B, 1), to multiply points of shape (B, D)") from None
+                           "(B, 1), to combine it with points of shape (B, D) or a (B, N) tensor") from None
         raise
 
 
@@ -470,7 +518,8 @@ def _check_posterior_weights(answer):
             ("the sign of the exponent is flipped: nearer data points must get larger weights",
              torch.softmax(d2 / (2 * (1 - t_value) ** 2), dim=1)),
         ], where)
-        compare(got, expected, "the weights", where + " (expected one row per point x, one column per data point)")
+        compare(got, expected, "the weight matrix",
+                where + " (expected one row per point x, one column per data point)")
     return "near t = 1 each row becomes one-hot: x_t already knows which data point it is heading to."
 
 
@@ -571,7 +620,18 @@ def _check_fm_loss(answer):
     model = _TinyField()
     x_0, x_1 = _fixed_batch((8, 2), seed=3)
     t = torch.linspace(0.05, 0.95, 8)
-    got = _call(answer, model, x_0, x_1, t)
+    calls = []  # the shapes of the arguments of every model call, to spot model(t, x_t)
+    hook = model.register_forward_pre_hook(
+        lambda module, args: calls.append([tuple(getattr(a, "shape", ())) for a in args]))
+    try:
+        got = _call(answer, model, x_0, x_1, t)
+    except RuntimeError as e:
+        if calls and len(calls[-1]) == 2 and len(calls[-1][0]) <= 1 and len(calls[-1][1]) == 2:
+            raise Mismatch(f"the model was called as model(t, x) and failed ({e}): call model(x_t, t), x first: "
+                           "the points (B, 2), then the times (B,)") from None
+        raise
+    finally:
+        hook.remove()
     if not isinstance(got, Tensor):
         raise Mismatch(f"return the loss as a torch tensor, not a {type(got).__name__} (no .item()), so that "
                        "loss.backward() can train the model")
@@ -713,6 +773,8 @@ def _check_rk4_step(answer):
              x + h / 6 * (s1 + 2 * s2 + 2 * s3 + s4)),
             ("k4 is the slope at x + h k3 (a full step), k2 and k3 at half steps x + h/2 k1 and x + h/2 k2",
              x + h / 6 * (k1 + 2 * k2 + 2 * k3 + v(x + 0.5 * h * k3, t + h))),
+            ("k3 is built from k1, so it just repeats k2: take the second half step with the newer slope, "
+             "k3 = v(x + h/2 k2, t + h/2)", x + h / 6 * (k1 + 4 * k2 + v(x + h * k2, t + h))),
         ], where)
         compare(got, expected, "the new x", where)
     return "four slopes per step, and an error that shrinks like h⁴."
@@ -737,7 +799,15 @@ def _check_euler_sampler(answer):
     x_0, _ = _fixed_batch((6, 2), seed=6)
     v = _field_04
     steps = 5
-    got = _call(answer, v, x_0, steps)
+
+    def velocity(x, t):  # the field, called as a trained model would be: t must be a tensor (B,)
+        if not isinstance(t, Tensor) or t.shape != (x.shape[0],):
+            got_t = f"a tensor of shape {tuple(t.shape)}" if isinstance(t, Tensor) else f"a {type(t).__name__}"
+            raise Mismatch(f"call velocity(x, t) with t a tensor of shape (B,) = ({x.shape[0]},), one time per "
+                           f"point, as the exercise asks: t = torch.full((B,), k * h); you passed {got_t}")
+        return v(x, t)
+
+    got = _call(answer, velocity, x_0, steps)
     expected = euler_sampler(v, x_0, steps)
     if isinstance(got, (list, tuple)):
         raise Mismatch("return one tensor of shape (steps + 1, B, D): torch.stack(states), not a "

@@ -215,7 +215,10 @@ def nearest_neighbour_distance(images: Tensor, reference: Tensor | None = None, 
         ValueError: wrong shapes or NaN/inf.
     """
     x = _as_digit_images(images).reshape(len(images), -1)
-    ref = torch.as_tensor(_digits_flat()[0]) if reference is None else _as_digit_images(reference).reshape(len(reference), -1)
+    if reference is None:
+        ref = torch.as_tensor(_digits_flat()[0])
+    else:
+        ref = _as_digit_images(reference).reshape(len(reference), -1)
     d = torch.cdist(x, ref)
     if exclude_self:
         d = torch.where(d == 0, torch.full_like(d, float("inf")), d)

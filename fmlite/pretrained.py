@@ -63,8 +63,9 @@ def load_pretrained(name: str = "digits", device: str | torch.device = "cpu") ->
         device: where to put the model.
 
     Returns:
-        the model; `model.meta` holds what the checkpoint says about its training
-        (command, steps, seconds, loss, measured quality).
+        the model, in eval mode with its parameters frozen (requires_grad False; call
+        `model.requires_grad_(True)` to fine-tune it); `model.meta` holds what the
+        checkpoint says about its training (command, steps, seconds, loss, measured quality).
 
     Raises:
         ValueError: unknown name (lists the known ones).

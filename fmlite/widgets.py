@@ -144,7 +144,7 @@ def trajectory_explorer(trajectory, target=None, trail: int = 0, lim: float = 3.
                     trajectory=trajectory, target=target, trail=trail, lim=lim)
 
 
-# ============================================================================ images: flow over t, guidance w (notebook 07)
+# ======================================================================= images: flow over t, guidance w (notebook 07)
 def draw_image_flow(fig: Figure, t: float, trajectory, ncol: int | None = None) -> None:
     """A grid of images at time t of a stored image trajectory (nearest stored step).
 
@@ -161,13 +161,18 @@ def draw_image_flow(fig: Figure, t: float, trajectory, ncol: int | None = None) 
         raise ValueError(f"draw_image_flow needs a trajectory of shape (K + 1, B, 1, H, W), got {tr.shape}")
     ax = fig.add_subplot(1, 1, 1)
     image_grid(ax, tr[_frame(tr, t)].clip(-1, 1), nrow=ncol)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     ax.set_title(f"t = {float(t):.2f}")
 
 
 def image_flow_explorer(trajectory, t: float = 0.0, ncol: int | None = None, size: float = 4.5) -> Explorer:
     """Slider over t showing images flowing from noise (t = 0) to data (t = 1); see `draw_image_flow`."""
-    return Explorer(draw_image_flow, {"t": t_slider(t, step=1 / (len(trajectory) - 1))}, figsize=(size, size),
-                    trajectory=trajectory, ncol=ncol)
+    import math
+    ncol = ncol or math.ceil(math.sqrt(trajectory.shape[1]))
+    rows = math.ceil(trajectory.shape[1] / ncol)
+    return Explorer(draw_image_flow, {"t": t_slider(t, step=1 / (len(trajectory) - 1))},
+                    figsize=(size, size * rows / ncol + 0.5), trajectory=trajectory, ncol=ncol)
 
 
 def draw_guidance(fig: Figure, w: float, samples: dict, scores: dict | None = None, row_labels=None) -> None:
@@ -350,10 +355,12 @@ def draw_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float =
     fig.suptitle(f"t = {float(t):.2f}")
 
 
-def learned_vs_exact_explorer(model, data, path, t: float = 0.5, lim: float = 3.0, n: int = 15) -> "Explorer":
-    """Slider over t comparing a learned field with the exact field of its training set; see
-    `draw_learned_vs_exact`. Redraws when the slider is released (a frame takes a few tenths of a second)."""
-    return Explorer(draw_learned_vs_exact, {"t": t_slider(t, step=0.05, continuous_update=False)},
+def learned_vs_exact_explorer(model, data, path, t: float = 0.5, lim: float = 3.0, n: int = 15,
+                              t_max: float = 0.95) -> "Explorer":
+    """Slider over t (0 to t_max) comparing a learned field with the exact field of its training set; see
+    `draw_learned_vs_exact`. Redraws when the slider is released (a frame takes a few tenths of a second).
+    t_max < 1 as in `vector_field_explorer`: at t = 1 the exact field is only a convention (see `fmlite.exact`)."""
+    return Explorer(draw_learned_vs_exact, {"t": float_slider("t", t, 0.0, t_max, 0.05, continuous_update=False)},
                     figsize=(12.5, 4.2), model=model, data=data, path=path, lim=lim, n=n)
 
 
@@ -379,7 +386,7 @@ def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, 
     ax = fig.add_subplot(1, 1, 1)
     shown = solver_panel(ax, sol.trajectory, t, SOLVER_STYLE.get(method, (COLORS["path"], "o"))[0], target,
                          reference, lim, n_paths)
-    ax.set_title(f"{method}, {steps} steps, NFE = {sol.nfe}: t = {shown:.2f}")
+    ax.set_title(f"{method}, {steps} step{'' if int(steps) == 1 else 's'}, NFE = {sol.nfe}: t = {shown:.2f}")
 
 
 def solver_explorer(velocity, x_0, target=None, steps: int = 4, method: str = "euler", t: float = 1.0,

@@ -40,11 +40,20 @@ def test_flipped_time_is_diagnosed(capsys):
 
     assert not passes("00.interpolate", flipped)
     check("00.interpolate", flipped)
-    assert "x_t differs from the expected value" in capsys.readouterr().out
+    assert "x_t runs backwards: at t = 0 it should be the noise x_0" in capsys.readouterr().out
+
+
+def test_missing_broadcast_gets_the_t_none_hint(capsys):
+    check("00.interpolate", lambda x_0, x_1, t: (1 - t) * x_0 + t * x_1)
+    assert "write t[:, None]" in capsys.readouterr().out
 
 
 def test_a_forgotten_step_size_is_diagnosed(capsys):
     check("00.euler_step", lambda x, t, h, v: x + v(x, t))
+    assert "multiply it by the step size h (h = 0.1 here)" in capsys.readouterr().out
+    check("00.euler_step", lambda x, t, h, v: h * v(x, t))
+    assert "add it to the current position x" in capsys.readouterr().out
+    check("00.euler_step", lambda x, t, h, v: x - h * v(x, t))
     assert "at t = 0.00 with h = 0.1" in capsys.readouterr().out
 
 

@@ -102,6 +102,12 @@ def _d2(x, t, data, scale_data=True):
     (lambda x, t, d: torch.softmax(_d2(x, t, d) / (2 * (1 - t[:, None]) ** 2), dim=1),
      "the sign of the exponent is flipped"),
     (lambda x, t, d: torch.softmax(-_d2(x, t, d) / (2 * (1 - t[:, None]) ** 2), dim=0), "must sum to 1"),
+    (lambda x, t, d: torch.softmax(-_d2(x, t, d) / (1 - t[:, None]) ** 2, dim=1),
+     "the weight matrix differs from the expected value by up to"),
+    (lambda x, t, d: torch.softmax(-((x[:, None, :] - t[:, None] * d[None]) ** 2).sum(-1), dim=1),
+     "t[:, None], of shape (B, 1), meets a (B, N, D) tensor of all (point, data point) pairs; there use "
+     "t[:, None, None], of shape (B, 1, 1)"),
+    (lambda x, t, d: torch.softmax(-_d2(x, t, d) / (2 * (1 - t) ** 2), dim=1), "use t[:, None], of shape (B, 1)"),
 ])
 def test_posterior_weights_mistakes(answer, message, capsys):
     ok, out = _verdict("02.posterior_weights", answer, capsys)
@@ -116,6 +122,11 @@ def test_marginal_velocity_mistakes(capsys):
     distances = lambda x, t, d: (w(x, t, d)[:, :, None] * (d[None] - x[:, None])).sum(dim=1)  # noqa: E731
     ok, out = _verdict("02.marginal_velocity", distances, capsys)
     assert ok is False and "at t = 0.40: you averaged the distances y_i − x" in out, out
+    def no_last_axis(x, t, d):  # weights (B, N) times velocities (B, N, D), without w[:, :, None]
+        return (w(x, t, d) * (d[None] - x[:, None]) / (1 - t)[:, None, None]).sum(dim=1)
+
+    ok, out = _verdict("02.marginal_velocity", no_last_axis, capsys)
+    assert ok is False and "give it a last axis of size 1, w[:, :, None]" in out, out
 
 
 # ----------------------------------------------------------------------------- independent oracles, notebook 01

@@ -70,6 +70,8 @@ def _x_t(x_0, x_1, t):
     (lambda m, x_0, x_1, t: ((m(_x_t(x_0, x_1, t), t) - (x_1 - x_0)) ** 2).sum(1), "got a tensor of shape (8,)"),
     (lambda m, x_0, x_1, t: 2 * ((m(_x_t(x_0, x_1, t), t) - (x_1 - x_0)) ** 2).sum(1).mean(),
      "on the test batch"),
+    (lambda m, x_0, x_1, t: ((m(t, _x_t(x_0, x_1, t)) - (x_1 - x_0)) ** 2).sum(1).mean(),
+     "call model(x_t, t), x first"),
 ])
 def test_fm_loss_mistakes(answer, message, capsys):
     ok, out = _verdict("03.fm_loss", answer, capsys)
@@ -101,11 +103,11 @@ def test_loss_floor_accepts_a_python_float(capsys):
     assert ok is True
 
 
-def _rk4_variant(weights=(1, 2, 2, 1), times=(0.0, 0.5, 0.5, 1.0), last=1.0, with_h=True):
+def _rk4_variant(weights=(1, 2, 2, 1), times=(0.0, 0.5, 0.5, 1.0), last=1.0, with_h=True, k3_from_k1=False):
     def step(x, t, h, v):
         k1 = v(x, t + times[0] * h)
         k2 = v(x + 0.5 * h * k1, t + times[1] * h)
-        k3 = v(x + 0.5 * h * k2, t + times[2] * h)
+        k3 = v(x + 0.5 * h * (k1 if k3_from_k1 else k2), t + times[2] * h)
         k4 = v(x + last * h * k3, t + times[3] * h)
         total = sum(w * k for w, k in zip(weights, (k1, k2, k3, k4))) / sum(weights)
         return x + (h if with_h else 1.0) * total
@@ -119,6 +121,7 @@ def _rk4_variant(weights=(1, 2, 2, 1), times=(0.0, 0.5, 0.5, 1.0), last=1.0, wit
     (_rk4_variant(with_h=False), "you forgot the step size"),
     (_rk4_variant(times=(0, 0, 0, 0)), "the slopes are evaluated at the wrong times"),
     (_rk4_variant(last=0.5), "k4 is the slope at x + h k3"),
+    (_rk4_variant(k3_from_k1=True), "k3 is built from k1, so it just repeats k2"),
     (_rk4_variant(weights=(1, 2, 2, 2)), "the new x differs from the expected value by up to"),
 ])
 def test_rk4_step_mistakes(answer, message, capsys):
@@ -154,15 +157,22 @@ def test_euler_sampler_mistakes(answer, message, capsys):
     assert ok is False and message in out, out
 
 
-def test_euler_sampler_may_pass_t_as_a_number(capsys):
-    def with_float_t(v, x_0, steps):
+@pytest.mark.parametrize("make_t, passed", [
+    (lambda k, steps, x: k / steps, "you passed a float"),
+    (lambda k, steps, x: torch.tensor(k / steps), "you passed a tensor of shape ()"),
+    (lambda k, steps, x: torch.full((len(x), 1), k / steps), "you passed a tensor of shape (6, 1)"),
+])
+def test_euler_sampler_asks_for_t_of_shape_B(make_t, passed, capsys):
+    """The text asks for velocity(x, t) with t of shape (B,), as a trained model is called; the right
+    numbers with another t still get a message."""
+    def other_t(v, x_0, steps):
         states = [x_0]
         for k in range(steps):
-            states.append(states[-1] + v(states[-1], k / steps) / steps)
+            states.append(states[-1] + v(states[-1], make_t(k, steps, states[-1])) / steps)
         return torch.stack(states)
 
-    ok, _ = _verdict("04.euler_sampler", with_float_t, capsys)
-    assert ok is True
+    ok, out = _verdict("04.euler_sampler", other_t, capsys)
+    assert ok is False and "call velocity(x, t) with t a tensor of shape (B,) = (6,)" in out and passed in out, out
 
 
 # ----------------------------------------------------------------------------- independent oracles

@@ -158,8 +158,13 @@ def test_learned_vs_exact_explorer_moves_with_t(setting):
     ex.controls["t"].value = 0.7
     assert ex.label.value == "t = 0.70" and ex.image.value != first and ex.draws == 2
     assert ex.figure._suptitle.get_text() == "t = 0.70"
-    ex.controls["t"].value = 1.0                                      # the end point draws too (no NaN at t = 1)
-    assert ex.figure._suptitle.get_text() == "t = 1.00"
+    t = ex.controls["t"]
+    assert t.min == 0.0 and t.max == pytest.approx(0.95)             # as in notebook 02: at t = 1 the exact
+    t.value = 1.0                                                     # field is only a convention
+    assert ex.figure._suptitle.get_text() == "t = 0.95"
+    fig = _fig((12.0, 4.0))
+    draw_learned_vs_exact(fig, 1.0, model, data, path, n=9, n_points=200)   # the drawing itself copes with t = 1
+    assert fig._suptitle.get_text() == "t = 1.00"
 
 
 # ----------------------------------------------------------------------------- notebook 04
@@ -173,6 +178,12 @@ def test_draw_solver_paths_follows_the_solver(method, nfe):
     assert np.allclose(ax.collections[-1].get_offsets(), expected.numpy(), atol=1e-6)
     assert ax.get_title() == f"{method}, 4 steps, NFE = {nfe}: t = 0.50"
     assert len(ax.lines) == 5 and len(ax.lines[0].get_xdata()) == 3
+
+
+def test_draw_solver_paths_title_says_1_step():
+    fig = _fig((5.0, 5.0))
+    draw_solver_paths(fig, 0.7, 1, "heun", _rotation, torch.randn(6, 2), n_paths=3)
+    assert fig.axes[0].get_title() == "heun, 1 step, NFE = 2: t = 0.00"   # t snaps to the last step at or before 0.7
 
 
 def test_rk4_paths_land_on_the_exact_rotation():
