@@ -1,6 +1,7 @@
 """Command line: rebuild the shipped checkpoints.
 
     python -m fmlite train digits                   # rebuilds data/digits.pt (asks for --force to overwrite)
+    python -m fmlite train flow                     # rebuilds data/flow.pt, the MLP of notebook 00
     python -m fmlite train digits --steps 500 --out /tmp/quick.pt
     python -m fmlite train my_images.npz --width 128 --blocks 6 --device cuda --out my_images.pt
 
@@ -27,8 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = commands.add_parser("train", help="train an image model and save a checkpoint",
                             description="Train a ConvNet by flow matching and save it as a checkpoint.")
-    p.add_argument("data", help="'digits' (the 8x8 digits shipped with scikit-learn) or a .npz file with "
-                                "'images' (N, C, H, W) in [-1, 1] and optional 'labels' (N,)")
+    p.add_argument("data", help="'digits' (the 8x8 digits shipped with scikit-learn), 'flow' (the 2-D word "
+                                "model of notebook 00: FLOW_RECIPE; only --steps, --seed, --device, --out, "
+                                "--force apply) or a .npz file with 'images' (N, C, H, W) in [-1, 1] and "
+                                "optional 'labels' (N,)")
     p.add_argument("--steps", type=int, default=R["steps"], help=f"optimiser steps (default {R['steps']})")
     p.add_argument("--width", type=int, default=R["width"], help=f"ConvNet channels (default {R['width']})")
     p.add_argument("--blocks", type=int, default=R["blocks"], help=f"residual blocks (default {R['blocks']})")
@@ -63,15 +66,17 @@ def _train(args, parser, argv: list[str]) -> int:
     from . import save_checkpoint
     from .pretrained import data_dir, train_images
     for name, value, ok in (("--steps", args.steps, args.steps >= 1), ("--width", args.width,
-                            args.width >= 8 and args.width % 8 == 0), ("--blocks", args.blocks, args.blocks >= 1),
+                            args.width >= 16 and args.width % 8 == 0), ("--blocks", args.blocks, args.blocks >= 1),
                             ("--batch-size", args.batch_size, args.batch_size >= 1), ("--lr", args.lr, args.lr > 0),
                             ("--label-dropout", args.label_dropout, 0 <= args.label_dropout <= 1),
                             ("--ema", args.ema, 0 <= args.ema < 1)):
         if not ok:
-            parser.error(f"invalid {name} {value}: steps, blocks and batch size >= 1, width a multiple of 8, "
+            parser.error(f"invalid {name} {value}: steps, blocks and batch size >= 1, width a multiple of 8 and >= 16, "
                          "lr > 0, label dropout in [0, 1], EMA decay in [0, 1)")
+    if args.data == "flow":
+        return _train_flow(args, parser, argv)
     if args.data != "digits" and not args.data.endswith(".npz"):
-        parser.error(f"unknown data {args.data!r}: give 'digits' or a .npz file")
+        parser.error(f"unknown data {args.data!r}: give 'digits', 'flow' or a .npz file")
     if args.out is None and args.data != "digits":
         parser.error("--out is required when training on a .npz file")
     out = args.out or data_dir() / "digits.pt"
@@ -103,6 +108,36 @@ def _train(args, parser, argv: list[str]) -> int:
         meta["quality"] = _digit_quality(model)
     save_checkpoint(out, model, **meta)
     print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def _train_flow(args, parser, argv: list[str]) -> int:
+    """Rebuild data/flow.pt from FLOW_RECIPE (the ConvNet options do not apply)."""
+    import torch
+    from . import save_checkpoint
+    from .datasets import text_points
+    from .metrics import energy_distance
+    from .pretrained import FLOW_RECIPE, data_dir, train_flow
+    from .solvers import integrate
+    out = args.out or data_dir() / "flow.pt"
+    if out.exists() and not args.force:
+        parser.error(f"{out} exists; pass --force to overwrite it")
+    overrides = {"seed": args.seed}
+    if "--steps" in argv:
+        overrides["steps"] = args.steps
+    model, history = train_flow(device=args.device, progress=not args.no_progress, **overrides)
+    recipe = {**FLOW_RECIPE, **overrides}
+    torch.manual_seed(1)
+    x = integrate(model, torch.randn(2000, 2), 25, "midpoint").x
+    quality = energy_distance(x, text_points(recipe["text"], 2000, seed=1))
+    meta = dict(data=f'text_points("{recipe["text"]}", n)', path="LinearPath()",
+                command="python -m fmlite " + shlex.join(argv), weights="EMA", **recipe,
+                train_seconds=round(history.seconds, 1), device=history.device, torch=str(torch.__version__),
+                threads=torch.get_num_threads(), final_loss=round(sum(history.loss[-100:]) / 100, 3),
+                energy_distance_2000_midpoint_25=round(quality, 4), date=time.strftime("%Y-%m-%d"))
+    save_checkpoint(out, model, **meta)
+    print(f"trained {history.steps} steps in {history.seconds:.1f} s; energy distance of 2,000 samples to the "
+          f"word: {quality:.4f}; saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["energy_distance", "sliced_wasserstein", "straightness"]
+__all__ = ["energy_distance", "sliced_wasserstein", "straightness", "digit_classifier", "digit_probabilities",
+           "nearest_neighbour_distance", "digit_scores", "real_digit_scores", "DigitScores"]
 
 
 def _as_clouds(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:

@@ -107,7 +107,7 @@ class ConvNet(nn.Module):
 
     Args:
         channels: image channels C (1 for the digits).
-        width: feature channels (multiple of 8).
+        width: feature channels (a multiple of 8, >= 16).
         blocks: number of residual blocks (receptive field grows by 4 pixels each).
         num_classes: number of labels, or None for an unconditional model.
         time_dim: number of sinusoidal time features.
@@ -123,8 +123,9 @@ class ConvNet(nn.Module):
     def __init__(self, channels: int = 1, width: int = 64, blocks: int = 4, num_classes: int | None = None,
                  time_dim: int = 32):
         super().__init__()
-        if width % 8:
-            raise ValueError(f"width must be a multiple of 8 (GroupNorm with 8 groups), got {width}")
+        if width % 8 or width < 16:
+            raise ValueError(f"width must be a multiple of 8 and at least 16, got {width}: GroupNorm uses 8 groups, "
+                             "and with one channel per group it would erase the time and label embedding")
         self.config = dict(channels=channels, width=width, blocks=blocks, num_classes=num_classes, time_dim=time_dim)
         self.channels, self.num_classes = channels, num_classes
         emb_dim = 4 * time_dim

@@ -156,13 +156,14 @@ def small_multiples(draw: Callable[[Axes, float], None], values: Sequence[float]
     return fig
 
 
-def image_grid(ax: Axes, images, nrow: int | None = None, vmin: float = -1.0, vmax: float = 1.0, pad: int = 1):
-    """Tile images (N, 1, H, W) in [-1, 1] into one grey picture (ink dark on white)."""
+def image_grid(ax: Axes, images, ncol: int | None = None, vmin: float = -1.0, vmax: float = 1.0, pad: int = 1):
+    """Tile images (N, 1, H, W) in [-1, 1] into one grey picture (ink dark on white), ncol images per row
+    (default: a square grid)."""
     im = _np(images)
     if im.ndim != 4 or im.shape[1] != 1:
         raise ValueError(f"image_grid needs images of shape (N, 1, H, W), got {im.shape}")
     n, _, h, w = im.shape
-    ncol = nrow or int(np.ceil(np.sqrt(n)))
+    ncol = ncol or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / ncol))
     canvas = np.full((rows * (h + pad) + pad, ncol * (w + pad) + pad), vmin, dtype=float)
     for k in range(n):
@@ -171,6 +172,8 @@ def image_grid(ax: Axes, images, nrow: int | None = None, vmin: float = -1.0, vm
     ax.imshow(canvas, cmap="gray_r", vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     return ax
 
 
@@ -212,7 +215,7 @@ def image_rows(ax: Axes, images, row_labels: Sequence | None = None, col_labels:
     for name, labels, count in (("row_labels", row_labels, r), ("col_labels", col_labels, k)):
         if labels is not None and len(labels) != count:
             raise ValueError(f"{name} needs {count} labels, got {len(labels)}")
-    image_grid(ax, im.reshape(r * k, 1, h, w), nrow=k, vmin=vmin, vmax=vmax, pad=pad)
+    image_grid(ax, im.reshape(r * k, 1, h, w), ncol=k, vmin=vmin, vmax=vmax, pad=pad)
     if row_labels is not None:
         ax.set_yticks([pad + i * (h + pad) + (h - 1) / 2 for i in range(r)], [str(x) for x in row_labels])
         ax.tick_params(axis="y", length=0)

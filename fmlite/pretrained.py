@@ -29,6 +29,9 @@ __all__ = ["load_pretrained", "sample_images", "train_images", "train_digits", "
 #: Shipped models: name -> file in the data folder.
 PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt"}
 
+#: The recipe of the shipped "flow" checkpoint (notebook 00): an MLP on text_points("FLOW").
+FLOW_RECIPE = dict(text="FLOW", hidden=256, layers=4, steps=15000, batch_size=512, lr=2e-3, ema=0.999, seed=0)
+
 #: The recipe of the shipped "digits" checkpoint (`python -m fmlite train digits` uses it).
 DIGITS_RECIPE = dict(width=64, blocks=3, steps=5000, batch_size=128, lr=2e-3, label_dropout=0.2, ema=0.999, seed=0)
 
@@ -210,3 +213,31 @@ def train_digits(**kwargs) -> tuple[nn.Module, History]:
     from .datasets import load_digits
     images, labels = load_digits()
     return train_images(images, labels, **{**DIGITS_RECIPE, **kwargs})
+
+
+def train_flow(device: str = "auto", progress: bool = True, **overrides) -> tuple[nn.Module, History]:
+    """Train the MLP of notebook 00 on a word drawn as points (`fmlite.datasets.text_points`).
+
+    Keyword arguments override `FLOW_RECIPE` (text, hidden, layers, steps, batch_size, lr,
+    ema, seed). Straight path, independent coupling; the EMA weights are returned.
+
+    Returns:
+        (MLP in eval mode on the CPU, History).
+
+    Raises:
+        ValueError: an unknown recipe key.
+    """
+    from .datasets import text_points
+    from .models import MLP
+    unknown = set(overrides) - set(FLOW_RECIPE)
+    if unknown:
+        raise ValueError(f"unknown recipe keys {sorted(unknown)}; known: {sorted(FLOW_RECIPE)}")
+    r = {**FLOW_RECIPE, **overrides}
+    torch.manual_seed(r["seed"])
+    model = MLP(dim=2, hidden=r["hidden"], layers=r["layers"])
+    history = train(model, LinearPath(), lambda n: text_points(r["text"], n), steps=r["steps"],
+                    batch_size=r["batch_size"], lr=r["lr"], seed=r["seed"], device=device, ema=r["ema"],
+                    progress=progress)
+    if history.ema_model is not None:
+        model = history.ema_model
+    return model.cpu().eval(), history

@@ -160,7 +160,7 @@ def draw_image_flow(fig: Figure, t: float, trajectory, ncol: int | None = None) 
     if tr.ndim != 5:
         raise ValueError(f"draw_image_flow needs a trajectory of shape (K + 1, B, 1, H, W), got {tr.shape}")
     ax = fig.add_subplot(1, 1, 1)
-    image_grid(ax, tr[_frame(tr, t)].clip(-1, 1), nrow=ncol)
+    image_grid(ax, tr[_frame(tr, t)].clip(-1, 1), ncol=ncol)
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_title(f"t = {float(t):.2f}")

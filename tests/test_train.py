@@ -120,6 +120,11 @@ def test_models_refuse_wrong_shapes():
     with pytest.raises(ValueError, match=r"\(B, 2\)"):
         MLP()(torch.randn(4, 3), torch.rand(4))
     with pytest.raises(ValueError, match="no labels"):
-        ConvNet(width=8, blocks=1)(torch.randn(2, 1, 8, 8), torch.rand(2), torch.tensor([1, 2]))
+        ConvNet(width=16, blocks=1)(torch.randn(2, 1, 8, 8), torch.rand(2), torch.tensor([1, 2]))
     with pytest.raises(ValueError, match=r"\[0, 10\]"):
-        ConvNet(width=8, blocks=1, num_classes=10)(torch.randn(2, 1, 8, 8), torch.rand(2), torch.tensor([1, 11]))
+        ConvNet(width=16, blocks=1, num_classes=10)(torch.randn(2, 1, 8, 8), torch.rand(2), torch.tensor([1, 11]))
+
+
+def test_convnet_refuses_a_width_where_groupnorm_erases_the_embedding():
+    with pytest.raises(ValueError, match="at least 16"):
+        ConvNet(width=8)
