@@ -113,7 +113,7 @@ def _frame(trajectory, t: float) -> int:
 def draw_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int = 0, lim: float = 3.0,
                     n_trails: int = 60) -> None:
     """Points of a flow at time t (nearest stored step), optionally with the target data faint behind
-    and the last `trail` steps of a few paths drawn as lines.
+    and the last `trail` steps of a few paths drawn as lines (`fmlite.plotting.flow_snapshot` on one Axes).
 
     Args:
         fig: empty Figure to draw into.
@@ -122,19 +122,8 @@ def draw_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int =
         target: optional (N, 2) data cloud shown in light grey.
         trail: number of past steps drawn as lines (0 = none).
     """
-    from .plotting import COLORS, _np, scatter, setup_axes
-    tr = _np(trajectory)
-    k = _frame(tr, t)
-    ax = fig.add_subplot(1, 1, 1)
-    setup_axes(ax, lim)
-    if target is not None:
-        scatter(ax, target, color="0.85", s=3, alpha=1.0)
-    if trail > 0 and k > 0:
-        lo = max(0, k - trail)
-        for i in range(min(n_trails, tr.shape[1])):
-            ax.plot(tr[lo:k + 1, i, 0], tr[lo:k + 1, i, 1], color=COLORS["path"], lw=1, alpha=0.6)
-    scatter(ax, tr[k], color=COLORS["x_t"], s=5)
-    ax.set_title(f"t = {float(t):.2f}")
+    from .plotting import flow_snapshot
+    flow_snapshot(fig.add_subplot(1, 1, 1), trajectory, t, target=target, trail=trail, lim=lim, n_trails=n_trails)
 
 
 def trajectory_explorer(trajectory, target=None, trail: int = 0, lim: float = 3.0, t: float = 0.0,

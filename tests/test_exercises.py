@@ -3,7 +3,7 @@ own checker, templates say "not solved yet", wrong answers get a diagnosis, neve
 import pytest
 import torch
 
-from fmlite.exercises import EXERCISES, check, compare, Mismatch, passes, show_solution, solution
+from fmlite.exercises import EXERCISES, Mismatch, check, compare, passes, show_solution, solution, verdict
 from fmlite.paths import LinearPath
 from fmlite.solvers import integrate
 
@@ -12,7 +12,8 @@ from fmlite.solvers import integrate
 def test_every_worked_solution_passes_its_check(key, capsys):
     assert passes(key, solution(key)) is True
     check(key, solution(key))
-    assert capsys.readouterr().out.startswith(f"[{key}] correct!")
+    out = capsys.readouterr().out
+    assert out.startswith(f"[{key}] correct!") and out == verdict(key, solution(key))[1] + "\n"
 
 
 @pytest.mark.parametrize("key", sorted(EXERCISES))
@@ -20,9 +21,13 @@ def test_every_unfilled_template_is_not_solved_yet(key, capsys):
     def template(*args):
         return None
 
-    assert passes(key, template) is False
-    check(key, template)
-    assert "not solved yet" in capsys.readouterr().out
+    def raises(*args):
+        raise NotImplementedError
+
+    for answer in (template, raises):
+        assert passes(key, answer) is False
+        check(key, answer)
+        assert f"[{key}] not solved yet" in capsys.readouterr().out
 
 
 def test_a_crashing_answer_is_reported_not_raised(capsys):
