@@ -183,10 +183,11 @@ def draw_guidance(fig: Figure, w: float, samples: dict, scores: dict | None = No
     images = samples[w]
     ax = fig.add_subplot(1, 1, 1)
     image_rows(ax, images, row_labels=row_labels if row_labels is not None else range(len(images)))
+    import textwrap
     title = f"w = {float(w):.2f}"
-    if scores is not None and w in scores:
-        title += "\n" + scores[w].summary()
-    ax.set_title(title, fontsize="medium")
+    if scores is not None and w in scores:  # wrapped so the scores fit above a narrow grid
+        title += "\n" + textwrap.fill(scores[w].summary(), width=32)
+    ax.set_title(title, fontsize="small")
 
 
 def guidance_explorer(samples: dict, scores: dict | None = None, w: float | None = None, row_labels=None,

@@ -1,5 +1,5 @@
-"""The explorers in a real browser: JupyterLab in headless Chromium runs notebook 00, then a
-slider is dragged with the keyboard and the picture must follow.
+"""The explorers in a real browser: JupyterLab in headless Chromium runs each notebook, then
+every slider is moved with the keyboard (and every dropdown changed) and the picture must follow.
 
 Needs Debian's chromium (/usr/bin/chromium, installed by .ci/run) and the playwright
 Python package (the dev extra); playwright never downloads a browser of its own here.
@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -62,40 +63,77 @@ def lab(tmp_path_factory):
     server.wait(timeout=20)
 
 
-def test_slider_in_jupyterlab_redraws_the_flow(lab):
+NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+                "--disable-dev-shm-usage"]
+EXPLORERS = "document.querySelectorAll('.widget-vbox:has(> .widget-image)')"
+
+
+def _explorer_count(name: str) -> int:
+    """How many explorers the committed notebook shows: widget outputs whose text form is an
+    Explorer's VBox (progress bars are widgets too, but not explorers)."""
+    nb = json.loads((ROOT / "notebooks" / name).read_text())
+    return sum(1 for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+               if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+               and "".join(o["data"].get("text/plain", "")).startswith("VBox(children=(HBox("))
+
+
+def _wait_for_new_picture(page, index: int, old_src: str) -> None:
+    page.wait_for_function(
+        f"([i, old]) => {{ const e = {EXPLORERS}[i]; const img = e && e.querySelector('.widget-image');"
+        " return img && img.getAttribute('src') !== old; }", arg=[index, old_src], timeout=60_000)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_control_in_jupyterlab_redraws_its_picture(lab, name):
+    """Run all cells in JupyterLab, then move every slider and dropdown of every explorer:
+    its picture must change and no widget may fail to display."""
     playwright = pytest.importorskip("playwright.sync_api")
+    expected = _explorer_count(name)
     base, token = lab
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-            "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(f"{base}/lab/tree/00_start_here.ipynb?reset&token={token}")
+        page.goto(f"{base}/lab/tree/{name}?reset&token={token}")
         page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        page.wait_for_function("() => window.jupyterapp && document.querySelector('.jp-Notebook')")
         # wait until the notebook's kernel is connected and idle (the status bar says idle before that)
         page.wait_for_function(
-            "() => { const w = window.jupyterapp.shell.currentWidget; const k = w && w.sessionContext"
-            " && w.sessionContext.session && w.sessionContext.session.kernel;"
+            "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+            " const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;"
             " return k && k.connectionStatus === 'connected' && k.status === 'idle'; }", timeout=90_000)
         page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); return true; }")
-        slider = page.locator(".widget-slider .noUi-handle").first
-        slider.wait_for(timeout=120_000)
-        label = page.locator(".widget-label", has_text="t = ").first
-        label.wait_for(timeout=60_000)
-        image = page.locator(".widget-image").first
-        before_label, before_src = label.inner_text(), image.get_attribute("src")
-        slider.focus()
-        for _ in range(10):
-            page.keyboard.press("ArrowLeft")
-        page.wait_for_function(
-            "([old]) => { const l = [...document.querySelectorAll('.widget-label')].find(e => e.innerText.startsWith('t = '));"
-            " return l && l.innerText !== old; }", arg=[before_label], timeout=30_000)
-        page.wait_for_timeout(1500)  # let the last of the streamed slider events land
-        after_label = label.inner_text()
-        assert after_label != before_label and after_label.startswith("t = ")
-        assert image.get_attribute("src") != before_src
+        shots = Path(os.environ.get("FMLITE_SCREENSHOT_DIR", tempfile.gettempdir()))
+        try:
+            page.wait_for_function(f"([n]) => {EXPLORERS}.length >= n", arg=[expected], timeout=180_000)
+        except Exception:
+            page.screenshot(path=str(shots / f"fmlite_lab_{name.split('_')[0]}_failed.png"))
+            raise
+        assert page.evaluate(f"() => {EXPLORERS}.length") == expected
+        moved = 0
+        for i in range(expected):
+            explorer = page.locator(".widget-vbox:has(> .widget-image)").nth(i)
+            explorer.scroll_into_view_if_needed()
+            image = explorer.locator(".widget-image")
+            label = explorer.locator(":scope > .widget-label")  # the Explorer's "t = 0.50" line
+            for handle in explorer.locator(".widget-slider .noUi-handle").all():
+                old_src, old_label = image.get_attribute("src"), label.inner_text()
+                at_min = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemin")
+                handle.focus()
+                for _ in range(3):
+                    page.keyboard.press("ArrowRight" if at_min else "ArrowLeft")
+                _wait_for_new_picture(page, i, old_src)
+                page.wait_for_timeout(500)  # let the last streamed slider event land
+                assert label.inner_text() != old_label  # the label states the new value
+                moved += 1
+            for select in explorer.locator("select").all():
+                old_src = image.get_attribute("src")
+                options = select.locator("option").all_inner_texts()
+                current = select.evaluate("e => e.options[e.selectedIndex].text")
+                select.select_option(label=next(o for o in options if o != current))
+                _wait_for_new_picture(page, i, old_src)
+                moved += 1
+        assert moved >= expected  # every explorer had at least one control that redrew it
         assert page.locator("text=Error displaying widget").count() == 0
-        page.screenshot(path=str(Path(os.environ.get("FMLITE_SCREENSHOT_DIR", "/tmp")) / "fmlite_lab.png"))
+        page.screenshot(path=str(shots / f"fmlite_lab_{name.split('_')[0]}.png"))
         browser.close()
