@@ -23,7 +23,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved", "compare"]
+__all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved", "compare",
+           "known_mistake"]
 
 
 class NotSolved(Exception):
@@ -141,6 +142,27 @@ def compare(got, expected: Tensor, name: str, where: str = "", atol: float = 1e-
     raise Mismatch(f"{name} differs from the expected value by up to {err:.3g}{where}")
 
 
+def known_mistake(got, mistakes, expected: Tensor | None = None, atol: float = 1e-4) -> str | None:
+    """The message of the first known wrong answer that `got` equals, or None.
+
+    Args:
+        got: the student's answer (anything; only tensors are compared).
+        mistakes: [(message, wrong tensor), ...].
+        expected: the right answer; a wrong answer that happens to equal it (or is not
+            finite) is skipped, so a correct answer is never reported as a mistake.
+    """
+    if not isinstance(got, Tensor):
+        return None
+    for message, wrong in mistakes:
+        if got.shape != wrong.shape or not torch.isfinite(wrong).all():
+            continue
+        if expected is not None and torch.allclose(wrong, expected.to(wrong.dtype), atol=atol, rtol=1e-4):
+            continue
+        if torch.allclose(got.detach().to(wrong.dtype), wrong, atol=atol, rtol=1e-4):
+            return message
+    return None
+
+
 def _fixed_batch(shape=(6, 2), seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(shape, generator=g), torch.randn(shape, generator=g)
@@ -164,12 +186,10 @@ def _check_interpolate(answer):
                 raise Mismatch("t has shape (B,) and x_0 has shape (B, 2): write t[:, None] (shape (B, 1)) "
                                "so t broadcasts over the two coordinates") from None
             raise
-        if isinstance(got, Tensor) and got.shape == x_0.shape and t_value != 0.3:
-            if torch.allclose(got, interpolate(x_1, x_0, t), atol=1e-5) and not torch.allclose(
-                    got, interpolate(x_0, x_1, t), atol=1e-5):
-                raise Mismatch(f"x_t runs backwards: at t = {t_value:.0f} it should be "
-                               f"{'the noise x_0' if t_value == 0 else 'the data x_1'}; "
-                               "t = 0 is noise and t = 1 is data (you swapped x_0 and x_1)")
+        if t_value != 0.3 and known_mistake(got, [("backwards", interpolate(x_1, x_0, t))], interpolate(x_0, x_1, t)):
+            raise Mismatch(f"x_t runs backwards: at t = {t_value:.0f} it should be "
+                           f"{'the noise x_0' if t_value == 0 else 'the data x_1'}; "
+                           "t = 0 is noise and t = 1 is data (you swapped x_0 and x_1)")
         compare(got, interpolate(x_0, x_1, t), "x_t", f" at t = {t_value:.2f}")
     t = torch.linspace(0, 1, 6)
     compare(_call(answer, x_0, x_1, t), interpolate(x_0, x_1, t), "x_t", " when every sample has its own t")
@@ -190,12 +210,13 @@ def _check_euler_step(answer):
     for t_value, h in ((0.0, 0.1), (0.5, 0.25)):
         t = torch.full((6,), t_value)
         got = _call(answer, x, t, h, field)
-        if isinstance(got, Tensor) and got.shape == x.shape:
-            if torch.allclose(got, x + field(x, t), atol=1e-5):
-                raise Mismatch("you moved by the whole velocity v(x, t); multiply it by the step size h "
-                               f"(h = {h} here): x + h v(x, t)")
-            if torch.allclose(got, h * field(x, t), atol=1e-5):
-                raise Mismatch("you returned only the displacement h v(x, t); add it to the current position x")
+        message = known_mistake(got, [
+            (f"you moved by the whole velocity v(x, t); multiply it by the step size h (h = {h} here): x + h v(x, t)",
+             x + field(x, t)),
+            ("you returned only the displacement h v(x, t); add it to the current position x", h * field(x, t)),
+        ], euler_step(x, t, h, field))
+        if message:
+            raise Mismatch(message)
         compare(got, euler_step(x, t, h, field), "the new x", f" at t = {t_value:.2f} with h = {h}")
     return "x + h v(x, t): follow the wind for a short time h."
 
@@ -302,14 +323,10 @@ register("07.guided_velocity", "classifier-free guidance", guided, _check_guided
 # and checkers fetch solutions with solution(key), never through a module-level name another section might reuse.
 def _known_mistake_0102(got, expected: Tensor, mistakes, where: str, atol: float = 1e-4) -> None:
     """Raise Mismatch("at ...: message") if got matches one of the known wrong answers [(message, value), ...]
-    that differ from the expected one (a mistake that happens to give the right value here is not reported)."""
-    if not isinstance(got, Tensor) or got.shape != expected.shape or not torch.isfinite(got).all():
-        return
-    got = got.detach().to(expected.dtype)
-    for message, wrong in mistakes:
-        if torch.isfinite(wrong).all() and (not torch.allclose(wrong, expected, atol=atol, rtol=1e-4)
-                and torch.allclose(got, wrong, atol=atol, rtol=1e-4)):
-            raise Mismatch(f"{where.strip()}: {message}")
+    that differ from the expected one (see `known_mistake`)."""
+    message = known_mistake(got, mistakes, expected, atol)
+    if message:
+        raise Mismatch(f"{where.strip()}: {message}")
 
 
 class _FailedShapes0102(torch.overrides.TorchFunctionMode):
@@ -584,12 +601,10 @@ def _known_mistake_0304(got: float, mistakes, where: str = "") -> None:
 
 
 def _known_mistake_tensor_0304(got, mistakes, where: str = "") -> None:
-    """Raise Mismatch with the first message whose tensor matches the answer (same shape, allclose)."""
-    if not isinstance(got, Tensor):
-        return
-    for message, value in mistakes:
-        if got.shape == value.shape and torch.allclose(got.detach().to(value.dtype), value, atol=1e-5, rtol=1e-4):
-            raise Mismatch(message + where)
+    """Raise Mismatch with the first message whose tensor matches the answer (see `known_mistake`)."""
+    message = known_mistake(got, mistakes, atol=1e-5)
+    if message:
+        raise Mismatch(message + where)
 
 
 def _as_number(got, name: str) -> float:

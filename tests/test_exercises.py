@@ -92,3 +92,12 @@ def test_show_solution_prints_source(capsys):
     assert "def interpolate" in capsys.readouterr().out
     with pytest.raises(KeyError, match="unknown exercise"):
         check("99.nothing", lambda: None)
+
+
+def test_known_mistake_never_reports_a_correct_answer():
+    from fmlite.exercises import known_mistake
+    right, wrong = torch.ones(3), torch.zeros(3)
+    assert known_mistake(wrong, [("zeros", wrong)], right) == "zeros"
+    assert known_mistake(right, [("same as right", right.clone())], right) is None
+    assert known_mistake(None, [("zeros", wrong)]) is None
+    assert known_mistake(torch.zeros(2), [("zeros", wrong)]) is None  # another shape is not that mistake
