@@ -29,7 +29,8 @@ import math
 import torch
 from torch import Tensor
 
-from .paths import Path, check_time
+from .checks import check_time
+from .paths import Path
 
 __all__ = ["marginal_velocity", "log_density", "posterior_weights"]
 

@@ -17,7 +17,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .paths import check_time
+from .checks import check_flat_input, check_time
 
 __all__ = ["SinusoidalTimeEmbedding", "MLP", "ConvNet", "MODELS", "guided_velocity"]
 
@@ -76,9 +76,7 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*blocks)
 
     def forward(self, x: Tensor, t) -> Tensor:
-        if x.dim() != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"MLP(dim={self.dim}) expects x of shape (B, {self.dim}), got {tuple(x.shape)}; "
-                             "flatten images with x.flatten(1) or use ConvNet")
+        check_flat_input(x, self.dim, f"MLP(dim={self.dim})")
         t = check_time(t, x.shape[0], like=x)
         return self.net(torch.cat([x, self.time_embedding(t)], dim=1))
 

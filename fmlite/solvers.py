@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .paths import check_time
+from .checks import check_time
 
 __all__ = ["integrate", "Solution", "METHODS"]
 
