@@ -1,4 +1,4 @@
-"""Image models: the training recipe, the shipped checkpoints, and one call that draws samples.
+"""Shipped models: the checkpoint registry, loading, and one call that draws samples.
 
     model = load_pretrained("digits")                       # ConvNet, 8x8 digits, 10 classes
     x = sample_images(model, 16)                            # (16, 1, 8, 8) unconditional
@@ -8,7 +8,8 @@ Samples solve dx/dt = v(x, t) from Gaussian noise at t = 0 to images at t = 1
 (Lipman et al. 2023, sec. 6), with classifier-free guidance for labels
 (`fmlite.models.guided_velocity`; Ho & Salimans 2022). Checkpoints live in the
 repository's `data/` folder; `python -m fmlite train digits` rebuilds the shipped one
-(see data/README.md for the exact command, time and quality).
+(see data/README.md for the exact command, time and quality). The training recipes live
+in `fmlite.recipes` (re-exported here so old imports keep working).
 """
 from __future__ import annotations
 
@@ -18,25 +19,17 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoints import load_checkpoint
-from .models import ConvNet, guided_velocity
-from .paths import LinearPath
+from .models import guided_velocity
+from .recipes import DIGITS_RECIPE, FLOW_RECIPE, SHORT_RUN, train_digits, train_flow, train_images
 from .solvers import METHODS, integrate
-from .train import History, train
+from .train import resolve_device
 
-__all__ = ["load_pretrained", "sample_images", "train_images", "train_digits", "data_dir", "PRETRAINED",
-           "DIGITS_RECIPE", "SHORT_RUN"]
+__all__ = ["load_pretrained", "sample_images", "data_dir", "PRETRAINED",
+           # re-exported from fmlite.recipes
+           "train_images", "train_digits", "train_flow", "DIGITS_RECIPE", "FLOW_RECIPE", "SHORT_RUN"]
 
 #: Shipped models: name -> file in the data folder.
 PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt"}
-
-#: The recipe of the shipped "flow" checkpoint (notebook 00): an MLP on text_points("FLOW").
-FLOW_RECIPE = dict(text="FLOW", hidden=256, layers=4, steps=15000, batch_size=512, lr=2e-3, ema=0.999, seed=0)
-
-#: The recipe of the shipped "digits" checkpoint (`python -m fmlite train digits` uses it).
-DIGITS_RECIPE = dict(width=64, blocks=3, steps=5000, batch_size=128, lr=2e-3, label_dropout=0.2, ema=0.999, seed=0)
-
-#: The short run of notebook 07 (about 20 s on a 2-core CPU): `train_digits(**SHORT_RUN)`.
-SHORT_RUN = dict(width=32, blocks=2, steps=400, batch_size=128, lr=2e-3, ema=None)
 
 
 def data_dir() -> _FilePath:
@@ -63,7 +56,8 @@ def load_pretrained(name: str = "digits", device: str | torch.device = "cpu") ->
     Args:
         name: a key of `PRETRAINED` ("digits": a class-conditional `ConvNet` for the
             8x8 digits, labels 0..9, null label 10).
-        device: where to put the model.
+        device: where to put the model: "auto" (CUDA when present), "cpu", "cuda", "cuda:N",
+            "mps" or a torch.device, checked as in `fmlite.train.train` (`resolve_device`).
 
     Returns:
         the model, in eval mode with its parameters frozen (requires_grad False; call
@@ -71,11 +65,12 @@ def load_pretrained(name: str = "digits", device: str | torch.device = "cpu") ->
         checkpoint says about its training (command, steps, seconds, loss, measured quality).
 
     Raises:
-        ValueError: unknown name (lists the known ones).
+        ValueError: unknown name (lists the known ones), or an unknown or absent device.
         FileNotFoundError: the checkpoint file is missing (the message says how to rebuild it).
     """
     if name not in PRETRAINED:
         raise ValueError(f"unknown pretrained model {name!r}; choose one of {sorted(PRETRAINED)}")
+    device = resolve_device(device)
     file = data_dir() / PRETRAINED[name]
     if not file.exists():
         raise FileNotFoundError(f"{file} is missing; rebuild it with `python -m fmlite train {name}`")
@@ -147,97 +142,3 @@ def sample_images(model: nn.Module, n: int, labels=None, w: float = 1.0, steps: 
     finally:
         model.train(was_training)
     return x.clamp(-1, 1) if clip else x
-
-
-def train_images(images: Tensor, labels: Tensor | None = None, *, width: int = 64, blocks: int = 3,
-                 steps: int = 3000, batch_size: int = 128, lr: float = 2e-3, label_dropout: float = 0.1,
-                 ema: float | None = 0.999, seed: int = 0, device: str = "auto",
-                 progress: bool = True) -> tuple[nn.Module, History]:
-    """Train a `ConvNet` by flow matching on the straight path (x_t = t x_1 + (1 - t) x_0) on a set of images.
-
-    Each step draws a random batch of images (with replacement) and their labels; labels
-    are replaced by the "no label" token with probability `label_dropout`, so one model
-    learns both v(x, t, y) and v(x, t, no label) for classifier-free guidance.
-
-    Args:
-        images: (N, C, H, W), scaled to about [-1, 1] (any H, W; the net keeps full resolution).
-        labels: int64 (N,) with values 0..K-1 for a class-conditional model, or None.
-        width, blocks: ConvNet size. steps, batch_size, lr: Adam optimisation.
-        label_dropout: probability of dropping a label (Ho & Salimans 2022 use 0.1 to 0.2).
-        ema: decay of the weight average that is returned (None: the raw weights).
-        seed: seeds the initial weights and the training randomness.
-        device: "auto" (CUDA when present), "cpu", "cuda", ...; the model ends on the CPU.
-        progress: show a progress bar.
-
-    Returns:
-        (model in eval mode on the CPU, training History).
-
-    Raises:
-        ValueError: images not (N, C, H, W), labels of another length or not integer.
-    """
-    images = torch.as_tensor(images, dtype=torch.float32)
-    if images.dim() != 4 or len(images) < 1:
-        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
-    num_classes = None
-    if labels is not None:
-        labels = torch.as_tensor(labels)
-        if labels.shape != (len(images),) or labels.is_floating_point() or labels.min() < 0:
-            raise ValueError(f"labels must be {len(images)} integers >= 0 (one per image), got shape "
-                             f"{tuple(labels.shape)}, dtype {labels.dtype}")
-        labels = labels.long()
-        num_classes = int(labels.max()) + 1
-    torch.manual_seed(seed)
-    model = ConvNet(channels=images.shape[1], width=width, blocks=blocks, num_classes=num_classes)
-
-    def sample_data(batch: int):
-        idx = torch.randint(0, len(images), (batch,))
-        return images[idx] if labels is None else (images[idx], labels[idx])
-
-    history = train(model, LinearPath(), sample_data, steps=steps, batch_size=batch_size, lr=lr,
-                    label_dropout=label_dropout, seed=seed, device=device, ema=ema, progress=progress)
-    if history.ema_model is not None:
-        model = history.ema_model
-    return model.cpu().eval(), history
-
-
-def train_digits(**kwargs) -> tuple[nn.Module, History]:
-    """Train a class-conditional ConvNet on the 1,797 8x8 digits (`fmlite.datasets.load_digits`).
-
-    Keyword arguments override `DIGITS_RECIPE` (the shipped checkpoint's recipe) and
-    are passed to `train_images`, e.g. `train_digits(width=32, blocks=2, steps=400, ema=None)`
-    for a short run.
-
-    Returns:
-        (model, History), as `train_images`.
-    """
-    from .datasets import load_digits
-    images, labels = load_digits()
-    return train_images(images, labels, **{**DIGITS_RECIPE, **kwargs})
-
-
-def train_flow(device: str = "auto", progress: bool = True, **overrides) -> tuple[nn.Module, History]:
-    """Train the MLP of notebook 00 on a word drawn as points (`fmlite.datasets.text_points`).
-
-    Keyword arguments override `FLOW_RECIPE` (text, hidden, layers, steps, batch_size, lr,
-    ema, seed). Straight path, independent coupling; the EMA weights are returned.
-
-    Returns:
-        (MLP in eval mode on the CPU, History).
-
-    Raises:
-        ValueError: an unknown recipe key.
-    """
-    from .datasets import text_points
-    from .models import MLP
-    unknown = set(overrides) - set(FLOW_RECIPE)
-    if unknown:
-        raise ValueError(f"unknown recipe keys {sorted(unknown)}; known: {sorted(FLOW_RECIPE)}")
-    r = {**FLOW_RECIPE, **overrides}
-    torch.manual_seed(r["seed"])
-    model = MLP(dim=2, hidden=r["hidden"], layers=r["layers"])
-    history = train(model, LinearPath(), lambda n: text_points(r["text"], n), steps=r["steps"],
-                    batch_size=r["batch_size"], lr=r["lr"], seed=r["seed"], device=device, ema=r["ema"],
-                    progress=progress)
-    if history.ema_model is not None:
-        model = history.ema_model
-    return model.cpu().eval(), history

@@ -1,0 +1,119 @@
+"""The command line (fmlite.cli): every value given is honoured or refused before training starts; .npz input
+is checked array by array; the recorded loss is the mean of the losses that exist."""
+import numpy as np
+import pytest
+import torch
+
+import fmlite
+from fmlite import recipes
+from fmlite.cli import main
+from fmlite.models import MLP
+from fmlite.pretrained import load_pretrained
+from fmlite.recipes import FLOW_RECIPE, check_images, train_images
+from fmlite.train import History
+
+FAST = ["--device", "cpu", "--no-progress"]
+
+
+def _refused(argv, capsys) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2, argv
+    return capsys.readouterr().err
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Make any training attempt fail loudly, to prove a refusal comes before training."""
+    def boom(*args, **kwargs):
+        raise AssertionError("training started")
+    monkeypatch.setattr(recipes, "train_flow", boom)
+    monkeypatch.setattr(recipes, "train_images", boom)
+
+
+@pytest.mark.parametrize("steps", [["--steps=3"], ["--ste", "3"], ["--steps", "3"]])
+def test_flow_honours_steps_in_every_spelling_and_keeps_its_own_defaults(tmp_path, steps):
+    out = tmp_path / "f.pt"
+    assert main(["train", "flow", *steps, "--out", str(out), *FAST]) == 0
+    _, meta = fmlite.load_checkpoint(out)
+    assert meta["steps"] == 3
+    for key in ("batch_size", "lr", "hidden", "layers", "ema", "seed", "text"):  # FLOW_RECIPE, not the digits one
+        assert meta[key] == FLOW_RECIPE[key], key
+
+
+def test_flow_honours_batch_size_lr_and_seed(tmp_path):
+    out = tmp_path / "f.pt"
+    assert main(["train", "flow", "--steps", "2", "--batch-size=16", "--lr", "0.01", "--seed", "5", "--ema", "0",
+                 "--out", str(out), *FAST]) == 0
+    _, meta = fmlite.load_checkpoint(out)
+    assert (meta["steps"], meta["batch_size"], meta["lr"], meta["seed"], meta["ema"]) == (2, 16, 0.01, 5, None)
+    assert meta["weights"] == "raw"
+
+
+def test_values_and_paths_are_refused_before_training(tmp_path, capsys, no_training):
+    out = ["--out", str(tmp_path / "f.pt")]
+    for argv, message in ((["flow", "--width", "32", *out], "--width does not apply to 'flow'"),
+                          (["flow", "--blocks", "2", "--label-dropout", "0.1", *out], "do not apply to 'flow'"),
+                          (["flow", "--steps", "0", *out], "invalid --steps 0"),
+                          (["flow", "--lr", "nan", *out], "invalid --lr nan"),
+                          (["digits", "--label-dropout", "nan", *out], "invalid --label-dropout nan"),
+                          (["flow", "--seed", "-1", *out], "invalid --seed -1"),
+                          (["flow", "--out", str(tmp_path / "missing" / "f.pt")], "folder"),
+                          (["flow", "--out", str(tmp_path)], "is a folder"),
+                          (["flow", "--device", "gpu", *out], "--device: unknown device 'gpu'"),
+                          (["digits", "--steps=x", *out], "invalid int value")):
+        assert message in _refused(["train", *argv], capsys), argv
+
+
+def test_recorded_loss_is_the_mean_of_the_losses_that_exist(tmp_path, monkeypatch):
+    def fake_train_flow(device="auto", progress=True, **overrides):
+        return MLP(dim=2, hidden=16, layers=2).eval(), History(loss=[1.0, 2.0, 3.0], steps=3)
+    monkeypatch.setattr(recipes, "train_flow", fake_train_flow)
+    out = tmp_path / "f.pt"
+    assert main(["train", "flow", "--steps", "3", "--out", str(out), *FAST]) == 0
+    assert fmlite.load_checkpoint(out)[1]["final_loss"] == 2.0
+
+
+# ---------------------------------------------------------------------------------------------- .npz input
+def _npz(tmp_path, **arrays):
+    file = tmp_path / "d.npz"
+    np.savez(file, **arrays)
+    return str(file)
+
+
+def test_npz_refusals_name_the_array_what_was_found_and_how_to_convert(tmp_path, capsys, no_training):
+    good = np.random.default_rng(0).uniform(-1, 1, (6, 1, 8, 8)).astype(np.float32)
+    out = ["--out", str(tmp_path / "m.pt")]
+    cases = ((dict(images=good.transpose(0, 2, 3, 1).repeat(3, axis=3)), ["(6, 8, 8, 3)", "channels-last",
+                                                                        "transpose(0, 3, 1, 2)"]),
+             (dict(images=((good + 1) * 127.5).astype(np.uint8)), ["integers", "uint8", "[0, 254]", "/ 127.5 - 1"]),
+             (dict(images=(good + 1) * 127.5), ["values in [", "(N, C, H, W) float in [-1, 1]"]),
+             (dict(images=good, labels=np.arange(6) + 0.5), ["labels", "float64", "integers"]),
+             (dict(images=good, labels=np.arange(5)), ["labels", "(5,)", "(6,)"]))
+    for arrays, messages in cases:
+        err = _refused(["train", _npz(tmp_path, **arrays), *out], capsys)
+        assert "'images'" in err
+        for message in messages:
+            assert message in err, (message, err)
+    corrupt = tmp_path / "c.npz"
+    corrupt.write_bytes(b"PK\x03\x04 this is not a zip")
+    err = _refused(["train", str(corrupt), *out], capsys)
+    assert "c.npz is not a readable .npz file" in err and "np.savez" in err
+
+
+def test_check_images_accepts_the_expected_form_and_train_images_refuses_the_rest():
+    x, y = check_images(np.zeros((2, 3, 4, 4), np.float64), np.array([0, 1]))
+    assert x.dtype == torch.float32 and x.shape == (2, 3, 4, 4) and y.dtype == torch.int64
+    with pytest.raises(ValueError, match="integers"):
+        train_images(torch.zeros(4, 1, 8, 8, dtype=torch.uint8), steps=1, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="labels.*float32"):
+        train_images(torch.zeros(4, 1, 8, 8), torch.tensor([0.0, 1, 2, 3]), steps=1, device="cpu", progress=False)
+
+
+# ---------------------------------------------------------------------------------------------- devices
+def test_load_pretrained_resolves_devices_as_train_does():
+    model = load_pretrained("flow", device="auto")
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    assert next(model.parameters()).device.type == want
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        load_pretrained("flow", device="gpu")
