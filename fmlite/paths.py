@@ -30,7 +30,7 @@ from .checks import broadcast_time, check_time
 
 __all__ = [
     "check_time", "broadcast_time",
-    "Schedule", "ConstantSigma", "BridgeSigma", "SineSigma", "Sigma",
+    "Schedule", "ConstantSigma", "BridgeSigma", "SineSigma", "Sigma", "SIGMA_SCHEDULES", "sigma_schedule",
     "PathSample", "Path", "LinearPath", "CosinePath",
 ]
 
@@ -193,6 +193,21 @@ def as_schedule(sigma: Union[float, Schedule]) -> Schedule:
                     f"got {type(sigma).__name__}")
 
 
+#: The built-in sigma(t) schedules by name: name -> class taking the scale (the explorers' menus use it).
+SIGMA_SCHEDULES = {"constant": ConstantSigma, "bridge": BridgeSigma, "sine": SineSigma}
+
+
+def sigma_schedule(name: str, scale: float) -> Schedule:
+    """The built-in sigma(t) schedule called name ("constant", "bridge" or "sine") with the given scale.
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones), or a bad scale (negative, not finite).
+    """
+    if name not in SIGMA_SCHEDULES:
+        raise ValueError(f"unknown sigma schedule {name!r}; choose one of {list(SIGMA_SCHEDULES)}")
+    return SIGMA_SCHEDULES[name](scale)
+
+
 # ----------------------------------------------------------------------------- paths
 @dataclass
 class PathSample:
@@ -215,8 +230,6 @@ class Path:
     Args:
         sigma: a number (constant sigma) or a `Schedule`.
     """
-
-    name = "path"
 
     def __init__(self, sigma: Union[float, Schedule] = 0.0):
         self.sigma = as_schedule(sigma)
@@ -321,8 +334,6 @@ class LinearPath(Path):
         sigma: a number (constant sigma) or a `Schedule`.
     """
 
-    name = "linear"
-
     def alpha(self, t):
         return t
 
@@ -347,7 +358,6 @@ class CosinePath(Path):
         sigma: a number (constant sigma) or a `Schedule`.
     """
 
-    name = "cosine"
 
     # cos(pi t / 2) is written sin(pi (1 - t) / 2) so that beta_1 = 0 exactly in floating point.
     def alpha(self, t):

@@ -18,6 +18,8 @@ import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .paths import SIGMA_SCHEDULES, sigma_schedule
+
 
 def t_slider(value: float = 0.5, step: float = 0.01, description: str = "t", continuous_update: bool = True):
     """A slider for time t in [0, 1] (0 = noise, 1 = data)."""
@@ -202,21 +204,11 @@ def guidance_explorer(samples: dict, scores: dict | None = None, w: float | None
 
 
 # ============================================================================ notebook 01: interpolation paths
-#: The sigma(t) schedules of the interpolation explorer, by dropdown name.
-SIGMA_SCHEDULE_NAMES = ("constant", "bridge", "sine")
+#: The sigma(t) schedules of the interpolation explorer, by dropdown name (`fmlite.paths.SIGMA_SCHEDULES`).
+SIGMA_SCHEDULE_NAMES = tuple(SIGMA_SCHEDULES)
 
-
-def sigma_schedule_by_name(name: str, scale: float):
-    """The sigma(t) schedule called name ("constant", "bridge" or "sine") with the given scale.
-
-    Raises:
-        ValueError: unknown name (the message lists the valid ones).
-    """
-    from .paths import BridgeSigma, ConstantSigma, SineSigma
-    kinds = {"constant": ConstantSigma, "bridge": BridgeSigma, "sine": SineSigma}
-    if name not in kinds:
-        raise ValueError(f"unknown sigma schedule {name!r}; choose one of {list(kinds)}")
-    return kinds[name](scale)
+#: Old name of `fmlite.paths.sigma_schedule`, kept so existing imports work.
+sigma_schedule_by_name = sigma_schedule
 
 
 def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, x_1, eps, lim: float = 3.0,
@@ -232,14 +224,14 @@ def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, 
         fig: empty Figure to draw into.
         t: time in [0, 1] (0 = noise, 1 = data).
         sigma: the scale of the schedule (>= 0).
-        schedule: "constant", "bridge" or "sine" (see `sigma_schedule_by_name`).
+        schedule: "constant", "bridge" or "sine" (see `fmlite.paths.sigma_schedule`).
         x_0, x_1, eps: noise, data and extra noise, each (B, 2), paired row by row.
     """
     import torch
 
     from .paths import LinearPath
     from .plotting import interpolant_panel, schedule_curve
-    sched = sigma_schedule_by_name(schedule, sigma)
+    sched = sigma_schedule(schedule, sigma)
     grid = fig.add_gridspec(1, 2, width_ratios=[1.35, 1.0])
     ax = fig.add_subplot(grid[0])
     interpolant_panel(ax, float(t), LinearPath(sched), x_0, x_1, eps, n_paths=n_paths, lim=lim)

@@ -12,12 +12,11 @@ from matplotlib.figure import Figure
 
 from fmlite.datasets import sample_2d
 from fmlite.exact import marginal_velocity
-from fmlite.paths import BridgeSigma, ConstantSigma, LinearPath, SineSigma
+from fmlite.paths import SIGMA_SCHEDULES, BridgeSigma, ConstantSigma, LinearPath, SineSigma, sigma_schedule
 from fmlite.plotting import conditional_paths, field_panel, interpolant_panel, velocity_arrows
 from fmlite.widgets import (SIGMA_SCHEDULE_NAMES, draw_interpolation, draw_vector_field, interpolation_explorer,
                             sigma_schedule_by_name, vector_field_explorer)
 
-SCHEDULES = {"constant": ConstantSigma, "bridge": BridgeSigma, "sine": SineSigma}
 
 
 def _fig(size=(8.0, 4.0)):
@@ -47,13 +46,16 @@ def small_data():
 
 
 # ----------------------------------------------------------------------------- notebook 01
-def test_sigma_schedule_by_name_builds_the_path_schedules():
+def test_sigma_schedule_registry_builds_the_path_schedules():
     t = torch.linspace(0.05, 0.95, 7)
-    for name in SIGMA_SCHEDULE_NAMES:
-        got, want = sigma_schedule_by_name(name, 0.4), SCHEDULES[name](0.4)
-        assert torch.equal(got(t), want(t)) and torch.equal(got.derivative(t), want.derivative(t))
+    assert set(SIGMA_SCHEDULE_NAMES) == set(SIGMA_SCHEDULES) == {"constant", "bridge", "sine"}
+    for name, want in (("constant", ConstantSigma(0.4)), ("bridge", BridgeSigma(0.4)), ("sine", SineSigma(0.4))):
+        got = sigma_schedule(name, 0.4)
+        assert type(got) is type(want) and torch.equal(got(t), want(t))
+        assert torch.equal(got.derivative(t), want.derivative(t))
+    assert sigma_schedule_by_name is sigma_schedule  # the widgets' old name still works
     with pytest.raises(ValueError, match="choose one of"):
-        sigma_schedule_by_name("cosine", 0.4)
+        sigma_schedule("cosine", 0.4)
 
 
 @pytest.mark.parametrize("schedule", SIGMA_SCHEDULE_NAMES)
@@ -64,7 +66,7 @@ def test_interpolation_scatter_is_the_interpolant(cloud, schedule, t):
     fig = _fig()
     draw_interpolation(fig, t, 0.5, schedule, x_0, x_1, eps, n_paths=5)
     offsets = _by_gid(fig.axes[0], "x_t").get_offsets()
-    expected = LinearPath(SCHEDULES[schedule](0.5)).interpolate(x_0, x_1, t, eps)
+    expected = LinearPath(SIGMA_SCHEDULES[schedule](0.5)).interpolate(x_0, x_1, t, eps)
     np.testing.assert_allclose(offsets, expected.numpy(), atol=1e-6)
     if schedule != "constant" and t in (0.0, 1.0):  # pinned schedules hit the end points exactly
         np.testing.assert_allclose(offsets, (x_0 if t == 0.0 else x_1).numpy(), atol=1e-6)
