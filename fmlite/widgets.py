@@ -7,11 +7,14 @@ PNG and swaps the bytes of a `widgets.Image` (no flicker, no output-area churn),
 states the current values in a `widgets.Label` (e.g. "t = 0.25").
 
 Tests move the sliders programmatically: `ex.controls["t"].value = 0.7` redraws
-synchronously, then `ex.image.value` holds the new PNG.
+synchronously, then `ex.image.value` holds the new PNG. When a drawing raises after a
+slider move, the picture says so and the label reads "t = 0.70: could not draw (...)",
+so picture, label and slider never disagree; the error is kept in `ex.error`.
 """
 from __future__ import annotations
 
 import io
+import textwrap
 from typing import Callable
 
 import ipywidgets as widgets
@@ -19,6 +22,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .paths import SIGMA_SCHEDULES, sigma_schedule
+
+__all__ = ["Explorer", "t_slider", "float_slider", "int_slider", "dropdown",
+           "draw_trajectory", "trajectory_explorer", "draw_image_flow", "image_flow_explorer", "draw_guidance",
+           "guidance_explorer", "SIGMA_SCHEDULE_NAMES", "sigma_schedule_by_name", "draw_interpolation",
+           "interpolation_explorer", "draw_vector_field", "vector_field_explorer", "draw_learned_vs_exact",
+           "learned_vs_exact_explorer", "draw_solver_paths", "solver_explorer"]
 
 
 def t_slider(value: float = 0.5, step: float = 0.01, description: str = "t", continuous_update: bool = True):
@@ -63,9 +72,14 @@ class Explorer:
     Attributes:
         figure, image (widgets.Image), label (widgets.Label), controls, widget (the VBox to display).
         draws: how many times the figure has been drawn.
+        error: the exception of the last drawing, or None when it succeeded. After a slider
+            move whose drawing raises, the picture shows the message, the label states the values
+            followed by "could not draw (message)", and nothing is raised (an exception in a
+            widget callback would reach only JupyterLab's log console).
 
     Raises:
         TypeError: a control is not an ipywidgets value widget.
+        Exception: whatever draw raises for the initial values (a setup error, shown in the cell).
     """
 
     def __init__(self, draw: Callable[..., None], controls: dict, figsize=(9.0, 4.0), dpi: int = 80, **fixed):
@@ -77,11 +91,13 @@ class Explorer:
         FigureCanvasAgg(self.figure)
         self.image = widgets.Image(format="png", layout=widgets.Layout(width=f"{int(figsize[0] * dpi)}px"))
         self.label = widgets.Label()
-        self.draws = 0
+        self.draws, self.error = 0, None
+        self.redraw()
+        if self.error is not None:
+            raise self.error
         for c in self.controls.values():
             c.observe(self._on_change, names="value")
         self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.label, self.image])
-        self.redraw()
 
     @property
     def values(self) -> dict:
@@ -92,14 +108,34 @@ class Explorer:
         self.redraw()
 
     def redraw(self) -> None:
-        """Draw the figure from the current values and push the PNG to the Image widget."""
+        """Draw the figure from the current values and push the PNG to the Image widget.
+
+        If the drawing raises, the figure shows the error in plain words instead, the label
+        ends in "could not draw (...)" and `self.error` holds the exception; nothing is raised.
+        """
+        stated = ", ".join(_format(k, v) for k, v in self.values.items())
         self.figure.clear()
-        self.draw_fn(self.figure, **self.values, **self.fixed)
+        try:
+            self.draw_fn(self.figure, **self.values, **self.fixed)
+            png = self._png()
+        except Exception as err:  # noqa: BLE001 - shown in the widget, kept in self.error
+            self.error = err
+            message = f"{type(err).__name__}: {err}"
+            self.figure.clear()
+            self.figure.text(0.5, 0.5, "could not draw this view:\n" + textwrap.fill(message, 60), ha="center",
+                             va="center", wrap=True, color="#d62728")
+            self.image.value = self._png()
+            self.label.value = f"{stated}: could not draw ({message})"
+            return
+        self.error = None
+        self.image.value = png
+        self.label.value = stated
+        self.draws += 1
+
+    def _png(self) -> bytes:
         buf = io.BytesIO()
         self.figure.savefig(buf, format="png", dpi=self.dpi)
-        self.image.value = buf.getvalue()
-        self.label.value = ", ".join(_format(k, v) for k, v in self.values.items())
-        self.draws += 1
+        return buf.getvalue()
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -107,9 +143,9 @@ class Explorer:
 
 
 # ============================================================================ points moving along trajectories
-def _frame(trajectory, t: float) -> int:
-    k = len(trajectory) - 1
-    return int(round(float(t) * k))
+def _time_step(trajectory) -> float:
+    """Slider step of a trajectory of K + 1 states on a uniform grid of [0, 1] (one state: any step)."""
+    return 1.0 / (len(trajectory) - 1) if len(trajectory) > 1 else 0.01
 
 
 def draw_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int = 0, lim: float = 3.0,
@@ -131,7 +167,7 @@ def draw_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int =
 def trajectory_explorer(trajectory, target=None, trail: int = 0, lim: float = 3.0, t: float = 0.0,
                         size: float = 4.5) -> Explorer:
     """Slider over t moving the points along a stored trajectory (K + 1, B, 2); see `draw_trajectory`."""
-    return Explorer(draw_trajectory, {"t": t_slider(t, step=1 / (len(trajectory) - 1))}, figsize=(size, size),
+    return Explorer(draw_trajectory, {"t": t_slider(t, step=_time_step(trajectory))}, figsize=(size, size),
                     trajectory=trajectory, target=target, trail=trail, lim=lim)
 
 
@@ -146,12 +182,12 @@ def draw_image_flow(fig: Figure, t: float, trajectory, ncol: int | None = None) 
             `integrate(model, x_0, steps, return_trajectory=True).trajectory`.
         ncol: images per row (default: about square).
     """
-    from .plotting import _np, image_grid
-    tr = _np(trajectory)
+    from .plotting import frame_index, image_grid, to_numpy
+    tr = to_numpy(trajectory)
     if tr.ndim != 5:
         raise ValueError(f"draw_image_flow needs a trajectory of shape (K + 1, B, 1, H, W), got {tr.shape}")
     ax = fig.add_subplot(1, 1, 1)
-    image_grid(ax, tr[_frame(tr, t)].clip(-1, 1), ncol=ncol)
+    image_grid(ax, tr[frame_index(t, len(tr))].clip(-1, 1), ncol=ncol)
     for spine in ax.spines.values():
         spine.set_visible(False)
     ax.set_title(f"t = {float(t):.2f}")
@@ -162,7 +198,7 @@ def image_flow_explorer(trajectory, t: float = 0.0, ncol: int | None = None, siz
     import math
     ncol = ncol or math.ceil(math.sqrt(trajectory.shape[1]))
     rows = math.ceil(trajectory.shape[1] / ncol)
-    return Explorer(draw_image_flow, {"t": t_slider(t, step=1 / (len(trajectory) - 1))},
+    return Explorer(draw_image_flow, {"t": t_slider(t, step=_time_step(trajectory))},
                     figsize=(size, size * rows / ncol + 0.5), trajectory=trajectory, ncol=ncol)
 
 
@@ -185,7 +221,6 @@ def draw_guidance(fig: Figure, w: float, samples: dict, scores: dict | None = No
     images = samples[w]
     ax = fig.add_subplot(1, 1, 1)
     image_rows(ax, images, row_labels=row_labels if row_labels is not None else range(len(images)))
-    import textwrap
     title = f"w = {float(w):.2f}"
     if scores is not None and w in scores:  # wrapped so the scores fit above a narrow grid
         title += "\n" + textwrap.fill(scores[w].summary(), width=32)

@@ -223,3 +223,31 @@ def test_trajectory_explorer_with_trails_as_in_notebook_04():
     assert ex.label.value == "t = 0.70" and ex.image.value != first
     assert np.allclose(ax.collections[-1].get_offsets(), traj[35].numpy())
     assert len(ax.lines) == 30 and all(len(line.get_xdata()) == 9 for line in ax.lines)
+
+
+def test_frame_index_nearest_and_at_or_before():
+    from fmlite.plotting import frame_index
+    assert [frame_index(t, 11) for t in (0.0, 0.34, 0.36, 1.0)] == [0, 3, 4, 10]
+    assert [frame_index(t, 5, at_or_before=True) for t in (0.0, 0.24, 0.25, 0.99, 1.0)] == [0, 0, 1, 3, 4]
+    assert frame_index(0.7, 1) == 0
+    with pytest.raises(ValueError, match="t must lie in"):
+        frame_index(1.5, 11)
+    with pytest.raises(ValueError, match="at least one"):
+        frame_index(0.5, 0)
+
+
+def test_field_arrows_is_the_one_way_quiver_arrows_and_field_panel_draw():
+    from fmlite.plotting import field_arrows, field_panel, quiver
+    fig = Figure()
+    field = lambda x, t: torch.stack([x[:, 1], -x[:, 0]], dim=1) * (1 + t[:, None])  # noqa: E731
+    _, _, U, V = field_on_grid(field, 0.5, 2.0, 5)
+    U, V = U.ravel(), V.ravel()
+    speed = np.hypot(U, V)
+    q = field_arrows(fig.add_subplot(), field, 0.5, 2.0, 5, scale=1.0)
+    assert np.allclose(q.U, U) and np.allclose(q.V, V) and np.allclose(q.get_array(), speed)
+    q = quiver(fig.add_subplot(), field, 0.5, lim=2.0, n=5)
+    assert np.allclose(q.U, U) and q.scale is None  # matplotlib's own scale unless one is given
+    q = field_panel(fig.add_subplot(), 0.5, torch.zeros(3, 2), lim=2.0, n_grid=5, velocity=field)
+    moving = speed > 0
+    assert np.allclose(np.hypot(q.U, q.V)[moving], 1.0) and np.allclose(q.get_array(), speed)
+    assert q.get_gid() == "field"

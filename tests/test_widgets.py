@@ -1,5 +1,6 @@
 """The Explorer wrapper: sliders redraw one figure synchronously; the drawing functions are pure."""
 import ipywidgets as widgets
+import numpy as np
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -43,3 +44,35 @@ def test_draw_trajectory_with_trails_and_target():
     draw_trajectory(fig, 0.5, traj, target=torch.randn(50, 2), trail=5)
     ax = fig.axes[0]
     assert len(ax.lines) == 30 and len(ax.lines[0].get_xdata()) == 6
+
+
+def test_a_drawing_that_raises_is_shown_in_the_widget_and_picture_label_slider_agree():
+    def draw(fig, t):
+        if t > 0.5:
+            raise ValueError("t too large for this demo")
+        fig.add_subplot().plot([0, t], [0, 1])
+
+    ex = Explorer(draw, {"t": t_slider(0.25)})
+    good = ex.image.value
+    ex.controls["t"].value = 0.75  # must not raise into the widget callback
+    assert ex.controls["t"].value == 0.75
+    assert ex.label.value == "t = 0.75: could not draw (ValueError: t too large for this demo)"
+    assert isinstance(ex.error, ValueError) and ex.image.value != good and ex.image.value[:4] == b"\x89PNG"
+    assert "t too large" in ex.figure.texts[0].get_text()  # the picture says it, not the old values
+    ex.controls["t"].value = 0.25
+    assert ex.error is None and ex.label.value == "t = 0.25" and ex.draws == 2
+
+
+def test_an_explorer_whose_first_drawing_raises_raises_at_once():
+    def draw(fig, t):
+        raise RuntimeError("bad setup")
+
+    with pytest.raises(RuntimeError, match="bad setup"):
+        Explorer(draw, {"t": t_slider(0.25)})
+
+
+def test_trajectory_explorer_on_a_one_frame_trajectory():
+    ex = trajectory_explorer(torch.zeros(1, 5, 2))
+    ex.controls["t"].value = 0.6
+    assert ex.error is None and ex.label.value == "t = 0.60"
+    assert np.allclose(ex.figure.axes[0].collections[-1].get_offsets(), 0.0)
