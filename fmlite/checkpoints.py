@@ -102,7 +102,8 @@ def load_checkpoint(file: str | os.PathLike, model: nn.Module | None = None) -> 
                          f"{type(err).__name__}); it may be empty, truncated, text, or hold pickled objects "
                          "that weights_only loading refuses: write it again with save_checkpoint") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ValueError(f"{file} is not an fmlite checkpoint (expected format {FORMAT!r})")
+        raise ValueError(f"{os.fspath(file)!r} is not a readable fmlite checkpoint (no format {FORMAT!r} found); "
+                         "write it with save_checkpoint")
     name, config = ckpt["architecture"], ckpt["config"]
     if model is None:
         if name not in MODELS:
