@@ -45,7 +45,7 @@ class SinusoidalTimeEmbedding(nn.Module):
         self.register_buffer("freqs", torch.exp(torch.linspace(0.0, math.log(max_freq), dim // 2)), persistent=False)
 
     def forward(self, t: Tensor) -> Tensor:
-        angles = t[:, None] * self.freqs[None, :]
+        angles = t.to(self.freqs.dtype)[:, None] * self.freqs[None, :]  # in the network's dtype
         return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
 
 

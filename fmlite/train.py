@@ -31,9 +31,9 @@ def sample_time(batch: int, device=None, dtype=None) -> Tensor:
 
     `torch.rand` draws from [0, 1); the rare exact 0 is drawn again (rejection, not
     clipping), so schedules with a singular derivative at t = 0 (the Brownian bridge)
-    stay finite.
+    stay finite. batch is a whole number >= 0 (see `fmlite.checks.check_count`).
     """
-    t = torch.rand(batch, device=device, dtype=dtype)
+    t = torch.rand(check_count(batch, "batch", 0), device=device, dtype=dtype)
     while (t == 0).any():
         zero = t == 0
         t[zero] = torch.rand(int(zero.sum()), device=device, dtype=dtype)
