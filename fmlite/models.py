@@ -131,7 +131,8 @@ class ConvNet(nn.Module):
     def __init__(self, channels: int = 1, width: int = 64, blocks: int = 4, num_classes: int | None = None,
                  time_dim: int = 32):
         super().__init__()
-        channels, width, blocks = check_count(channels, "channels"), check_count(width, "width"), check_count(blocks, "blocks")
+        channels, width = check_count(channels, "channels"), check_count(width, "width")
+        blocks = check_count(blocks, "blocks")
         num_classes = None if num_classes is None else check_count(num_classes, "num_classes")
         time_dim = check_count(time_dim, "time_dim", 2)
         if width % 8 or width < 16:
