@@ -1,5 +1,6 @@
 """Checkpoints: metadata checked at save time (issue 9, kind 1), corrupt files refused clearly (kind 2)."""
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -29,14 +30,9 @@ def test_numpy_metadata_is_stored_as_python_numbers(tmp_path):
 ])
 def test_metadata_that_cannot_be_loaded_is_refused_at_save_time(tmp_path, key, value, where):
     f = tmp_path / "m.pt"
-    with pytest.raises(TypeError, match=re_escape(where)):
+    with pytest.raises(TypeError, match=re.escape(where)):
         save_checkpoint(f, MLP(hidden=8, layers=1), **{key: value})
     assert not f.exists()
-
-
-def re_escape(text):
-    import re
-    return re.escape(text)
 
 
 def test_numpy_sizes_in_the_config_round_trip(tmp_path):
