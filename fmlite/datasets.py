@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .checks import check_count
+
 __all__ = ["sample_2d", "text_points", "load_digits", "DATASETS_2D"]
 
 
@@ -22,7 +24,7 @@ def _seed(seed: int | None) -> int:
     (so `torch.manual_seed` alone makes everything reproducible)."""
     if seed is None:
         return int(torch.randint(0, 2**31 - 1, (1,)).item())
-    return int(seed)
+    return check_count(seed, "seed", 0)
 
 
 def _moons(n, rng):
@@ -72,14 +74,15 @@ def sample_2d(name: str, n: int, seed: int | None = None) -> Tensor:
 
     Args:
         name: one of "moons", "circles", "eight_gaussians", "checkerboard", "spirals".
-        n: number of points, >= 1.
-        seed: integer seed; None draws one from torch's global generator.
+        n: number of points, a whole number >= 1 (see `fmlite.checks.check_count`).
+        seed: integer seed >= 0; None draws one from torch's global generator.
 
     Returns:
         float32 tensor (n, 2), roughly inside [-2, 2]^2.
 
     Raises:
-        ValueError: unknown name (the message lists the valid ones) or n < 1.
+        ValueError: unknown name (the message lists the valid ones), n not a whole number
+            >= 1 (2.5 is refused, never rounded), or a bad seed.
 
     Sources: scikit-learn's make_moons / make_circles / make_blobs / make_swiss_roll;
     the checkerboard of Grathwohl et al. 2019 (FFJORD).
@@ -87,9 +90,8 @@ def sample_2d(name: str, n: int, seed: int | None = None) -> Tensor:
     if name not in DATASETS_2D:
         raise ValueError(f"unknown 2-D data set {name!r}; choose one of {sorted(DATASETS_2D)} "
                          "or use text_points(text, n) for a word")
-    if int(n) < 1:
-        raise ValueError(f"n must be a positive number of points, got {n}")
-    x = DATASETS_2D[name](int(n), _seed(seed))
+    n = check_count(n, "n (the number of points)")
+    x = DATASETS_2D[name](n, _seed(seed))
     perm = np.random.default_rng(_seed(seed) + 1).permutation(len(x))  # no ordering by class
     return torch.as_tensor(x[perm], dtype=torch.float32)
 
@@ -97,14 +99,27 @@ def sample_2d(name: str, n: int, seed: int | None = None) -> Tensor:
 _TEXT_MASKS: dict[str, np.ndarray] = {}
 
 
+def _check_glyphs(text: str) -> None:
+    """Raise ValueError for a character DejaVu Sans Bold has no glyph for (it would draw a placeholder box)."""
+    from matplotlib import font_manager
+    font = font_manager.get_font(font_manager.findfont(
+        font_manager.FontProperties(family="DejaVu Sans", weight="bold"), fallback_to_default=False))
+    missing = sorted({c for c in text if font.get_char_index(ord(c)) == 0})
+    if missing:
+        raise ValueError(f"the font (DejaVu Sans Bold) cannot draw {', '.join(map(repr, missing))} in {text!r}; "
+                         "use Latin, Greek or Cyrillic letters, digits and punctuation")
+
+
 def _text_mask(text: str) -> np.ndarray:
-    """Render text with matplotlib (Agg, DejaVu Sans bold) to a boolean pixel mask."""
+    """Render text literally (no mathtext, no LaTeX) with matplotlib (Agg, DejaVu Sans bold) to a pixel mask."""
     if text not in _TEXT_MASKS:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        _check_glyphs(text)
         fig = Figure(figsize=(max(1.0, 0.9 * len(text)), 1.4), dpi=100)
         FigureCanvasAgg(fig)
-        fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=72, fontweight="bold", family="DejaVu Sans")
+        fig.text(0.5, 0.5, text, ha="center", va="center", fontsize=72, fontweight="bold", family="DejaVu Sans",
+                 usetex=False, parse_math=False)
         fig.canvas.draw()
         rgba = np.asarray(fig.canvas.buffer_rgba())
         mask = rgba[..., 0] < 128
@@ -118,12 +133,13 @@ def _text_mask(text: str) -> np.ndarray:
 def text_points(text: str, n: int, seed: int | None = None) -> Tensor:
     """Turn a word into a 2-D point cloud: n points uniform inside its rendered letters.
 
-    The text is drawn with matplotlib (DejaVu Sans bold, shipped with matplotlib),
-    then points are sampled uniformly over the ink pixels with sub-pixel jitter.
+    The text is drawn literally with matplotlib (DejaVu Sans bold, shipped with
+    matplotlib; "$x$" is two dollar signs around an x, never a formula), then points are
+    sampled uniformly over the ink pixels with sub-pixel jitter.
 
     Args:
         text: the word, e.g. "FLOW" (one line).
-        n: number of points, >= 1.
+        n: number of points, a whole number >= 1.
         seed: integer seed; None draws one from torch's global generator.
 
     Returns:
@@ -131,18 +147,18 @@ def text_points(text: str, n: int, seed: int | None = None) -> Tensor:
         (x in [-2, 2]) and its aspect ratio kept.
 
     Raises:
-        ValueError: empty or invisible text, more than one line, or n < 1.
+        ValueError: empty or invisible text, more than one line, a character the font
+            cannot draw (e.g. Chinese characters), or n not a whole number >= 1.
     """
     if not isinstance(text, str) or not text.strip() or "\n" in text:
         raise ValueError(f"text must be a non-empty single line, got {text!r}")
-    if int(n) < 1:
-        raise ValueError(f"n must be a positive number of points, got {n}")
+    n = check_count(n, "n (the number of points)")
     mask = _text_mask(text)
     rows, cols = np.nonzero(mask)
     rng = np.random.default_rng(_seed(seed))
-    pick = rng.integers(0, len(rows), size=int(n))
-    x = cols[pick] + rng.uniform(0, 1, int(n))
-    y = (mask.shape[0] - rows[pick]) - rng.uniform(0, 1, int(n))  # image rows run downwards
+    pick = rng.integers(0, len(rows), size=n)
+    x = cols[pick] + rng.uniform(0, 1, n)
+    y = (mask.shape[0] - rows[pick]) - rng.uniform(0, 1, n)  # image rows run downwards
     scale = 4.0 / mask.shape[1]
     pts = np.stack([(x - mask.shape[1] / 2) * scale, (y - mask.shape[0] / 2) * scale], axis=1)
     return torch.as_tensor(pts, dtype=torch.float32)

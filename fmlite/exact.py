@@ -13,14 +13,26 @@ the posterior over data points is w_i(x) = softmax_i(-|x - alpha_t y_i|^2 / (2 s
            = alpha'_t ybar(x) + (beta_t beta'_t + sigma_t sigma'_t) / s_t^2 * (x - alpha_t ybar(x)),
     ybar(x) = sum_i w_i(x) y_i.
 
+Only sigma_t sigma'_t = (1/2) d sigma_t^2 / dt enters (`Schedule.variance_rate`), never
+sigma'_t alone: for the Brownian bridge sigma'_t is infinite at t = 0 but sigma_t sigma'_t =
+s^2 (1 - 2t) / 2 is finite, so the field exists on all of [0, 1] and a solver can start at t = 0.
+`log_density` and `posterior_weights` use no derivative at all.
+
 This is the field that the flow matching loss is minimised by (Lipman et al. 2023,
 Theorem 1 and eq. (8)); integrating it reproduces the data set: it memorises.
 
 At t = 1 on a path with sigma(1) = 0 we have s_1 = 0: x_t = x_1 and x_0, eps are
 independent of x_t, so the conditional expectation is u_1(x) = alpha'_1 * y(x), with
 y(x) the data point nearest to x (the s -> 0 limit of the posterior). It is finite but
-not the limit along a trajectory: the field is discontinuous at t = 1.
+not the limit along a trajectory: the field is discontinuous at t = 1. The same
+convention holds for the bridge, whose sigma(1) = 0 too.
 Computation runs in float64 with log-sum-exp weights, so no NaN or inf at t = 0 or 1.
+
+Inputs: integer x or data are converted to floating point (the result is float32 then,
+otherwise the dtype of x); NaN or infinite values in x or data are refused; an empty batch
+x (0, *D) gives an empty result; data needs at least one point. sigma(t) may be at most
+`fmlite.checks.SIGMA_MAX` (1e6): there s_t^2 <= 1e12 + 1 and float64 keeps every
+distance and log density finite.
 """
 from __future__ import annotations
 
@@ -29,7 +41,7 @@ import math
 import torch
 from torch import Tensor
 
-from .checks import check_time
+from .checks import check_finite, check_time
 from .paths import Path
 
 __all__ = ["marginal_velocity", "log_density", "posterior_weights"]
@@ -40,10 +52,25 @@ __all__ = ["marginal_velocity", "log_density", "posterior_weights"]
 CHUNK_ELEMENTS = 2**24
 
 
+def _check_inputs(x, data) -> tuple[Tensor, Tensor]:
+    """Shapes, finiteness and a floating dtype for the points x (B, *D) and the data (N, *D)."""
+    for name, value in (("x", x), ("data", data)):
+        if not isinstance(value, Tensor):
+            raise ValueError(f"{name} must be a torch tensor, got {type(value).__name__}; use torch.as_tensor")
+    if data.dim() < 2 or data.shape[0] == 0:
+        raise ValueError(f"data must have shape (N, *D) with N >= 1 points, got {tuple(data.shape)}")
+    if x.dim() < 2 or x.shape[1:] != data.shape[1:]:
+        raise ValueError(f"x must have shape (B, *D) = (B, {', '.join(map(str, data.shape[1:]))}) to match data "
+                         f"{tuple(data.shape)}, got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        x = x.to(torch.get_default_dtype())  # never round a velocity to integers
+    check_finite(x, "x")
+    check_finite(data, "data")
+    return x, data
+
+
 def _chunks(fn, x: Tensor, t, data: Tensor, path: Path):
     """Apply fn(x, t, data, path) to row chunks of x if the batch is large; None if no split is needed."""
-    if x.dim() < 2:
-        return None
     rows = max(1, CHUNK_ELEMENTS // max(1, data[0].numel() * len(data)))
     if x.shape[0] <= rows:
         return None
@@ -51,15 +78,11 @@ def _chunks(fn, x: Tensor, t, data: Tensor, path: Path):
     return torch.cat([fn(x[i:i + rows], t[i:i + rows], data, path) for i in range(0, x.shape[0], rows)])
 
 
-def _prepare(x: Tensor, t, data: Tensor, path: Path):
-    if data.dim() < 2 or data.shape[0] == 0:
-        raise ValueError(f"data must have shape (N, *D) with N >= 1, got {tuple(data.shape)}")
-    if x.dim() < 2 or x.shape[1:] != data.shape[1:]:
-        raise ValueError(f"x must have shape (B, *D) = (B, {', '.join(map(str, data.shape[1:]))}) to match data "
-                         f"{tuple(data.shape)}, got {tuple(x.shape)}")
+def _prepare(x: Tensor, t, data: Tensor, path: Path, field: bool = False):
     t = check_time(t, x.shape[0], like=x)
-    c = path.coefficients(t.double())  # float64 throughout
-    xf = x.reshape(x.shape[0], -1).double()
+    # float64 throughout; the field needs sigma sigma' only, the density and weights no derivative
+    c = path.field_coefficients(t.double()) if field else path.coefficients(t.double(), derivatives=False)
+    xf = x.reshape(x.shape[0], data[0].numel()).double()
     yf = data.reshape(data.shape[0], -1).double().to(x.device)
     s2 = c["beta_t"] ** 2 + c["sigma_t"] ** 2  # (B,)
     # squared distances |x - alpha_t y_i|^2, (B, N)
@@ -79,8 +102,9 @@ def posterior_weights(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
         each row is one-hot on the nearest data point (ties split evenly).
 
     Raises:
-        ValueError: shapes do not match or t is invalid.
+        ValueError: shapes do not match, t is invalid, x or data holds NaN or inf, or data is empty.
     """
+    x, data = _check_inputs(x, data)
     split = _chunks(posterior_weights, x, t, data, path)
     if split is not None:
         return split
@@ -115,19 +139,21 @@ def marginal_velocity(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
         Tensor (B, *D) with the dtype of x, finite for every t in [0, 1].
 
     Raises:
-        ValueError: shapes do not match, t is invalid, or the schedule is not finite at t.
+        ValueError: shapes do not match, t is invalid, x or data holds NaN or inf, data is
+            empty, or sigma(t) or sigma(t) sigma'(t) is not finite (or above SIGMA_MAX) at t.
 
     Source: Lipman et al. 2023, eq. (8); the closed form for a finite data set as in
     Bertrand, Gagneux, Massias & Emonet 2025, "On the closed-form of flow matching".
     """
+    x, data = _check_inputs(x, data)
     split = _chunks(marginal_velocity, x, t, data, path)
     if split is not None:
         return split
-    _, c, xf, yf, s2, d2 = _prepare(x, t, data, path)
+    _, c, xf, yf, s2, d2 = _prepare(x, t, data, path, field=True)
     w = _weights(s2, d2)
     ybar = w @ yf  # (B, D)
     tiny = s2 <= 0
-    gain = (c["beta_t"] * c["d_beta_t"] + c["sigma_t"] * c["d_sigma_t"]) / torch.where(tiny, torch.ones_like(s2), s2)
+    gain = (c["beta_t"] * c["d_beta_t"] + c["sigma_d_sigma_t"]) / torch.where(tiny, torch.ones_like(s2), s2)
     gain = torch.where(tiny, torch.zeros_like(gain), gain)
     u = c["d_alpha_t"][:, None] * ybar + gain[:, None] * (xf - c["alpha_t"][:, None] * ybar)
     return u.to(x.dtype).reshape(x.shape)
@@ -144,9 +170,11 @@ def log_density(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
         Tensor (B,) of log densities (natural log, per unit volume of R^D), dtype of x.
 
     Raises:
-        ValueError: shapes do not match, t is invalid, or s_t = 0 (t = 1 on a path with
+        ValueError: shapes do not match, t is invalid, x or data holds NaN or inf, data is
+            empty, or s_t = 0 (t = 1 on a path with
             sigma(1) = 0), where p_1 is a sum of point masses and has no density.
     """
+    x, data = _check_inputs(x, data)
     split = _chunks(log_density, x, t, data, path)
     if split is not None:
         return split

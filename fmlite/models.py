@@ -9,6 +9,10 @@
 Both embed t in [0, 1] with sinusoidal features (Vaswani et al. 2017, sec. 3.5;
 Ho et al. 2020 use the same for diffusion time). Each keeps the keyword arguments it
 was built with in `.config`, which checkpoints store and compare.
+
+Inputs: floating x of any precision (e.g. float64 from `torch.from_numpy`, float16) is
+converted to the network's dtype (float32 unless you call `.double()`), and the output
+has the network's dtype; integer or bool x is refused (convert with x.float()).
 """
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .checks import check_flat_input, check_time
+from .checks import check_count, check_flat_input, check_labels, check_time, model_dtype, network_input
 
 __all__ = ["SinusoidalTimeEmbedding", "MLP", "ConvNet", "MODELS", "guided_velocity"]
 
@@ -35,12 +39,13 @@ class SinusoidalTimeEmbedding(nn.Module):
 
     def __init__(self, dim: int = 32, max_freq: float = 100.0):
         super().__init__()
-        if dim < 2 or dim % 2:
+        dim = check_count(dim, "time embedding dim", 2)
+        if dim % 2:
             raise ValueError(f"time embedding dim must be an even number >= 2, got {dim}")
         self.register_buffer("freqs", torch.exp(torch.linspace(0.0, math.log(max_freq), dim // 2)), persistent=False)
 
     def forward(self, t: Tensor) -> Tensor:
-        angles = t[:, None] * self.freqs[None, :]
+        angles = t.to(self.freqs.dtype)[:, None] * self.freqs[None, :]  # in the network's dtype
         return torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
 
 
@@ -58,14 +63,15 @@ class MLP(nn.Module):
 
     Call: model(x, t) with x (B, dim) and t (B,) in [0, 1] (or one number) -> (B, dim).
 
-    Raises (on call):
-        ValueError: x is not (B, dim) or t is invalid.
+    Raises:
+        ValueError: a size is not a whole number >= 1 (see `fmlite.checks.check_count`).
+        ValueError (on call): x is not (B, dim), not floating point, or t is invalid.
     """
 
     def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, time_dim: int = 32):
         super().__init__()
-        if layers < 1:
-            raise ValueError(f"layers must be >= 1, got {layers}")
+        dim, hidden, layers = check_count(dim, "dim"), check_count(hidden, "hidden"), check_count(layers, "layers")
+        time_dim = check_count(time_dim, "time_dim", 2)
         self.config = dict(dim=dim, hidden=hidden, layers=layers, time_dim=time_dim)
         self.dim = dim
         self.time_embedding = SinusoidalTimeEmbedding(time_dim)
@@ -76,6 +82,7 @@ class MLP(nn.Module):
         self.net = nn.Sequential(*blocks)
 
     def forward(self, x: Tensor, t) -> Tensor:
+        x = network_input(x, model_dtype(self), owner=f"MLP(dim={self.dim})")
         check_flat_input(x, self.dim, f"MLP(dim={self.dim})")
         t = check_time(t, x.shape[0], like=x)
         return self.net(torch.cat([x, self.time_embedding(t)], dim=1))
@@ -113,14 +120,21 @@ class ConvNet(nn.Module):
     Call: model(x, t) or model(x, t, y) with x (B, C, H, W), t (B,) in [0, 1], y (B,)
     int64 labels in [0, num_classes] (num_classes = no label; y=None means no label).
 
-    Raises (on call):
-        ValueError: x is not (B, C, H, W), t is invalid, labels are given to an
-            unconditional model, or a label is out of range.
+    Raises:
+        ValueError: a size is not a whole number (channels, blocks, num_classes >= 1), or
+            width is not a multiple of 8 that is at least 16.
+        ValueError (on call): x is not (B, C, H, W) or not floating point, t is invalid,
+            labels are given to an unconditional model, or labels are not integers, not one
+            per image, or out of range.
     """
 
     def __init__(self, channels: int = 1, width: int = 64, blocks: int = 4, num_classes: int | None = None,
                  time_dim: int = 32):
         super().__init__()
+        channels, width = check_count(channels, "channels"), check_count(width, "width")
+        blocks = check_count(blocks, "blocks")
+        num_classes = None if num_classes is None else check_count(num_classes, "num_classes")
+        time_dim = check_count(time_dim, "time_dim", 2)
         if width % 8 or width < 16:
             raise ValueError(f"width must be a multiple of 8 and at least 16, got {width}: GroupNorm uses 8 groups, "
                              "and with one channel per group it would erase the time and label embedding")
@@ -144,6 +158,7 @@ class ConvNet(nn.Module):
         return self.num_classes
 
     def forward(self, x: Tensor, t, y: Tensor | None = None) -> Tensor:
+        x = network_input(x, model_dtype(self), owner=f"ConvNet(channels={self.channels})")
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"ConvNet(channels={self.channels}) expects x of shape (B, {self.channels}, H, W), "
                              f"got {tuple(x.shape)}")
@@ -152,11 +167,8 @@ class ConvNet(nn.Module):
         if self.label_embedding is not None:
             if y is None:
                 y = torch.full((x.shape[0],), self.null_label, dtype=torch.long, device=x.device)
-            y = torch.as_tensor(y, dtype=torch.long, device=x.device).expand(x.shape[0])
-            if y.min() < 0 or y.max() > self.null_label:
-                raise ValueError(f"labels must lie in [0, {self.null_label}] ({self.null_label} = no label), "
-                                 f"got values in [{y.min().item()}, {y.max().item()}]")
-            emb = emb + self.label_embedding(y)
+            y = check_labels(y, x.shape[0], self.null_label, f"ConvNet(num_classes={self.num_classes})")
+            emb = emb + self.label_embedding(y.to(x.device))
         elif y is not None:
             raise ValueError("this ConvNet is unconditional (num_classes=None) and takes no labels y")
         h = self.conv_in(x)

@@ -26,7 +26,7 @@ from typing import Callable, Union
 import torch
 from torch import Tensor
 
-from .checks import broadcast_time, check_time
+from .checks import SIGMA_MAX, broadcast_time, check_time
 
 __all__ = [
     "check_time", "broadcast_time",
@@ -40,8 +40,13 @@ class Schedule:
     """A noise scale sigma(t) >= 0 of a stochastic interpolant, with its derivative.
 
     Call it on t of shape (B,) to get sigma(t) of shape (B,); `derivative(t)` gives
-    sigma'(t). Subclasses give closed forms; `Sigma(fn)` wraps any callable and
-    differentiates it with autograd.
+    sigma'(t) and `variance_rate(t)` gives sigma(t) sigma'(t) = (1/2) d sigma^2 / dt, which
+    the exact marginal field needs and which stays finite where sigma' does not (the
+    Brownian bridge at t = 0 and t = 1). Subclasses give closed forms; `Sigma(fn)` wraps
+    any callable and differentiates it with autograd.
+
+    Supported range: 0 <= sigma(t) <= `fmlite.checks.SIGMA_MAX` (1e6); beyond it float32
+    x_t cannot resolve data of scale 1, and the paths refuse such values.
     """
 
     #: True when sigma(t) is 0 for every t (then no eps needs to be drawn).
@@ -52,6 +57,10 @@ class Schedule:
 
     def derivative(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def variance_rate(self, t: Tensor) -> Tensor:
+        """sigma(t) sigma'(t) = (1/2) d sigma(t)^2 / dt, shape (B,) like t."""
+        return self(t) * self.derivative(t)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({getattr(self, 'scale', '')})"
@@ -78,13 +87,18 @@ class ConstantSigma(Schedule):
     def derivative(self, t: Tensor) -> Tensor:
         return torch.zeros_like(t)
 
+    def variance_rate(self, t: Tensor) -> Tensor:
+        return torch.zeros_like(t)
+
 
 class BridgeSigma(Schedule):
     """Brownian-bridge noise sigma(t) = scale * sqrt(t (1 - t)).
 
     sigma'(t) = scale * (1 - 2t) / (2 sqrt(t (1 - t))) is infinite at t = 0 and t = 1,
     so draw training times from the open interval (0, 1) (the default sampler of
-    `fmlite.train.flow_matching_loss` does). Source: Tong et al. 2024, Table 1 (SB-CFM).
+    `fmlite.train.flow_matching_loss` does). sigma(t) sigma'(t) = scale^2 (1 - 2t) / 2 is
+    finite everywhere, so the exact marginal field exists at t = 0 too.
+    Source: Tong et al. 2024, Table 1 (SB-CFM).
 
     Raises:
         ValueError: scale is negative or not finite.
@@ -101,6 +115,9 @@ class BridgeSigma(Schedule):
         if self.is_zero:
             return torch.zeros_like(t)
         return self.scale * (1 - 2 * t) / (2 * torch.sqrt(t * (1 - t)))
+
+    def variance_rate(self, t: Tensor) -> Tensor:
+        return self.scale ** 2 * (1 - 2 * t) / 2
 
 
 class SineSigma(Schedule):
@@ -123,6 +140,9 @@ class SineSigma(Schedule):
 
     def derivative(self, t: Tensor) -> Tensor:
         return self.scale * math.pi * torch.cos(math.pi * t)
+
+    def variance_rate(self, t: Tensor) -> Tensor:
+        return self.scale ** 2 * math.pi * torch.sin(math.pi * t) * torch.cos(math.pi * t)
 
 
 class Sigma(Schedule):
@@ -168,14 +188,32 @@ class Sigma(Schedule):
             (grad,) = torch.autograd.grad(value.sum(), s)
         return grad
 
+    def variance_rate(self, t: Tensor) -> Tensor:
+        """sigma sigma' = (1/2) d sigma^2 / dt; where sigma' is not finite (sqrt at 0, e.g.
+        sqrt(t (1 - t)) at t = 0), a one-sided three-point difference of sigma^2 in float64
+        (step 1e-4, exact for quadratic sigma^2) into [0, 1] takes its place."""
+        rate = self(t) * self.derivative(t)
+        bad = ~torch.isfinite(rate)
+        if bad.any():
+            tb = t[bad].double()
+            h = torch.where(tb > 0.5, -1e-4, 1e-4).double()  # step into [0, 1]
+            f0, f1, f2 = (self(tb + k * h) ** 2 for k in range(3))
+            rate = rate.clone()
+            rate[bad] = ((-3 * f0 + 4 * f1 - f2) / (4 * h)).to(rate.dtype)
+        return rate
+
     def __repr__(self) -> str:
         return f"Sigma({self.name})"
 
 
 def _check_scale(scale: float) -> float:
-    scale = float(scale)
-    if not math.isfinite(scale) or scale < 0:
-        raise ValueError(f"a sigma scale must be a finite number >= 0, got {scale}")
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"a sigma scale must be a finite number >= 0 and <= {SIGMA_MAX:g}, got {scale!r}") from None
+    if not 0 <= scale <= SIGMA_MAX:  # also refuses NaN
+        raise ValueError(f"a sigma scale must be a finite number >= 0 and <= {SIGMA_MAX:g} (the supported range: "
+                         f"beyond it float32 x_t loses the data in rounding), got {scale:g}")
     return scale
 
 
@@ -250,24 +288,47 @@ class Path:
         """alpha_t, beta_t, sigma_t (and d_alpha_t, d_beta_t, d_sigma_t) at t (B,), each of shape (B,).
 
         Raises:
-            ValueError: t is invalid (see `check_time`) or the sigma schedule gives NaN
-                or an infinite value (or derivative, if asked for) at some t.
+            ValueError: t is invalid (see `check_time`) or the sigma schedule gives NaN,
+                an infinite value (or derivative, if asked for) or a value above
+                `fmlite.checks.SIGMA_MAX` at some t.
         """
         t = check_time(t)
         c = {"alpha_t": self.alpha(t), "beta_t": self.beta(t), "sigma_t": self.sigma(t)}
         if derivatives:
             c.update(d_alpha_t=self.alpha_derivative(t), d_beta_t=self.beta_derivative(t),
                      d_sigma_t=self.sigma.derivative(t))
-        for key in ("sigma_t", "d_sigma_t"):
+        self._check_sigma(t, c)
+        return c
+
+    def field_coefficients(self, t: Tensor) -> dict[str, Tensor]:
+        """What the marginal field needs at t (B,): alpha_t, beta_t, sigma_t, d_alpha_t, d_beta_t and
+        sigma_d_sigma_t = sigma(t) sigma'(t) (finite for the bridge at t = 0 and 1, unlike sigma'(t)).
+
+        Raises:
+            ValueError: as `coefficients`, for sigma(t) and sigma(t) sigma'(t).
+        """
+        t = check_time(t)
+        c = {"alpha_t": self.alpha(t), "beta_t": self.beta(t), "sigma_t": self.sigma(t),
+             "d_alpha_t": self.alpha_derivative(t), "d_beta_t": self.beta_derivative(t),
+             "sigma_d_sigma_t": self.sigma.variance_rate(t)}
+        self._check_sigma(t, c)
+        return c
+
+    def _check_sigma(self, t: Tensor, c: dict[str, Tensor]) -> None:
+        names = {"sigma_t": "sigma(t)", "d_sigma_t": "sigma'(t)", "sigma_d_sigma_t": "sigma(t) sigma'(t)"}
+        for key, what in names.items():
             bad = ~torch.isfinite(c[key]) if key in c else torch.zeros_like(t, dtype=torch.bool)
             if bad.any():
-                what = "sigma(t)" if key == "sigma_t" else "sigma'(t)"
                 raise ValueError(
                     f"{what} of {self.sigma!r} is {c[key][bad][0].item()} at t = {t[bad][0].item():.6g}; "
                     "a schedule must be finite on the times you use (BridgeSigma's derivative is infinite "
                     "at t = 0 and t = 1: draw t from the open interval (0, 1), or call path.interpolate "
                     "for x_t alone)")
-        return c
+        big = c["sigma_t"].abs() > SIGMA_MAX
+        if big.any():
+            raise ValueError(f"sigma(t) of {self.sigma!r} is {c['sigma_t'][big][0].item():.4g} at t = "
+                             f"{t[big][0].item():.6g}, above the supported {SIGMA_MAX:g} (float32 x_t would "
+                             "lose the data in rounding); scale the schedule down")
 
     def _check(self, x_0: Tensor, x_1: Tensor, eps: Tensor | None) -> Tensor:
         if x_0.shape != x_1.shape:

@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .checks import check_time
+from .checks import check_count, check_time
 
 __all__ = ["integrate", "Solution", "METHODS"]
 
@@ -77,8 +77,11 @@ def integrate(velocity: Velocity, x_0: Tensor, steps: int, method: str = "euler"
     Args:
         velocity: callable (x (B, *D), t (B,)) -> (B, *D), e.g. a trained model or
             `lambda x, t: marginal_velocity(x, t, data, path)`.
-        x_0: the state at t_start, (B, *D) (noise when integrating forwards from 0).
-        steps: number of steps >= 1; step size h = (t_end - t_start) / steps.
+        x_0: the state at t_start, (B, *D) (noise when integrating forwards from 0). Its
+            floating dtype is kept (a float64 field integrates in float64; an nn.Module
+            converts its input to its own dtype); integer x_0 is converted to float32.
+        steps: a whole number >= 1 (see `fmlite.checks.check_count`); step size
+            h = (t_end - t_start) / steps.
         method: "euler", "midpoint", "heun" or "rk4".
         t_start, t_end: times in [0, 1]; t_end < t_start integrates backwards (data -> noise).
         return_trajectory: keep every state, (steps + 1, B, *D).
@@ -88,20 +91,24 @@ def integrate(velocity: Velocity, x_0: Tensor, steps: int, method: str = "euler"
         Solution(x, trajectory, times, nfe).
 
     Raises:
-        ValueError: unknown method (lists the valid ones), steps < 1, a time outside
-            [0, 1], x_0 without a batch dimension, or a velocity of the wrong shape.
+        ValueError: unknown method (lists the valid ones), steps not a whole number >= 1,
+            a time outside [0, 1], x_0 not a tensor or without a batch dimension, or a
+            velocity of the wrong shape.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps}")
-    for name, value in (("t_start", t_start), ("t_end", t_end)):
-        check_time(float(value))  # raises with a clear message outside [0, 1]
-    if x_0.dim() < 2:
-        raise ValueError(f"x_0 must have shape (B, *D) with a batch dimension first, got {tuple(x_0.shape)}")
+    steps = check_count(steps, "steps")
+    for value in (t_start, t_end):
+        check_time(value, 1)  # a clear message for a time outside [0, 1] or not a number
+    t_start, t_end = float(t_start), float(t_end)
+    if not isinstance(x_0, Tensor) or x_0.dim() < 2:
+        raise ValueError(f"x_0 must be a tensor of shape (B, *D) with a batch dimension first, got "
+                         f"{tuple(x_0.shape) if isinstance(x_0, Tensor) else type(x_0).__name__}")
+    if not (x_0.is_floating_point() or x_0.is_complex()):
+        x_0 = x_0.to(torch.get_default_dtype())  # times and steps need a floating state
     step, per_step, _ = METHODS[method]
-    times = torch.linspace(float(t_start), float(t_end), int(steps) + 1, dtype=torch.float64)
-    h = (float(t_end) - float(t_start)) / steps
+    times = torch.linspace(t_start, t_end, steps + 1, dtype=torch.float64)
+    h = (t_end - t_start) / steps
     batch = x_0.shape[0]
     lo, hi = min(t_start, t_end), max(t_start, t_end)
 
@@ -115,9 +122,9 @@ def integrate(velocity: Velocity, x_0: Tensor, steps: int, method: str = "euler"
     with torch.set_grad_enabled(grad):
         x = x_0
         trajectory = [x] if return_trajectory else None
-        for k in range(int(steps)):
+        for k in range(steps):
             x = step(v, x, float(times[k]), h)
             if return_trajectory:
                 trajectory.append(x)
     return Solution(x=x, trajectory=torch.stack(trajectory) if return_trajectory else None, times=times,
-                    nfe=int(steps) * per_step)
+                    nfe=steps * per_step)

@@ -18,6 +18,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from .checks import check_count, check_labels, model_dtype, network_input
 from .couplings import COUPLINGS
 from .paths import Path
 
@@ -30,9 +31,9 @@ def sample_time(batch: int, device=None, dtype=None) -> Tensor:
 
     `torch.rand` draws from [0, 1); the rare exact 0 is drawn again (rejection, not
     clipping), so schedules with a singular derivative at t = 0 (the Brownian bridge)
-    stay finite.
+    stay finite. batch is a whole number >= 0 (see `fmlite.checks.check_count`).
     """
-    t = torch.rand(batch, device=device, dtype=dtype)
+    t = torch.rand(check_count(batch, "batch", 0), device=device, dtype=dtype)
     while (t == 0).any():
         zero = t == 0
         t[zero] = torch.rand(int(zero.sum()), device=device, dtype=dtype)
@@ -68,7 +69,8 @@ def flow_matching_loss(model: nn.Module, path: Path, x_0: Tensor, x_1: Tensor, t
         model: velocity network called as model(x_t, t) (or model(x_t, t, y) with labels).
         path: a `fmlite.paths.Path`; its sigma schedule adds sigma(t) eps to x_t and
             sigma'(t) eps to the target.
-        x_0: noise (B, *D). x_1: data (B, *D).
+        x_0: noise (B, *D). x_1: data (B, *D). Floating tensors of any precision are
+            converted to the model's dtype (float32 unless the model was made `.double()`).
         t: times (B,) in [0, 1]; default Uniform(0, 1) (see `sample_time`).
         coupling: None or "independent" (pair as given), "minibatch_ot", or a callable
             (x_0, x_1) -> (x_0, x_1). With labels, only a coupling that keeps x_1's
@@ -76,12 +78,20 @@ def flow_matching_loss(model: nn.Module, path: Path, x_0: Tensor, x_1: Tensor, t
         y: optional int64 labels (B,) of x_1 for a class-conditional model.
 
     Returns:
-        Scalar tensor (differentiable), in squared data units per unit time^2.
+        Scalar tensor (differentiable) in the model's dtype, in squared data units per unit time^2.
 
     Raises:
-        ValueError: shapes differ, t invalid, unknown coupling name, or labels with a
-            re-pairing coupling.
+        ValueError: shapes differ, x_0 or x_1 is not floating point, t invalid, unknown
+            coupling name, labels for a model that takes none (no `num_classes`), or labels
+            with a re-pairing coupling.
     """
+    dtype = model_dtype(model)
+    x_0 = network_input(x_0, dtype, "x_0", "flow_matching_loss")
+    x_1 = network_input(x_1, dtype, "x_1", "flow_matching_loss")
+    if y is not None and not getattr(model, "num_classes", None):
+        raise ValueError(f"labels y were given, but this {type(model).__name__} takes no labels (it has no "
+                         "num_classes); train it on data alone (sample_data returning x_1 only), or use a "
+                         "class-conditional model such as ConvNet(num_classes=10)")
     if isinstance(coupling, str):
         if coupling not in COUPLINGS:
             raise ValueError(f"unknown coupling {coupling!r}; choose one of {list(COUPLINGS)} or pass a callable")
@@ -167,8 +177,10 @@ def train(model: nn.Module, path: Path, sample_data: Callable[[int], Tensor], st
         path: a `fmlite.paths.Path`.
         sample_data: callable n -> data (n, *D), or -> (data, labels (n,)) for class-
             conditional training (labels dropped to `model.null_label` with
-            probability `label_dropout`).
-        steps: number of optimiser steps. batch_size: samples per step. lr: Adam learning rate.
+            probability `label_dropout`). Floating data of any precision is converted to
+            the model's dtype; integer data is refused (convert and rescale it first).
+        steps: number of optimiser steps. batch_size: samples per step (both whole numbers
+            >= 1, see `fmlite.checks.check_count`). lr: Adam learning rate.
         coupling: None, "independent", "minibatch_ot" or a callable (see `flow_matching_loss`).
         label_dropout: probability of dropping a label (classifier-free guidance), in [0, 1].
         seed: seeds torch's global generator before training (None: leave it alone).
@@ -182,12 +194,12 @@ def train(model: nn.Module, path: Path, sample_data: Callable[[int], Tensor], st
 
     Raises:
         TrainingDiverged: the loss became NaN or inf (the message gives the step).
-        ValueError: bad device, steps or batch_size, or data of the wrong shape.
+        ValueError: bad device, steps or batch_size; data of the wrong shape or dtype;
+            labelled data for a model that takes no labels.
     """
     from tqdm.auto import tqdm
 
-    if int(steps) < 1 or int(batch_size) < 1:
-        raise ValueError(f"steps and batch_size must be positive integers, got {steps} and {batch_size}")
+    steps, batch_size = check_count(steps, "steps"), check_count(batch_size, "batch_size")
     dev = resolve_device(device)
     if seed is not None:
         torch.manual_seed(seed)
@@ -199,13 +211,18 @@ def train(model: nn.Module, path: Path, sample_data: Callable[[int], Tensor], st
             raise ValueError(f"ema decay must lie in (0, 1), e.g. 0.999, got {ema}")
         history.ema_model = copy.deepcopy(model).eval().requires_grad_(False)
     start = time.perf_counter()
-    bar = tqdm(range(int(steps)), desc="training", disable=not progress, mininterval=0.5)
+    bar = tqdm(range(steps), desc="training", disable=not progress, mininterval=0.5)
     try:
         for step in bar:
-            batch = sample_data(int(batch_size))
+            batch = sample_data(batch_size)
             x_1, y = (batch if isinstance(batch, (tuple, list)) else (batch, None))
-            x_1 = x_1.to(dev)
+            x_1 = network_input(x_1, model_dtype(model), "the data x_1 from sample_data", "train").to(dev)
+            if y is not None and not getattr(model, "num_classes", None):
+                raise ValueError(f"sample_data returns (data, labels), but this {type(model).__name__} takes no "
+                                 "labels (it has no num_classes); return the data alone, or train a "
+                                 "class-conditional model such as ConvNet(num_classes=10)")
             if y is not None:
+                y = check_labels(y, x_1.shape[0], model.null_label, "train (labels from sample_data)")
                 y = drop_labels(y.to(dev), label_dropout, model.null_label)
             x_0 = torch.randn_like(x_1)
             loss = flow_matching_loss(model, path, x_0, x_1, coupling=coupling, y=y)

@@ -52,3 +52,35 @@ def test_digits_are_sklearn_images_scaled_to_plus_minus_one():
     d = sk()
     assert torch.allclose((images[:, 0] + 1) * 8, torch.as_tensor(d.images, dtype=torch.float32))
     assert torch.equal(labels, torch.as_tensor(d.target))
+
+
+# ----------------------------------------------------------------------------- issue 9: bad input
+def test_a_character_the_font_cannot_draw_is_refused():
+    with pytest.raises(ValueError, match="cannot draw '流'"):
+        text_points("流", 100)
+    with pytest.raises(ValueError, match="cannot draw"):
+        text_points("A\tB", 100)
+    assert text_points("Über €5", 50, seed=0).shape == (50, 2)
+
+
+def test_dollar_signs_are_drawn_literally_not_as_math():
+    from fmlite.datasets import _text_mask
+    # literally: "$x$" is three glyphs side by side; as mathtext it would be one italic x
+    assert _text_mask("$x$").shape[1] > 2.5 * _text_mask("x").shape[1]
+    assert _text_mask(r"$\alpha$").shape[1] > 4 * _text_mask("x").shape[1]
+
+
+@pytest.mark.parametrize("n", [2.5, "3", float("nan"), True, 0, -1])
+def test_counts_follow_the_one_rule(n):
+    with pytest.raises(ValueError, match="positive integer"):
+        sample_2d("moons", n)
+    with pytest.raises(ValueError, match="positive integer"):
+        text_points("FLOW", n)
+
+
+def test_whole_float_counts_and_numpy_ints_are_accepted():
+    import numpy as np
+    assert sample_2d("moons", 3.0, seed=0).shape == (3, 2)
+    assert torch.equal(sample_2d("moons", np.int64(5), seed=np.int64(2)), sample_2d("moons", 5, seed=2))
+    with pytest.raises(ValueError, match="seed"):
+        sample_2d("moons", 5, seed=1.5)

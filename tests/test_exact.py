@@ -8,7 +8,7 @@ import torch
 from scipy.stats import multivariate_normal
 
 from fmlite.exact import log_density, marginal_velocity, posterior_weights
-from fmlite.paths import BridgeSigma, ConstantSigma, CosinePath, LinearPath, SineSigma
+from fmlite.paths import BridgeSigma, ConstantSigma, CosinePath, LinearPath, Sigma, SineSigma
 from fmlite.solvers import integrate
 
 DATA = torch.tensor([[1.5, 0.5], [-1.0, 1.0], [0.0, -1.5], [1.0, -1.0]], dtype=torch.float64)
@@ -124,3 +124,69 @@ def test_large_batches_are_chunked_with_identical_results(monkeypatch):
     monkeypatch.setattr(exact, "CHUNK_ELEMENTS", 7 * len(DATA) * 2)  # 7 rows per chunk
     for f, ref in zip((marginal_velocity, log_density, posterior_weights), whole):
         assert torch.equal(f(x, t, DATA, path), ref)
+
+
+# ----------------------------------------------------------------------------- issue 9: bridge at t = 0, bad data
+def test_bridge_field_at_t0_is_the_closed_form_and_continuous():
+    """sigma sigma' = s^2 (1 - 2t) / 2, so u_0(x) = mean(data) + (-1 + s^2 / 2) x (uniform posterior at t = 0)."""
+    s = 0.8
+    x = torch.randn(7, 2, dtype=torch.float64)
+    for path in (LinearPath(BridgeSigma(s)), LinearPath(Sigma(lambda t: s * torch.sqrt(t * (1 - t))))):
+        u_0 = marginal_velocity(x, 0.0, DATA, path)
+        assert torch.allclose(u_0, DATA.mean(0) + (-1 + s**2 / 2) * x, atol=1e-6), path
+        assert torch.allclose(u_0, marginal_velocity(x, 1e-9, DATA, path), atol=1e-6)
+        assert torch.isfinite(log_density(x, 0.0, DATA, path)).all()
+        assert torch.allclose(posterior_weights(x, 0.0, DATA, path), torch.full((7, 4), 0.25, dtype=torch.float64))
+
+
+def test_bridge_field_at_t1_uses_the_nearest_point_convention():
+    path = LinearPath(BridgeSigma(0.8))
+    x = DATA + 0.1
+    assert torch.allclose(marginal_velocity(x, 1.0, DATA, path), DATA)  # alpha'_1 y(x), y(x) nearest
+
+
+def test_integrating_the_bridge_field_from_t0_lands_on_the_data():
+    """Every solver evaluates t = 0; the bridge's x_t approaches x_1 like sqrt(1 - t), so Euler error ~ sqrt(h)."""
+    path = LinearPath(BridgeSigma(0.8))
+    x_0 = torch.randn(300, 2, dtype=torch.float64)
+    assert torch.cdist(x_0, DATA).min(dim=1).values.mean() > 0.5
+    x_1 = integrate(lambda x, t: marginal_velocity(x, t, DATA, path), x_0, steps=400, method="euler").x
+    assert torch.cdist(x_1, DATA).min(dim=1).values.max() < 0.12
+    assert torch.bincount(torch.cdist(x_1, DATA).argmin(1), minlength=4).min() > 40
+
+
+@pytest.mark.parametrize("fn", [marginal_velocity, log_density, posterior_weights])
+def test_nan_or_inf_in_data_or_x_is_refused(fn):
+    bad = DATA.clone()
+    bad[1, 0] = float("nan")
+    with pytest.raises(ValueError, match="data holds 1 NaN or infinite"):
+        fn(torch.randn(3, 2, dtype=torch.float64), 0.5, bad, LinearPath())
+    with pytest.raises(ValueError, match="x holds 1 NaN or infinite"):
+        fn(torch.tensor([[0.0, float("inf")]]), 0.5, DATA, LinearPath())
+
+
+@pytest.mark.parametrize("fn", [marginal_velocity, log_density, posterior_weights])
+def test_empty_data_is_refused_and_an_empty_batch_gives_an_empty_result(fn):
+    with pytest.raises(ValueError, match="N >= 1"):
+        fn(torch.randn(3, 2), 0.5, torch.zeros(0, 2), LinearPath())
+    out = fn(torch.zeros(0, 2, dtype=torch.float64), 0.5, DATA, LinearPath(SineSigma(0.3)))
+    assert out.shape[0] == 0
+
+
+def test_integer_points_are_converted_never_rounded():
+    x = torch.tensor([[1, 2]])
+    u = marginal_velocity(x, 0.5, DATA, LinearPath())
+    assert u.is_floating_point()
+    assert torch.allclose(u.double(), marginal_velocity(x.double(), 0.5, DATA, LinearPath()), atol=1e-6)
+    assert torch.allclose(log_density(x, 0.5, DATA.long(), LinearPath()).double(),
+                          log_density(x.double(), 0.5, DATA.long().double(), LinearPath()), atol=1e-5)
+
+
+def test_sigma_outside_the_supported_range_is_refused_clearly():
+    with pytest.raises(ValueError, match="<= 1e"):
+        ConstantSigma(1e40)
+    huge = LinearPath(Sigma(lambda t: 1e200 + 0 * t))
+    with pytest.raises(ValueError, match="above the supported"):
+        log_density(torch.randn(3, 2), 0.5, DATA, huge)
+    # at the largest supported sigma the density is still finite (no overflow of s_t^2)
+    assert torch.isfinite(log_density(torch.randn(3, 2) * 1e6, 0.5, DATA, LinearPath(ConstantSigma(1e6)))).all()

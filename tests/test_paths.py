@@ -105,3 +105,42 @@ def test_bad_scales_and_types():
 
 def test_check_time_expands_a_number():
     assert check_time(0.3, 5).shape == (5,)
+
+
+# ----------------------------------------------------------------------------- issue 9
+@pytest.mark.parametrize("schedule", [ConstantSigma(0.3), BridgeSigma(0.5), SineSigma(0.4),
+                                      Sigma(lambda t: 0.7 * t**2 * (1 - t), name="cubic"),
+                                      Sigma(lambda t: 0.5 * torch.sqrt(t * (1 - t)), name="bridge")], ids=repr)
+def test_variance_rate_is_half_the_derivative_of_sigma_squared(schedule):
+    t = torch.linspace(0, 1, 101, dtype=torch.float64)
+    rate = schedule.variance_rate(t)
+    assert torch.isfinite(rate).all()
+    h = 1e-6
+    inner = t[1:-1]
+    fd = (schedule(inner + h) ** 2 - schedule(inner - h) ** 2) / (4 * h)
+    assert torch.allclose(rate[1:-1], fd, atol=1e-6)
+
+
+def test_bridge_variance_rate_at_the_ends():
+    s = 0.5
+    for schedule in (BridgeSigma(s), Sigma(lambda t: s * torch.sqrt(t * (1 - t)))):
+        ends = schedule.variance_rate(torch.tensor([0.0, 1.0], dtype=torch.float64))
+        assert torch.allclose(ends, torch.tensor([s**2 / 2, -s**2 / 2], dtype=torch.float64), atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e40, 1e7, float("nan"), float("inf"), "big"])
+def test_sigma_scales_outside_the_supported_range_are_refused(scale):
+    for cls in (ConstantSigma, BridgeSigma, SineSigma):
+        with pytest.raises(ValueError, match=r"<= 1e\+06"):
+            cls(scale)
+
+
+def test_check_time_prints_enough_digits_and_checks_before_rounding():
+    with pytest.raises(ValueError, match=r"\[1\.0000001, 1\.0000001\]"):
+        check_time(1.0000001)
+    with pytest.raises(ValueError, match=r"1\.0000001"):
+        check_time(torch.tensor([0.5, 1.0000001]))
+    with pytest.raises(ValueError, match="outside|lie in"):
+        check_time(1 + 1e-9)  # would round to 1.0 in float32
+    with pytest.raises(ValueError, match="real number"):
+        check_time(True)

@@ -60,3 +60,33 @@ def test_bad_arguments_have_clear_errors():
         integrate(rotation, x, 10, t_end=1.5)
     with pytest.raises(ValueError, match="shape of x"):
         integrate(lambda x, t: x[:, :1], x, 10)
+
+
+# ----------------------------------------------------------------------------- issue 9: bad input
+@pytest.mark.parametrize("steps", ["3", float("nan"), 2.5, True, 0])
+def test_steps_follow_the_one_rule_for_counts(steps):
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        integrate(rotation, torch.randn(3, 2), steps)
+
+
+def test_a_string_count_is_shown_as_a_string():
+    with pytest.raises(ValueError, match="got str '3'"):
+        integrate(rotation, torch.randn(3, 2), "3")
+
+
+def test_whole_float_steps_are_accepted():
+    assert integrate(rotation, torch.randn(3, 2), 4.0).nfe == 4
+
+
+def test_a_plain_function_keeps_the_callers_dtype_and_integer_states_become_float():
+    x = torch.randn(3, 2, dtype=torch.float64)
+    assert integrate(rotation, x, 10, "rk4").x.dtype == torch.float64
+    seen = []
+    sol = integrate(lambda x, t: seen.append(t) or torch.ones_like(x), torch.zeros(2, 1, dtype=torch.long), 4)
+    assert sol.x.is_floating_point() and torch.allclose(sol.x, torch.ones(2, 1))
+    assert [float(t[0]) for t in seen] == [0.0, 0.25, 0.5, 0.75]  # times are never truncated to integers
+
+
+def test_times_just_outside_the_interval_are_reported_with_enough_digits():
+    with pytest.raises(ValueError, match=r"1\.0000001"):
+        integrate(rotation, torch.randn(3, 2), 5, t_end=1.0000001)

@@ -128,3 +128,50 @@ def test_models_refuse_wrong_shapes():
 def test_convnet_refuses_a_width_where_groupnorm_erases_the_embedding():
     with pytest.raises(ValueError, match="at least 16"):
         ConvNet(width=8)
+
+
+# ----------------------------------------------------------------------------- issue 9: bad input
+def test_loss_and_train_take_float64_data_from_numpy():
+    import numpy as np
+    data = torch.from_numpy(np.random.default_rng(0).normal(size=(64, 2)))  # float64
+    model = MLP(hidden=16, layers=1)
+    t = torch.full((64,), 0.4)
+    x_0 = torch.randn(64, 2, dtype=torch.float64)
+    loss = flow_matching_loss(model, LinearPath(), x_0, data, t=t)
+    assert loss.dtype == torch.float32
+    assert torch.allclose(loss, flow_matching_loss(model, LinearPath(), x_0.float(), data.float(), t=t))
+    history = train(model, LinearPath(), lambda n: data[:n], steps=3, batch_size=16, progress=False, device="cpu")
+    assert history.steps == 3
+
+
+def test_integer_data_is_refused_with_the_dtype_and_the_fix():
+    model = MLP(hidden=16, layers=1)
+    with pytest.raises(ValueError, match=r"torch.int64.*\.float\(\)"):
+        flow_matching_loss(model, LinearPath(), torch.zeros(4, 2), torch.ones(4, 2, dtype=torch.long))
+    images = lambda n: torch.randint(0, 256, (n, 1, 8, 8), dtype=torch.uint8)  # noqa: E731
+    with pytest.raises(ValueError, match=r"torch.uint8.*127.5"):
+        train(ConvNet(width=16, blocks=1), LinearPath(), images, steps=2, batch_size=4, progress=False, device="cpu")
+
+
+def test_labelled_data_for_an_unconditional_model_says_it_takes_no_labels():
+    labelled = lambda n: (torch.randn(n, 2), torch.zeros(n, dtype=torch.long))  # noqa: E731
+    with pytest.raises(ValueError, match="takes no labels"):
+        train(MLP(hidden=16, layers=1), LinearPath(), labelled, steps=2, batch_size=4, progress=False, device="cpu")
+    with pytest.raises(ValueError, match="takes no labels"):
+        flow_matching_loss(MLP(hidden=16, layers=1), LinearPath(), torch.randn(4, 2), torch.randn(4, 2),
+                           y=torch.zeros(4, dtype=torch.long))
+
+
+def test_float_labels_are_refused_not_truncated():
+    labelled = lambda n: (torch.randn(n, 1, 8, 8), torch.full((n,), 2.7))  # noqa: E731
+    with pytest.raises(ValueError, match="integer class labels"):
+        train(ConvNet(width=16, blocks=1, num_classes=10), LinearPath(), labelled, steps=1, batch_size=4,
+              progress=False, device="cpu")
+
+
+@pytest.mark.parametrize("steps, batch_size", [("3", 4), (float("nan"), 4), (2.5, 4), (True, 4), (3, 4.5),
+                                               (3, "8"), (0, 4)])
+def test_train_counts_follow_the_one_rule(steps, batch_size):
+    with pytest.raises(ValueError, match="positive integer"):
+        train(MLP(hidden=16, layers=1), LinearPath(), lambda n: torch.randn(n, 2), steps=steps,
+              batch_size=batch_size, progress=False, device="cpu")
