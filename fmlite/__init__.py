@@ -1,6 +1,6 @@
 """fmlite: flow matching for 2-D point clouds and small images, small enough to read.
 
-Modules (one concept each). The maths: checks, paths, couplings, datasets, models, train,
+Modules (one concept each). The maths: checks, schedules (sigma(t)), paths, couplings, datasets, models, train,
 solvers, exact, metrics (digit_metrics for the digits), checkpoints. Around it: recipes
 (training runs), pretrained (shipped models, sampling), cli (`python -m fmlite`), plotting,
 widgets, exercises. Time runs from noise (t = 0) to data (t = 1).

@@ -7,7 +7,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "fmlite"
 
 #: The maths: these read like the equations and must not depend on figures, sliders, exercises or the CLI.
-MATHS = {"checks", "paths", "exact", "couplings", "solvers", "train", "models", "datasets", "metrics",
+MATHS = {"checks", "schedules", "paths", "exact", "couplings", "solvers", "train", "models", "datasets", "metrics",
          "digit_metrics", "checkpoints"}
 #: The teaching and tooling layers that the maths must not import.
 LAYERS = {"plotting", "widgets", "exercises", "cli", "__main__"}

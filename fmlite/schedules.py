@@ -1,0 +1,234 @@
+"""Noise schedules sigma(t) >= 0 of stochastic interpolants, with sigma'(t) and sigma sigma'(t).
+
+x_t = alpha_t x_1 + beta_t x_0 + sigma(t) eps (see `fmlite.paths`). Each schedule maps
+t (B,) in [0, 1] to sigma(t) (B,); `derivative` gives sigma'(t) and `variance_rate` gives
+sigma(t) sigma'(t) = (1/2) d sigma^2 / dt, which stays finite where sigma' does not
+(the Brownian bridge at t = 0 and t = 1). Supported scales: [0, SIGMA_MAX].
+`SIGMA_SCHEDULES` / `sigma_schedule(name, scale)` are the registry used by the explorers.
+
+Sources: Tong et al. 2024, "Improving and generalizing flow-based generative models with
+minibatch optimal transport", Table 1 (constant sigma, Brownian bridge); Albergo, Boffi &
+Vanden-Eijnden 2023, "Stochastic Interpolants", eq. (2.1) (sigma = their gamma).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Union
+
+import torch
+from torch import Tensor
+
+from .checks import SIGMA_MAX
+
+__all__ = ["Schedule", "ConstantSigma", "BridgeSigma", "SineSigma", "Sigma", "as_schedule",
+           "SIGMA_SCHEDULES", "sigma_schedule"]
+
+
+class Schedule:
+    """A noise scale sigma(t) >= 0 of a stochastic interpolant, with its derivative.
+
+    Call it on t of shape (B,) to get sigma(t) of shape (B,); `derivative(t)` gives
+    sigma'(t) and `variance_rate(t)` gives sigma(t) sigma'(t) = (1/2) d sigma^2 / dt, which
+    the exact marginal field needs and which stays finite where sigma' does not (the
+    Brownian bridge at t = 0 and t = 1). Subclasses give closed forms; `Sigma(fn)` wraps
+    any callable and differentiates it with autograd.
+
+    Supported range: 0 <= sigma(t) <= `fmlite.checks.SIGMA_MAX` (1e6); beyond it float32
+    x_t cannot resolve data of scale 1, and the paths refuse such values.
+    """
+
+    #: True when sigma(t) is 0 for every t (then no eps needs to be drawn).
+    is_zero: bool = False
+
+    def __call__(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def derivative(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def variance_rate(self, t: Tensor) -> Tensor:
+        """sigma(t) sigma'(t) = (1/2) d sigma(t)^2 / dt, shape (B,) like t."""
+        return self(t) * self.derivative(t)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({getattr(self, 'scale', '')})"
+
+
+class ConstantSigma(Schedule):
+    """sigma(t) = scale for all t; sigma'(t) = 0.
+
+    With the linear path this is the path of conditional flow matching (I-CFM) in
+    Tong et al. 2024, Table 1. The interpolant does not hit x_0 and x_1 exactly
+    unless scale = 0.
+
+    Raises:
+        ValueError: scale is negative or not finite.
+    """
+
+    def __init__(self, scale: float = 0.0):
+        self.scale = _check_scale(scale)
+        self.is_zero = self.scale == 0.0
+
+    def __call__(self, t: Tensor) -> Tensor:
+        return torch.full_like(t, self.scale)
+
+    def derivative(self, t: Tensor) -> Tensor:
+        return torch.zeros_like(t)
+
+    def variance_rate(self, t: Tensor) -> Tensor:
+        return torch.zeros_like(t)
+
+
+class BridgeSigma(Schedule):
+    """Brownian-bridge noise sigma(t) = scale * sqrt(t (1 - t)).
+
+    sigma'(t) = scale * (1 - 2t) / (2 sqrt(t (1 - t))) is infinite at t = 0 and t = 1,
+    so draw training times from the open interval (0, 1) (the default sampler of
+    `fmlite.train.flow_matching_loss` does). sigma(t) sigma'(t) = scale^2 (1 - 2t) / 2 is
+    finite everywhere, so the exact marginal field exists at t = 0 too.
+    Source: Tong et al. 2024, Table 1 (SB-CFM).
+
+    Raises:
+        ValueError: scale is negative or not finite.
+    """
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = _check_scale(scale)
+        self.is_zero = self.scale == 0.0
+
+    def __call__(self, t: Tensor) -> Tensor:
+        return self.scale * torch.sqrt(t * (1 - t))
+
+    def derivative(self, t: Tensor) -> Tensor:
+        if self.is_zero:
+            return torch.zeros_like(t)
+        return self.scale * (1 - 2 * t) / (2 * torch.sqrt(t * (1 - t)))
+
+    def variance_rate(self, t: Tensor) -> Tensor:
+        return self.scale ** 2 * (1 - 2 * t) / 2
+
+
+class SineSigma(Schedule):
+    """sigma(t) = scale * sin(pi t), zero at both ends; sigma'(t) = scale * pi * cos(pi t).
+
+    A smooth alternative to the bridge whose derivative stays finite on [0, 1]
+    (Albergo, Boffi & Vanden-Eijnden 2023 use gamma(t) = sqrt(a t (1 - t)); this is
+    its smooth cousin).
+
+    Raises:
+        ValueError: scale is negative or not finite.
+    """
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = _check_scale(scale)
+        self.is_zero = self.scale == 0.0
+
+    def __call__(self, t: Tensor) -> Tensor:
+        return self.scale * torch.sin(math.pi * t)
+
+    def derivative(self, t: Tensor) -> Tensor:
+        return self.scale * math.pi * torch.cos(math.pi * t)
+
+    def variance_rate(self, t: Tensor) -> Tensor:
+        return self.scale ** 2 * math.pi * torch.sin(math.pi * t) * torch.cos(math.pi * t)
+
+
+class Sigma(Schedule):
+    """Any noise schedule sigma(t) given as a callable, e.g. `Sigma(lambda t: 0.5 * t * (1 - t))`.
+
+    Args:
+        fn: elementwise callable mapping t (B,) to sigma(t) (B,) with torch operations.
+        derivative: optional callable for sigma'(t); by default autograd differentiates fn.
+        zero_at_ends: if True, check that sigma(0) = sigma(1) = 0 (needed for the
+            interpolant to start exactly at x_0 and end exactly at x_1).
+        name: a label used in plots and error messages.
+
+    Raises:
+        TypeError: fn is not callable.
+        ValueError: zero_at_ends is True and sigma(0) or sigma(1) is not 0.
+    """
+
+    def __init__(self, fn: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor] | None = None,
+                 *, zero_at_ends: bool = False, name: str | None = None):
+        if not callable(fn):
+            raise TypeError(f"Sigma(fn) needs a callable t -> sigma(t), got {type(fn).__name__}")
+        self.fn, self._derivative = fn, derivative
+        self.name = name or getattr(fn, "__name__", "sigma")
+        if zero_at_ends:
+            ends = self(torch.tensor([0.0, 1.0]))
+            if not torch.allclose(ends, torch.zeros(2), atol=1e-6):
+                raise ValueError(
+                    f"sigma schedule {self.name!r} must be 0 at t = 0 and t = 1 so that x_t hits x_0 and x_1 "
+                    f"exactly, got sigma(0) = {ends[0].item():.4g}, sigma(1) = {ends[1].item():.4g}; "
+                    "multiply it by t * (1 - t) or use zero_at_ends=False")
+
+    def __call__(self, t: Tensor) -> Tensor:
+        return torch.as_tensor(self.fn(t), dtype=t.dtype, device=t.device).expand(t.shape)
+
+    def derivative(self, t: Tensor) -> Tensor:
+        if self._derivative is not None:
+            return torch.as_tensor(self._derivative(t), dtype=t.dtype, device=t.device).expand(t.shape)
+        with torch.enable_grad():
+            s = t.detach().clone().requires_grad_(True)
+            value = self(s)
+            if not value.requires_grad:  # fn does not depend on t
+                return torch.zeros_like(t)
+            (grad,) = torch.autograd.grad(value.sum(), s)
+        return grad
+
+    def variance_rate(self, t: Tensor) -> Tensor:
+        """sigma sigma' = (1/2) d sigma^2 / dt; where sigma' is not finite (sqrt at 0, e.g.
+        sqrt(t (1 - t)) at t = 0), a one-sided three-point difference of sigma^2 in float64
+        (step 1e-4, exact for quadratic sigma^2) into [0, 1] takes its place."""
+        rate = self(t) * self.derivative(t)
+        bad = ~torch.isfinite(rate)
+        if bad.any():
+            tb = t[bad].double()
+            h = torch.where(tb > 0.5, -1e-4, 1e-4).double()  # step into [0, 1]
+            f0, f1, f2 = (self(tb + k * h) ** 2 for k in range(3))
+            rate = rate.clone()
+            rate[bad] = ((-3 * f0 + 4 * f1 - f2) / (4 * h)).to(rate.dtype)
+        return rate
+
+    def __repr__(self) -> str:
+        return f"Sigma({self.name})"
+
+
+def _check_scale(scale: float) -> float:
+    try:
+        scale = float(scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"a sigma scale must be a finite number >= 0 and <= {SIGMA_MAX:g}, got {scale!r}") from None
+    if not 0 <= scale <= SIGMA_MAX:  # also refuses NaN
+        raise ValueError(f"a sigma scale must be a finite number >= 0 and <= {SIGMA_MAX:g} (the supported range: "
+                         f"beyond it float32 x_t loses the data in rounding), got {scale:g}")
+    return scale
+
+
+def as_schedule(sigma: Union[float, Schedule]) -> Schedule:
+    """Turn a number into `ConstantSigma(number)`; pass a `Schedule` through.
+
+    Raises:
+        TypeError: sigma is neither a number nor a Schedule.
+    """
+    if isinstance(sigma, Schedule):
+        return sigma
+    if isinstance(sigma, (int, float)):
+        return ConstantSigma(sigma)
+    raise TypeError(f"sigma must be a number or a Schedule (ConstantSigma, BridgeSigma, SineSigma, Sigma), "
+                    f"got {type(sigma).__name__}")
+
+
+#: The built-in sigma(t) schedules by name: name -> class taking the scale (the explorers' menus use it).
+SIGMA_SCHEDULES = {"constant": ConstantSigma, "bridge": BridgeSigma, "sine": SineSigma}
+
+
+def sigma_schedule(name: str, scale: float) -> Schedule:
+    """The built-in sigma(t) schedule called name ("constant", "bridge" or "sine") with the given scale.
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones), or a bad scale (negative, not finite).
+    """
+    if name not in SIGMA_SCHEDULES:
+        raise ValueError(f"unknown sigma schedule {name!r}; choose one of {list(SIGMA_SCHEDULES)}")
+    return SIGMA_SCHEDULES[name](scale)
