@@ -76,7 +76,7 @@ def test_the_checker_sees_imports():
     """The two tests above would pass on an empty graph: make sure the parser finds real edges."""
     graph = _graph()
     assert "checks" in graph["paths"] and "paths" in graph["exact"] and "recipes" in graph["pretrained"]
-    assert "plotting" in graph["widgets"] and "cli" in graph["__main__"]
+    assert "plotting" in graph["widgets.nb04_sampling"] and "cli" in graph["__main__"]
 
 
 def test_import_fmlite_paths_pulls_neither_scipy_nor_the_networks():

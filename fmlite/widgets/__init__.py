@@ -1,0 +1,48 @@
+"""Explorers: sliders that redraw a figure, for JupyterLab and lectures.
+
+Each explorer is a pure drawing function `draw_*(fig, **params)` that draws the whole
+figure from its parameters (tests call it directly), plus a thin ipywidgets wrapper,
+`Explorer`, that redraws one pyplot-free Figure on every slider change, renders it to
+PNG and swaps the bytes of a `widgets.Image` (no flicker, no output-area churn), and
+states the current values in a `widgets.Label` (e.g. "t = 0.25").
+
+Tests move the sliders programmatically: `ex.controls["t"].value = 0.7` redraws
+synchronously, then `ex.image.value` holds the new PNG. When a drawing raises after a
+slider move, the picture says so and the label reads "t = 0.70: could not draw (...)",
+so picture, label and slider never disagree; the error is kept in `ex.error`.
+
+Layout: `explorer` (the framework), `trajectories` (shared by 00 and 04), and one module per
+notebook (`nb01_paths`, `nb02_vector_fields`, `nb03_training`, `nb04_sampling`, `nb07_images`);
+a new notebook adds one module and re-exports its explorers here.
+"""
+from .explorer import Explorer, dropdown, float_slider, int_slider, t_slider
+from .trajectories import draw_trajectory, trajectory_explorer
+from .nb07_images import draw_image_flow, image_flow_explorer, draw_guidance, guidance_explorer
+from .nb01_paths import SIGMA_SCHEDULE_NAMES, sigma_schedule_by_name, draw_interpolation, interpolation_explorer
+from .nb02_vector_fields import draw_vector_field, vector_field_explorer
+from .nb03_training import draw_learned_vs_exact, learned_vs_exact_explorer
+from .nb04_sampling import draw_solver_paths, solver_explorer
+
+__all__ = [
+    "Explorer",
+    "t_slider",
+    "float_slider",
+    "int_slider",
+    "dropdown",
+    "draw_trajectory",
+    "trajectory_explorer",
+    "draw_image_flow",
+    "image_flow_explorer",
+    "draw_guidance",
+    "guidance_explorer",
+    "SIGMA_SCHEDULE_NAMES",
+    "sigma_schedule_by_name",
+    "draw_interpolation",
+    "interpolation_explorer",
+    "draw_vector_field",
+    "vector_field_explorer",
+    "draw_learned_vs_exact",
+    "learned_vs_exact_explorer",
+    "draw_solver_paths",
+    "solver_explorer",
+]

@@ -1,0 +1,67 @@
+"""Notebook 01: interpolation paths with sliders for t, the sigma scale and a schedule dropdown.
+
+Each explorer is a pure `draw_*(fig, ...)` function (tests and static figures call it) plus a thin
+`Explorer` wrapper (see `fmlite.widgets.explorer`).
+"""
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from .explorer import Explorer, dropdown, float_slider, t_slider
+from ..paths import SIGMA_SCHEDULES, sigma_schedule
+
+__all__ = ["SIGMA_SCHEDULE_NAMES", "sigma_schedule_by_name", "draw_interpolation", "interpolation_explorer"]
+
+
+#: The sigma(t) schedules of the interpolation explorer, by dropdown name (`fmlite.paths.SIGMA_SCHEDULES`).
+SIGMA_SCHEDULE_NAMES = tuple(SIGMA_SCHEDULES)
+
+#: Old name of `fmlite.paths.sigma_schedule`, kept so existing imports work.
+sigma_schedule_by_name = sigma_schedule
+
+
+def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, x_1, eps, lim: float = 3.0,
+                       n_paths: int = 12) -> None:
+    """The stochastic interpolant x_t = (1 - t) x_0 + t x_1 + sigma(t) eps of a whole cloud at time t.
+
+    Left: the data x_1 (faint blue), the conditional paths of the first n_paths pairs
+    (orange, each with its own fixed eps) and the samples x_t (red; the scatter has
+    gid "x_t" and its offsets are exactly `path.interpolate(x_0, x_1, t, eps)`).
+    Right: sigma(t) on [0, 1] with the current t marked.
+
+    Args:
+        fig: empty Figure to draw into.
+        t: time in [0, 1] (0 = noise, 1 = data).
+        sigma: the scale of the schedule (>= 0).
+        schedule: "constant", "bridge" or "sine" (see `fmlite.paths.sigma_schedule`).
+        x_0, x_1, eps: noise, data and extra noise, each (B, 2), paired row by row.
+    """
+    import torch
+
+    from ..paths import LinearPath
+    from ..plotting import interpolant_panel, schedule_curve
+    sched = sigma_schedule(schedule, sigma)
+    grid = fig.add_gridspec(1, 2, width_ratios=[1.35, 1.0])
+    ax = fig.add_subplot(grid[0])
+    interpolant_panel(ax, float(t), LinearPath(sched), x_0, x_1, eps, n_paths=n_paths, lim=lim)
+    ax.set_title(f"x_t at t = {float(t):.2f}")
+    ax2 = fig.add_subplot(grid[1])
+    schedule_curve(ax2, sched, t_mark=float(t), label="σ(t)")
+    ax2.axvline(float(t), color="k", lw=1, ls=":")
+    ax2.set_ylim(0, 1.1 * max(1.0, float(sigma)))
+    ax2.set_box_aspect(1)
+    value = float(sched(torch.tensor([float(t)]))[0])
+    ax2.set_title(f"{schedule} σ(t): σ({float(t):.2f}) = {value:.2f}")
+
+
+def interpolation_explorer(x_0, x_1, eps, t: float = 0.5, sigma: float = 0.5, schedule: str = "bridge",
+                           lim: float = 3.0, n_paths: int = 12, size: float = 4.2) -> Explorer:
+    """Sliders for t and the sigma scale, a dropdown for the schedule; see `draw_interpolation`.
+
+    Controls are named "t", "sigma" and "schedule" (ex.controls["t"].value = 0.7 redraws).
+    """
+    controls = {"t": t_slider(t, continuous_update=False),
+                "sigma": float_slider("σ scale", sigma, 0.0, 1.0, 0.05, continuous_update=False),
+                "schedule": dropdown("schedule", list(SIGMA_SCHEDULE_NAMES), schedule)}
+    return Explorer(draw_interpolation, controls, figsize=(2.2 * size, size), x_0=x_0, x_1=x_1, eps=eps, lim=lim,
+                    n_paths=n_paths)

@@ -1,0 +1,50 @@
+"""Notebook 04: ODE solvers step by step, over t, steps and method.
+
+Each explorer is a pure `draw_*(fig, ...)` function (tests and static figures call it) plus a thin
+`Explorer` wrapper (see `fmlite.widgets.explorer`).
+"""
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from .explorer import Explorer, dropdown, int_slider, t_slider
+
+__all__ = ["draw_solver_paths", "solver_explorer"]
+
+
+def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, x_0, target=None,
+                      reference=None, lim: float = 3.0, n_paths: int = 40) -> None:
+    """Sample with `steps` steps of `method` and show the points at time t with their paths so far.
+
+    The points sit at the last solver step at or before t; the first n_paths paths are drawn as
+    polylines through the solver's steps (straight segments: that is all a fixed-step solver knows),
+    over the same paths of an accurate `reference` trajectory in thin grey.
+
+    Args:
+        fig: empty Figure. t: time in [0, 1]. steps: number of solver steps >= 1.
+        method: "euler", "midpoint", "heun" or "rk4". velocity: v(x, t), e.g. a trained model.
+        x_0: the starting noise (B, 2). target: optional data (N, 2), drawn faint.
+        reference: optional (K + 1, B, 2) accurate trajectory from the same x_0 (uniform grid of [0, 1]).
+    """
+    from ..plotting import COLORS, SOLVER_STYLE, solver_panel
+    from ..solvers import integrate
+
+    sol = integrate(velocity, x_0, int(steps), method, return_trajectory=True)
+    ax = fig.add_subplot(1, 1, 1)
+    shown = solver_panel(ax, sol.trajectory, t, SOLVER_STYLE.get(method, (COLORS["path"], "o"))[0], target,
+                         reference, lim, n_paths)
+    ax.set_title(f"{method}, {steps} step{'' if int(steps) == 1 else 's'}, NFE = {sol.nfe}: t = {shown:.2f}")
+
+
+def solver_explorer(velocity, x_0, target=None, steps: int = 4, method: str = "euler", t: float = 1.0,
+                    reference_steps: int = 100, lim: float = 3.0, size: float = 5.5) -> "Explorer":
+    """Sliders t and steps and a method menu over `draw_solver_paths`; the grey reference paths are
+    computed once here with RK4 and `reference_steps` steps."""
+    from ..solvers import integrate
+
+    reference = integrate(velocity, x_0, reference_steps, "rk4", return_trajectory=True).trajectory
+    controls = {"t": t_slider(t, step=0.01, continuous_update=False),
+                "steps": int_slider("steps", steps, 1, 32),
+                "method": dropdown("method", ["euler", "midpoint", "heun", "rk4"], method)}
+    return Explorer(draw_solver_paths, controls, figsize=(size, size), velocity=velocity, x_0=x_0,
+                    target=target, reference=reference, lim=lim)

@@ -1,0 +1,82 @@
+"""Notebook 07: an image batch flowing over t, and classifier-free guidance over w.
+
+Each explorer is a pure `draw_*(fig, ...)` function (tests and static figures call it) plus a thin
+`Explorer` wrapper (see `fmlite.widgets.explorer`).
+"""
+from __future__ import annotations
+
+import textwrap
+
+import ipywidgets as widgets
+from matplotlib.figure import Figure
+
+from .explorer import Explorer, t_slider
+from .trajectories import _time_step
+
+__all__ = ["draw_image_flow", "image_flow_explorer", "draw_guidance", "guidance_explorer"]
+
+
+def draw_image_flow(fig: Figure, t: float, trajectory, ncol: int | None = None) -> None:
+    """A grid of images at time t of a stored image trajectory (nearest stored step).
+
+    Args:
+        fig: empty Figure to draw into.
+        t: time in [0, 1] (0 = noise, 1 = images); the trajectory is on a uniform grid of [0, 1].
+        trajectory: (K + 1, B, 1, H, W) states in about [-1, 1], e.g.
+            `integrate(model, x_0, steps, return_trajectory=True).trajectory`.
+        ncol: images per row (default: about square).
+    """
+    from ..plotting import frame_index, image_grid, to_numpy
+    tr = to_numpy(trajectory)
+    if tr.ndim != 5:
+        raise ValueError(f"draw_image_flow needs a trajectory of shape (K + 1, B, 1, H, W), got {tr.shape}")
+    ax = fig.add_subplot(1, 1, 1)
+    image_grid(ax, tr[frame_index(t, len(tr))].clip(-1, 1), ncol=ncol)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(f"t = {float(t):.2f}")
+
+
+def image_flow_explorer(trajectory, t: float = 0.0, ncol: int | None = None, size: float = 4.5) -> Explorer:
+    """Slider over t showing images flowing from noise (t = 0) to data (t = 1); see `draw_image_flow`."""
+    import math
+    ncol = ncol or math.ceil(math.sqrt(trajectory.shape[1]))
+    rows = math.ceil(trajectory.shape[1] / ncol)
+    return Explorer(draw_image_flow, {"t": t_slider(t, step=_time_step(trajectory))},
+                    figsize=(size, size * rows / ncol + 0.5), trajectory=trajectory, ncol=ncol)
+
+
+def draw_guidance(fig: Figure, w: float, samples: dict, scores: dict | None = None, row_labels=None) -> None:
+    """Precomputed samples at guidance weight w, as rows (one per class), with their scores in the title.
+
+    Args:
+        fig: empty Figure to draw into.
+        w: a key of `samples` (the guidance weight, see `fmlite.models.guided_velocity`).
+        samples: w -> images (R, K, 1, H, W) (row i: K samples of class i).
+        scores: optional w -> a `fmlite.metrics.DigitScores` (or any object with `.summary()`).
+        row_labels: R labels on the left (default 0..R-1).
+
+    Raises:
+        KeyError: w is not one of the precomputed weights (lists them).
+    """
+    from ..plotting import image_rows
+    if w not in samples:
+        raise KeyError(f"no samples precomputed for w = {w}; have {sorted(samples)}")
+    images = samples[w]
+    ax = fig.add_subplot(1, 1, 1)
+    image_rows(ax, images, row_labels=row_labels if row_labels is not None else range(len(images)))
+    title = f"w = {float(w):.2f}"
+    if scores is not None and w in scores:  # wrapped so the scores fit above a narrow grid
+        title += "\n" + textwrap.fill(scores[w].summary(), width=32)
+    ax.set_title(title, fontsize="small")
+
+
+def guidance_explorer(samples: dict, scores: dict | None = None, w: float | None = None, row_labels=None,
+                      size: float = 5.0) -> Explorer:
+    """Slider over the precomputed guidance weights w (instant: nothing is sampled on a move); see `draw_guidance`."""
+    options = sorted(samples)
+    slider = widgets.SelectionSlider(options=options, value=options[0] if w is None else w, description="w",
+                                     continuous_update=True)
+    r, k = samples[options[0]].shape[:2]
+    return Explorer(draw_guidance, {"w": slider}, figsize=(size * max(k / r, 0.6) + 0.6, size + 0.6),
+                    samples=samples, scores=scores, row_labels=row_labels)
