@@ -1,0 +1,232 @@
+"""Velocity <-> score <-> x0_hat <-> x1_hat for affine Gaussian paths, and an SDE sampler using them.
+
+Setting: x_t = alpha_t x_1 + beta_t x_0 + sigma_t eps with x_0, eps ~ N(0, I) independent of x_1
+(independent pairing). Put z = beta_t x_0 + sigma_t eps ~ N(0, s^2 I), s^2 = beta_t^2 + sigma_t^2,
+kappa = beta_t beta'_t + sigma_t sigma'_t = (s^2)' / 2. Gaussian conditioning and Tweedie's formula give
+
+    score(x) = grad log p_t(x) = -E[z | x_t = x] / s^2 = (alpha_t x1_hat - x) / s^2
+    x0_hat   = E[x_0 | x_t = x] = beta_t E[z | x] / s^2 = -beta_t * score
+    u_t(x)   = alpha'_t x1_hat + kappa / s^2 * (x - alpha_t x1_hat)
+
+so all four are affine in one another at fixed (x, t). With D_t = alpha'_t s^2 - alpha_t kappa
+(= -(alpha_t^3 / 2) d/dt (s^2 / alpha_t^2): zero only where the signal-to-noise ratio stops changing):
+
+    score    = (alpha_t u - alpha'_t x) / D_t             singular where D_t = 0 (t = 1 if s_1 = 0)
+    u        = (alpha'_t x + D_t score) / alpha_t          singular at alpha_t = 0 (t = 0)
+    x0_hat   = -beta_t score;  score = -x0_hat / beta_t    the latter singular at beta_t = 0 (t = 1)
+    x1_hat   = (x + s^2 score) / alpha_t;  score = (alpha_t x1_hat - x) / s^2
+    x1_hat   = (s^2 u - kappa x) / D_t;    u = (D_t x1_hat + kappa x) / s^2
+
+Straight path (alpha_t = t, beta_t = 1 - t, sigma = 0): D_t = 1 - t and score = (t u - x) / (1 - t).
+Applied to a *trained* velocity these give the model's implied score, x0_hat and x1_hat.
+
+Sources: Efron 2011, "Tweedie's formula and selection bias"; Song et al. 2021, "Score-Based
+Generative Modeling through SDEs", eq. (6) and (13); Albergo, Boffi & Vanden-Eijnden 2023,
+"Stochastic Interpolants", sec. 2.2-2.3 (velocity/score relation, SDEs with any diffusion g);
+Lipman et al. 2023, sec. 4.1 (affine Gaussian paths).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Union
+
+import torch
+from torch import Tensor
+
+from .checks import broadcast_time, check_time
+from .paths import LinearPath, Path
+from .solvers import Solution
+
+__all__ = ["path_coefficients", "convert", "velocity_to_score", "score_to_velocity", "score_to_x0_hat",
+           "x0_hat_to_score", "velocity_to_x1_hat", "score_from_velocity", "sample_sde", "QUANTITIES"]
+
+QUANTITIES = ("velocity", "score", "x0_hat", "x1_hat")
+#: |denominator| at or below this is treated as singular (coefficients are of order 1 in float64).
+SINGULAR = 1e-12
+
+
+def path_coefficients(path: Path, t) -> dict[str, Tensor]:
+    """float64 alpha_t, beta_t, s2_t = beta_t^2 + sigma_t^2, d_alpha_t, d_beta_t, kappa_t, D_t at t (B,).
+
+    kappa_t = beta_t beta'_t + sigma_t sigma'_t, with sigma_t sigma'_t from the schedule's
+    `sigma_dsigma(t)` if it has one (finite where sigma' is not, e.g. the Brownian bridge at
+    t = 0, 1), else sigma_t * sigma'_t. D_t = alpha'_t s2_t - alpha_t kappa_t.
+
+    Raises:
+        ValueError: t invalid, or sigma_t sigma'_t is not finite at some t.
+    """
+    t = check_time(t).double()
+    c = path.coefficients(t, derivatives=False)
+    a, b, s = c["alpha_t"], c["beta_t"], c["sigma_t"]
+    da, db = path.alpha_derivative(t), path.beta_derivative(t)
+    sigma_dsigma = getattr(path.sigma, "sigma_dsigma", None)
+    if sigma_dsigma is not None:
+        sds = torch.as_tensor(sigma_dsigma(t), dtype=t.dtype).expand(t.shape)
+    elif getattr(path.sigma, "is_zero", False):
+        sds = torch.zeros_like(t)
+    else:
+        sds = s * path.sigma.derivative(t)
+    bad = ~torch.isfinite(sds)
+    if bad.any():
+        raise ValueError(f"sigma_t * sigma'_t of {path.sigma!r} is not finite at t = {t[bad][0].item():.6g}; "
+                         "use times where the schedule's derivative is finite")
+    s2 = b ** 2 + s ** 2
+    kappa = b * db + sds
+    return {"alpha_t": a, "beta_t": b, "s2_t": s2, "d_alpha_t": da, "d_beta_t": db, "kappa_t": kappa,
+            "D_t": da * s2 - a * kappa}
+
+
+def _table(c):
+    """(source, target) -> (coefficient of source, coefficient of x, denominator, what is zero when singular)."""
+    a, b, s2, da, k, d = c["alpha_t"], c["beta_t"], c["s2_t"], c["d_alpha_t"], c["kappa_t"], c["D_t"]
+    one = torch.ones_like(a)
+    return {
+        ("velocity", "score"): (a, -da, d, "D_t = alpha'_t s_t^2 - alpha_t kappa_t"),
+        ("velocity", "x0_hat"): (-a * b, b * da, d, "D_t = alpha'_t s_t^2 - alpha_t kappa_t"),
+        ("velocity", "x1_hat"): (s2, -k, d, "D_t = alpha'_t s_t^2 - alpha_t kappa_t"),
+        ("score", "velocity"): (d, da, a, "alpha_t"),
+        ("score", "x0_hat"): (-b, 0 * a, one, ""),
+        ("score", "x1_hat"): (s2, one, a, "alpha_t"),
+        ("x0_hat", "score"): (-one, 0 * a, b, "beta_t"),
+        ("x0_hat", "velocity"): (-d, b * da, a * b, "alpha_t beta_t"),
+        ("x0_hat", "x1_hat"): (-s2, b, a * b, "alpha_t beta_t"),
+        ("x1_hat", "score"): (a, -one, s2, "s_t^2 = beta_t^2 + sigma_t^2"),
+        ("x1_hat", "x0_hat"): (-a * b, b, s2, "s_t^2 = beta_t^2 + sigma_t^2"),
+        ("x1_hat", "velocity"): (d, k, s2, "s_t^2 = beta_t^2 + sigma_t^2"),
+    }
+
+
+def convert(value: Tensor, x: Tensor, t, path: Path, source: str, target: str) -> Tensor:
+    """Turn one of velocity, score, x0_hat, x1_hat at (x, t) into another (formulas in the module docstring).
+
+    Args:
+        value: the known quantity at x, (B, *D). x: the points x_t, (B, *D).
+        t: times in [0, 1], (B,) or a number. path: a `fmlite.paths.Path` (x_0 ~ N(0, I) assumed).
+        source, target: each one of "velocity", "score", "x0_hat", "x1_hat".
+
+    Returns:
+        Tensor (B, *D) in the dtype of x (computed in float64).
+
+    Raises:
+        ValueError: unknown names, shapes differ, bad t, or the conversion is singular at some t
+            (its denominator, named in the message, is 0 there: e.g. velocity -> score at t = 1
+            when s_1 = 0, score -> velocity at t = 0, x0_hat -> score at t = 1).
+    """
+    for name in (source, target):
+        if name not in QUANTITIES:
+            raise ValueError(f"unknown quantity {name!r}; choose from {list(QUANTITIES)}")
+    if value.shape != x.shape or x.dim() < 2:
+        raise ValueError(f"value and x must have the same shape (B, *D), got {tuple(value.shape)} and {tuple(x.shape)}")
+    if source == target:
+        return value
+    t = check_time(t, x.shape[0], like=x)
+    c = path_coefficients(path, t)
+    m_value, m_x, den, what = _table(c)[(source, target)]
+    bad = ~(den.abs() > SINGULAR)
+    if bad.any():
+        raise ValueError(f"{source} -> {target} is singular at t = {t[bad][0].item():.6g} on {path!r}: it divides by "
+                         f"{what}, which is 0 there; evaluate at other times")
+    xd = x.double()
+    out = (broadcast_time(m_value, xd) * value.double() + broadcast_time(m_x, xd) * xd) / broadcast_time(den, xd)
+    return out.to(x.dtype)
+
+
+def velocity_to_score(velocity: Tensor, x: Tensor, t, path: Path) -> Tensor:
+    """score = (alpha_t u - alpha'_t x) / D_t; straight path: (t u - x) / (1 - t). See `convert`."""
+    return convert(velocity, x, t, path, "velocity", "score")
+
+
+def score_to_velocity(score: Tensor, x: Tensor, t, path: Path) -> Tensor:
+    """u = (alpha'_t x + D_t score) / alpha_t (singular at alpha_t = 0, t = 0). See `convert`."""
+    return convert(score, x, t, path, "score", "velocity")
+
+
+def score_to_x0_hat(score: Tensor, x: Tensor, t, path: Path) -> Tensor:
+    """x0_hat = -beta_t score (Tweedie; a diffusion model's noise prediction). See `convert`."""
+    return convert(score, x, t, path, "score", "x0_hat")
+
+
+def x0_hat_to_score(x0_hat: Tensor, x: Tensor, t, path: Path) -> Tensor:
+    """score = -x0_hat / beta_t (singular at beta_t = 0, t = 1). See `convert`."""
+    return convert(x0_hat, x, t, path, "x0_hat", "score")
+
+
+def velocity_to_x1_hat(velocity: Tensor, x: Tensor, t, path: Path) -> Tensor:
+    """x1_hat = (s_t^2 u - kappa_t x) / D_t; straight path, sigma = 0: x + (1 - t) u. See `convert`."""
+    return convert(velocity, x, t, path, "velocity", "x1_hat")
+
+
+def score_from_velocity(velocity: Callable[[Tensor, Tensor], Tensor], path: Path):
+    """The score implied by a velocity field: a callable (x, t) -> velocity_to_score(velocity(x, t), x, t, path)."""
+    return lambda x, t: velocity_to_score(velocity(x, t), x, t, path)
+
+
+# ----------------------------------------------------------------------------- SDE sampling
+def sample_sde(velocity: Callable[[Tensor, Tensor], Tensor], x_0: Tensor, steps: int,
+               g: Union[float, Callable[[Tensor], Tensor]] = 0.5, *, path: Path | None = None,
+               score: Callable[[Tensor, Tensor], Tensor] | None = None, generator: torch.Generator | None = None,
+               return_trajectory: bool = False) -> Solution:
+    """Euler-Maruyama for dx = [v(x, t) + g(t)^2 / 2 * score(x, t)] dt + g(t) dW from t = 0 to 1.
+
+    For any g(t) >= 0 this SDE, started from p_0, has the marginals p_t of the ODE dx = v dt
+    (the Fokker-Planck equation gets +g^2/2 (lap p - div(p grad log p)) = 0); g = 0 is the ODE
+    with Euler steps. With the score taken from the velocity (straight path: (t v - x) / (1 - t)),
+    the default g(t) = g0 sqrt(1 - t) keeps g^2 * score = g0^2 (t v - x) finite as t -> 1. Steps are
+    taken at t_k = k / steps, k < steps, so t = 1 itself is never evaluated.
+
+    Args:
+        velocity: callable (x (B, *D), t (B,)) -> (B, *D), noise (t = 0) -> data (t = 1).
+        x_0: samples of p_0 (standard normal), (B, *D).
+        steps: number of steps >= 1 (one velocity evaluation each).
+        g: g0 >= 0 (meaning g(t) = g0 sqrt(1 - t)) or a callable t (B,) -> g(t) (B,) >= 0.
+        path: the path the velocity was trained on, for the score conversion (default LinearPath()).
+        score: a callable (x, t) -> score to use instead of the one implied by the velocity.
+        generator: torch.Generator for the Brownian increments (reproducible samples).
+        return_trajectory: keep every state, (steps + 1, B, *D).
+
+    Returns:
+        `fmlite.solvers.Solution(x, trajectory, times, nfe)` with x the samples at t = 1.
+
+    Raises:
+        ValueError: steps < 1, g0 negative or not finite, g(t) negative or of the wrong shape,
+            x_0 without a batch dimension, or a velocity of the wrong shape.
+
+    Sources: Song et al. 2021, eq. (6) and (13) and sec. 4.1 (Euler-Maruyama); Albergo, Boffi &
+    Vanden-Eijnden 2023, Theorem 2.21 (forward SDE of an interpolant with any diffusion).
+    """
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps}")
+    if x_0.dim() < 2:
+        raise ValueError(f"x_0 must have shape (B, *D) with a batch dimension first, got {tuple(x_0.shape)}")
+    if not callable(g):
+        g0 = float(g)
+        if not math.isfinite(g0) or g0 < 0:
+            raise ValueError(f"g0 must be a finite number >= 0, got {g}")
+        g_fn = lambda t: g0 * torch.sqrt(1 - t)  # noqa: E731
+    else:
+        g_fn = g
+    path = path if path is not None else LinearPath()
+    steps = int(steps)
+    times = torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64)
+    h = 1.0 / steps
+    batch = x_0.shape[0]
+    with torch.no_grad():
+        x = x_0
+        trajectory = [x] if return_trajectory else None
+        for k in range(steps):
+            t = torch.full((batch,), float(times[k]), dtype=x.dtype, device=x.device)
+            v = velocity(x, t)
+            if v.shape != x.shape:
+                raise ValueError(f"velocity(x, t) must return the shape of x {tuple(x.shape)}, got {tuple(v.shape)}")
+            gt = torch.as_tensor(g_fn(t), dtype=x.dtype, device=x.device).expand(batch)
+            if (gt < 0).any() or not torch.isfinite(gt).all():
+                raise ValueError(f"g(t) must be finite and >= 0, got {gt.min().item():.4g} at t = {float(times[k]):.4g}")
+            drift = v
+            if (gt > 0).any():
+                s = score(x, t) if score is not None else velocity_to_score(v, x, t, path)
+                drift = v + 0.5 * broadcast_time(gt ** 2, x) * s
+            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+            x = x + h * drift + math.sqrt(h) * broadcast_time(gt, x) * noise
+            if return_trajectory:
+                trajectory.append(x)
+    return Solution(x=x, trajectory=torch.stack(trajectory) if return_trajectory else None, times=times, nfe=steps)
