@@ -44,7 +44,7 @@ from torch import Tensor
 from .checks import check_finite, check_time
 from .paths import Path
 
-__all__ = ["marginal_velocity", "log_density", "posterior_weights"]
+__all__ = ["marginal_velocity", "log_density", "posterior_weights", "GaussianMixture"]
 
 
 #: Largest number of float64 entries in a (rows, N, D) temporary; bigger batches are split
@@ -187,3 +187,8 @@ def log_density(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
     n = d2.shape[1]
     logp = torch.logsumexp(-d2 / (2 * s2[:, None]), dim=1) - math.log(n) - 0.5 * dim * torch.log(2 * math.pi * s2)
     return logp.to(x.dtype)
+
+
+# The same ground truth for Gaussian-mixture data (log p_t, score, x0_hat, x1_hat, u_t in closed form)
+# lives in its own module; it is re-exported here so every exact field is found in one place.
+from .gaussian_mixture import GaussianMixture  # noqa: E402

@@ -144,7 +144,7 @@ class GaussianMixture:
     def velocity(self, x: Tensor, t, path: Path) -> Tensor:
         """Marginal velocity u_t(x) = alpha'_t x1_hat - (beta_t beta'_t + sigma_t sigma'_t) score, (B, D).
 
-        sigma_t sigma'_t comes from `fmlite.scores.path_coefficients` (the schedule's `sigma_dsigma`
+        sigma_t sigma'_t comes from `fmlite.scores.path_coefficients` (the schedule's `variance_rate`
         when it has one, else sigma_t * sigma'_t).
 
         Raises: ValueError for bad shapes, t, or a schedule whose sigma sigma' is not finite at t.

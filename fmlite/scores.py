@@ -49,27 +49,16 @@ def path_coefficients(path: Path, t) -> dict[str, Tensor]:
     """float64 alpha_t, beta_t, s2_t = beta_t^2 + sigma_t^2, d_alpha_t, d_beta_t, kappa_t, D_t at t (B,).
 
     kappa_t = beta_t beta'_t + sigma_t sigma'_t, with sigma_t sigma'_t from the schedule's
-    `sigma_dsigma(t)` if it has one (finite where sigma' is not, e.g. the Brownian bridge at
-    t = 0, 1), else sigma_t * sigma'_t. D_t = alpha'_t s2_t - alpha_t kappa_t.
+    `variance_rate(t)` (via `Path.field_coefficients`; finite where sigma' is not, e.g. the
+    Brownian bridge at t = 0, 1). D_t = alpha'_t s2_t - alpha_t kappa_t.
 
     Raises:
         ValueError: t invalid, or sigma_t sigma'_t is not finite at some t.
     """
     t = check_time(t).double()
-    c = path.coefficients(t, derivatives=False)
+    c = path.field_coefficients(t)  # sigma sigma' from the schedule's variance_rate: finite for the bridge
     a, b, s = c["alpha_t"], c["beta_t"], c["sigma_t"]
-    da, db = path.alpha_derivative(t), path.beta_derivative(t)
-    sigma_dsigma = getattr(path.sigma, "sigma_dsigma", None)
-    if sigma_dsigma is not None:
-        sds = torch.as_tensor(sigma_dsigma(t), dtype=t.dtype).expand(t.shape)
-    elif getattr(path.sigma, "is_zero", False):
-        sds = torch.zeros_like(t)
-    else:
-        sds = s * path.sigma.derivative(t)
-    bad = ~torch.isfinite(sds)
-    if bad.any():
-        raise ValueError(f"sigma_t * sigma'_t of {path.sigma!r} is not finite at t = {t[bad][0].item():.6g}; "
-                         "use times where the schedule's derivative is finite")
+    da, db, sds = c["d_alpha_t"], c["d_beta_t"], c["sigma_d_sigma_t"]
     s2 = b ** 2 + s ** 2
     kappa = b * db + sds
     return {"alpha_t": a, "beta_t": b, "s2_t": s2, "d_alpha_t": da, "d_beta_t": db, "kappa_t": kappa,

@@ -45,8 +45,16 @@ def test_validation_errors():
         GaussianMixture([1.0], mu[:1], torch.tensor([[[1.0, 0.5], [0.0, 1.0]]]))
     with pytest.raises(ValueError, match=r"x must have shape \(B, 2\)"):
         GMM.score(torch.zeros(3, 3), 0.5, LinearPath())
-    with pytest.raises(ValueError, match="sigma_t \\* sigma'_t"):
-        GMM.velocity(torch.zeros(3, 2), 1.0, LinearPath(BridgeSigma(1.0)))
+
+
+
+def test_bridge_velocity_is_finite_at_both_ends_and_continuous():
+    """sigma sigma' of the bridge is finite at t = 0 and 1 (sigma' is not): the field is too, and continuous."""
+    path, x = LinearPath(BridgeSigma(1.0)), torch.randn(5, 2, generator=torch.Generator().manual_seed(3))
+    for end, near in ((0.0, 1e-7), (1.0, 1 - 1e-7)):
+        at_end, close = GMM.velocity(x, end, path), GMM.velocity(x, near, path)
+        assert torch.isfinite(at_end).all()
+        assert torch.allclose(at_end, close, atol=1e-4)
 
 
 def test_sampler_moments():
