@@ -179,7 +179,7 @@ def call(answer: Callable, *args):
 
 
 # ----------------------------------------------------------------------------- comparing
-def compare(got, expected: Tensor, name: str, where: str = "", atol: float = 1e-4) -> None:
+def compare(got, expected: Tensor, name: str, where: str = "", atol: float = 1e-4, rtol: float = 1e-4) -> None:
     """Compare a tensor answer with the expected one (in the expected dtype, float64 in the checkers);
     raise Mismatch with a diagnosis: not a tensor, wrong shape, NaN, flipped sign, a constant factor."""
     if not isinstance(got, Tensor):
@@ -189,14 +189,14 @@ def compare(got, expected: Tensor, name: str, where: str = "", atol: float = 1e-
     got = got.detach().to(expected.dtype)
     if not torch.isfinite(got).all():
         raise Mismatch(f"{name} contains NaN or inf{where}")
-    if torch.allclose(got, expected, atol=atol, rtol=1e-4):
+    if torch.allclose(got, expected, atol=atol, rtol=rtol):
         return
-    if torch.allclose(-got, expected, atol=atol, rtol=1e-4):
+    if torch.allclose(-got, expected, atol=atol, rtol=rtol):
         raise Mismatch(f"{name} has the wrong sign{where}")
     denom = (got * got).sum()
     if denom > 0:
         c = float((got * expected).sum() / denom)
-        if c != 0 and abs(1 / c - 1) > 0.01 and torch.allclose(c * got, expected, atol=atol, rtol=1e-4):
+        if c != 0 and abs(1 / c - 1) > 0.01 and torch.allclose(c * got, expected, atol=atol, rtol=rtol):
             sign = "has the wrong sign and " if c < 0 else ""
             raise Mismatch(f"{name} {sign}is {abs(1 / c):.4g} times the expected value{where}")
     err = (got - expected).abs().max().item()
@@ -235,9 +235,10 @@ def known_mistake(got, mistakes, expected=None, atol: float = 1e-4) -> str | Non
             gg, ee = g, (e if e is not None and e.shape == w.shape else None)
         else:
             continue
-        if ee is not None and torch.allclose(w, ee, atol=atol, rtol=1e-4):
+        rtol = min(atol, 1e-4)
+        if ee is not None and torch.allclose(w, ee, atol=atol, rtol=rtol):
             continue
-        if torch.isfinite(gg).all() and torch.allclose(gg, w, atol=atol, rtol=1e-4):
+        if torch.isfinite(gg).all() and torch.allclose(gg, w, atol=atol, rtol=rtol):
             return message
     return None
 

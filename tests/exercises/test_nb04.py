@@ -44,6 +44,9 @@ def _rk4_variant(weights=(1, 2, 2, 1), times=(0.0, 0.5, 0.5, 1.0), last=1.0, wit
     (_rk4_variant(times=(0.0, 0.5, 0.5, 0.5)), "the new x differs from the expected value"),              # off by half
     (_rk4_variant(time=lambda t: t.clamp(0.05, 0.85)), "the new x differs"),                               # kind 5
     (_rk4_variant(weights=(1, 2, 2, 2)), "the new x differs from the expected value by up to"),
+    (lambda x, t, h, v: (lambda k1: (lambda k2: (lambda k3: x + h / 8 * (k1 + 3 * k2 + 3 * k3 + v(
+        x + h * (k1 - k2 + k3), t + h)))(v(x + h * (k2 - k1 / 3), t + 2 * h / 3)))(v(x + h * k1 / 3, t + h / 3)))(
+        v(x, t)), "this is Kutta's 3/8 rule"),                                                            # 3/8 rule
 ])
 def test_rk4_step_rejects(answer, message, rejected):
     rejected("04.rk4_step", answer, message)
