@@ -1,0 +1,340 @@
+"""The machinery every exercise shares: registry, verdicts, one guarded call, comparisons, stand-ins.
+
+A checker is a function `checker(answer) -> note` that calls the student's function with
+`call`, raises `NotSolved` or `Mismatch` (with a diagnosis), or returns a short success note.
+Checkers feed float64 inputs with one time per sample spread over the whole allowed domain
+(`domain_times`), so a right answer written plainly passes and a wrong one cannot hide.
+Stand-in networks and fields refuse bad input with the very checks of `fmlite.models`
+(`fmlite.checks.check_flat_input`, `fmlite.checks.check_time`).
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+import numbers
+import textwrap
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ..checks import check_flat_input, check_time
+
+__all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved",
+           "compare", "known_mistake", "register", "call", "reject_known", "as_number", "domain_times",
+           "one_time_variants", "ONE_TIME", "StandInField", "TinyField"]
+
+
+class NotSolved(Exception):
+    """The answer is still the unfilled template."""
+
+
+class Mismatch(Exception):
+    """The answer runs but is wrong; the message says how."""
+
+
+@dataclass
+class Exercise:
+    key: str
+    title: str
+    solution: Callable
+    checker: Callable[[Callable], str]  # raises NotSolved / Mismatch, or returns a success note
+
+
+#: All exercises by key ("NN.name", NN = notebook number, name = the function the student fills in).
+EXERCISES: dict[str, Exercise] = {}
+
+
+def register(key: str, title: str, solution: Callable, checker: Callable[[Callable], str]) -> None:
+    """Add an exercise (each notebook module registers its own). Raises ValueError for a duplicate key."""
+    if key in EXERCISES:
+        raise ValueError(f"exercise {key!r} is defined twice")
+    EXERCISES[key] = Exercise(key, title, solution, checker)
+
+
+def _get(key: str) -> Exercise:
+    if key not in EXERCISES:
+        raise KeyError(f"unknown exercise {key!r}; known: {sorted(EXERCISES)}")
+    return EXERCISES[key]
+
+
+def verdict(key: str, answer: Callable) -> tuple[bool, str]:
+    """Run the checker of exercise `key` on `answer`; return (correct, message). Never raises for a wrong
+    answer: errors inside the student's code become the message.
+
+    Raises:
+        KeyError: unknown exercise key (a typo in the notebook, not the student's fault).
+    """
+    ex = _get(key)
+    try:
+        note = ex.checker(answer)
+    except NotSolved as e:
+        return False, f"[{key}] not solved yet: {str(e) or 'fill in the function above and run this cell again.'}"
+    except Mismatch as e:
+        return False, f"[{key}] not quite: {e}"
+    except Exception as e:  # the student's code crashed: say what, not a traceback wall
+        return False, f"[{key}] your code raised {type(e).__name__}: {e}"
+    return True, f"[{key}] correct! {note}".rstrip()
+
+
+def passes(key: str, answer: Callable) -> bool:
+    """True if `answer` solves exercise `key` (silent; for tests)."""
+    return verdict(key, answer)[0]
+
+
+def check(key: str, answer: Callable) -> None:
+    """Check a student's answer to exercise `key` and print the verdict.
+
+    Returns None on purpose, so a notebook cell ending in `check(...)` shows only the message
+    (nbval does not honour a trailing ";"). Use `passes` for a bool. Raises KeyError for an unknown key.
+    """
+    print(verdict(key, answer)[1])
+
+
+def solution(key: str) -> Callable:
+    """The worked solution of exercise `key` as a function."""
+    return _get(key).solution
+
+
+def show_solution(key: str) -> None:
+    """Print the source of the worked solution of exercise `key` (for instructors)."""
+    print(inspect.getsource(_get(key).solution))
+
+
+# ----------------------------------------------------------------------------- calling the answer
+def _is_template(answer: Callable) -> bool:
+    """True if the function still holds the template line (`return None`, `return ...`, `pass`, `...`, or
+    `raise NotImplementedError`), or its source cannot be read."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
+    except (OSError, TypeError, SyntaxError):
+        return True
+    fns = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda))]
+    if not fns:
+        return True
+    fn = fns[0]
+    if isinstance(fn, ast.Lambda):
+        return isinstance(fn.body, ast.Constant) and fn.body.value in (None, Ellipsis)
+    body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if not body or all(isinstance(s, ast.Pass) for s in body):
+        return True
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Return) and isinstance(node.value, ast.Constant) and node.value.value in (None, ...):
+            return True
+        if isinstance(node, ast.Raise) and "NotImplementedError" in ast.dump(node):
+            return True
+    return False
+
+
+class _FailedShapes(torch.overrides.TorchFunctionMode):
+    """Records the tensor shapes of the first torch operation that raises (to aim the broadcasting hint)."""
+
+    def __init__(self):
+        super().__init__()
+        self.shapes = None
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        try:
+            return func(*args, **(kwargs or {}))
+        except RuntimeError:
+            if self.shapes is None:
+                self.shapes = [tuple(a.shape) for a in args if isinstance(a, Tensor)]
+            raise
+
+
+def _broadcast_hint(e: Exception, shapes) -> str:
+    if any(len(s) == 4 for s in shapes):
+        return (f"the shapes do not broadcast ({e}): t has shape (B,) but the images have shape (B, C, H, W); "
+                "reshape it to (B, 1, 1, 1) with t[:, None, None, None] so that each image gets its own time")
+    flat = [s for s in shapes if len(s) == 2]
+    if flat and any(len(s) == 3 for s in shapes):  # (B, 1) or (B, N) against (B, N, D)
+        if flat[0][1] == 1:
+            return (f"the shapes do not broadcast ({e}): t[:, None], of shape (B, 1), meets a (B, N, D) tensor "
+                    "of all (point, data point) pairs; there use t[:, None, None], of shape (B, 1, 1)")
+        return (f"the shapes do not broadcast ({e}): a (B, N) tensor such as the weights meets a (B, N, D) "
+                "tensor; give it a last axis of size 1, w[:, :, None], of shape (B, N, 1)")
+    return (f"the shapes do not broadcast ({e}); t has shape (B,): use t[:, None], of shape (B, 1), to combine "
+            "it with points of shape (B, D) (one time per row) or with a (B, N) tensor")
+
+
+def call(answer: Callable, *args):
+    """Call the student's function. A template (None, `...`, NotImplementedError) is NotSolved; a filled-in
+    body that returns None is told it forgot `return`; a broadcasting error gets a hint about t's shape."""
+    recorder = _FailedShapes()
+    try:
+        with recorder:
+            out = answer(*args)
+    except NotImplementedError:
+        raise NotSolved() from None
+    except RuntimeError as e:
+        if "must match the size" in str(e):
+            raise Mismatch(_broadcast_hint(e, recorder.shapes or [])) from None
+        raise
+    if out is Ellipsis or (out is None and _is_template(answer)):
+        raise NotSolved()
+    if out is None:
+        raise Mismatch("your function returned None: did you forget `return`?")
+    return out
+
+
+# ----------------------------------------------------------------------------- comparing
+def compare(got, expected: Tensor, name: str, where: str = "", atol: float = 1e-4, rtol: float = 1e-4) -> None:
+    """Compare a tensor answer with the expected one (in the expected dtype, float64 in the checkers);
+    raise Mismatch with a diagnosis: not a tensor, wrong shape, NaN, flipped sign, a constant factor."""
+    if not isinstance(got, Tensor):
+        raise Mismatch(f"{name} should be a torch tensor, got {type(got).__name__}")
+    if got.shape != expected.shape:
+        raise Mismatch(f"{name} has shape {tuple(got.shape)}, expected {tuple(expected.shape)}{where}")
+    got = got.detach().to(expected.dtype)
+    if not torch.isfinite(got).all():
+        raise Mismatch(f"{name} contains NaN or inf{where}")
+    if torch.allclose(got, expected, atol=atol, rtol=rtol):
+        return
+    if torch.allclose(-got, expected, atol=atol, rtol=rtol):
+        raise Mismatch(f"{name} has the wrong sign{where}")
+    denom = (got * got).sum()
+    if denom > 0:
+        c = float((got * expected).sum() / denom)
+        if c != 0 and abs(1 / c - 1) > 0.01 and torch.allclose(c * got, expected, atol=atol, rtol=rtol):
+            sign = "has the wrong sign and " if c < 0 else ""
+            raise Mismatch(f"{name} {sign}is {abs(1 / c):.4g} times the expected value{where}")
+    err = (got - expected).abs().max().item()
+    raise Mismatch(f"{name} differs from the expected value by up to {err:.3g}{where}")
+
+
+def _as_tensor(value):
+    if isinstance(value, Tensor):
+        return value.detach().double()
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return torch.tensor(float(value), dtype=torch.float64)
+    return None
+
+
+def known_mistake(got, mistakes, expected=None, atol: float = 1e-4) -> str | None:
+    """The message of the first known wrong answer that `got` equals, or None.
+
+    Args:
+        got: the student's answer: a tensor, or a number (a float or a one-element tensor) for scalar answers.
+        mistakes: [(message, wrong value), ...], each value a tensor or a number.
+        expected: the right answer; a wrong value that equals it (or is not finite) is skipped, so a correct
+            answer is never reported as a mistake.
+    """
+    g = _as_tensor(got)
+    if g is None:
+        return None
+    e = _as_tensor(expected) if expected is not None else None
+    for message, wrong in mistakes:
+        w = _as_tensor(wrong)
+        if w is None or not torch.isfinite(w).all():
+            continue
+        if w.numel() == 1 and g.numel() == 1:
+            gg, w = g.reshape(()), w.reshape(())
+            ee = e.reshape(()) if e is not None and e.numel() == 1 else None
+        elif g.shape == w.shape:
+            gg, ee = g, (e if e is not None and e.shape == w.shape else None)
+        else:
+            continue
+        rtol = min(atol, 1e-4)
+        if ee is not None and torch.allclose(w, ee, atol=atol, rtol=rtol):
+            continue
+        if torch.isfinite(gg).all() and torch.allclose(gg, w, atol=atol, rtol=rtol):
+            return message
+    return None
+
+
+def reject_known(got, mistakes, expected=None, where: str = "", atol: float = 1e-4) -> None:
+    """Raise Mismatch(message + where) if `got` is one of the known wrong answers (see `known_mistake`)."""
+    message = known_mistake(got, mistakes, expected, atol)
+    if message:
+        raise Mismatch(message + where)
+
+
+def as_number(got, name: str) -> float:
+    """A scalar answer (0-d tensor, one-element tensor or float) as a float, with a clear message otherwise."""
+    if isinstance(got, Tensor):
+        if got.numel() != 1:
+            raise Mismatch(f"{name} should be one number, got a tensor of shape {tuple(got.shape)}: "
+                           "average over the batch (and sum over the coordinates)")
+        got = got.detach().reshape(())
+    if not isinstance(got, (Tensor, numbers.Real)):
+        raise Mismatch(f"{name} should be a number (a 0-d tensor), got {type(got).__name__}")
+    value = float(got)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise Mismatch(f"{name} is {value}")
+    return value
+
+
+# ----------------------------------------------------------------------------- inputs
+def domain_times(n: int, lo: float = 0.0, hi: float = 1.0, seed: int = 0) -> Tensor:
+    """n >= 5 distinct float64 times covering [lo, hi]: both ends, a point within 0.01 of each end, the rest
+    spread between, shuffled (so no row shares its time and order carries no sign) with an inner time first
+    (so t[0] used for every row is not an end, where some formulas vanish)."""
+    inner = torch.linspace(lo + 0.15 * (hi - lo), hi - 0.2 * (hi - lo), n - 4, dtype=torch.float64)
+    ends = torch.tensor([lo, lo + 0.01, hi - 0.01, hi], dtype=torch.float64)
+    rest = torch.cat([inner[1:], ends])
+    return torch.cat([inner[:1], rest[torch.randperm(n - 1, generator=torch.Generator().manual_seed(seed))]])
+
+
+#: The message for an answer that used one time for the whole batch.
+ONE_TIME = ("every sample has its own time t[i], but you used one time for the whole batch (t[0], t.mean(), "
+            "a Python number...); keep t as a (B,) tensor and broadcast it, e.g. t[:, None]")
+
+
+def one_time_variants(fn: Callable[[Tensor], Tensor], t: Tensor) -> list[tuple[str, Tensor]]:
+    """[(ONE_TIME, fn(t with every entry set to one of t's values or its mean)), ...] for `reject_known`."""
+    values = [float(v) for v in t] + [float(t.mean()), float(t.median())]
+    return [(ONE_TIME, fn(torch.full_like(t, v))) for v in values]
+
+
+# ----------------------------------------------------------------------------- stand-in networks and fields
+def _check_inputs(x, t, dim: int, owner: str, what: str) -> Tensor:
+    """The input checks of fmlite.models (the same functions), plus swapped-argument detection."""
+    if isinstance(t, Tensor) and t.dim() == 2 and (not isinstance(x, Tensor) or x.dim() <= 1):
+        raise Mismatch(f"{what} was called as {what}(t, x): the points come first, {what}(x, t), with x of "
+                       "shape (B, D) and t of shape (B,)")
+    if not isinstance(x, Tensor):
+        raise Mismatch(f"{what}(x, t) needs x as a tensor of shape (B, {dim}), got {type(x).__name__}")
+    try:
+        check_flat_input(x, dim, owner)
+        return check_time(t, x.shape[0], like=x)
+    except ValueError as e:
+        raise Mismatch(f"{what}(x, t) refused its input, as a network of fmlite.models would: {e}") from None
+
+
+class StandInField:
+    """A velocity field velocity(x, t) for the checks: x (B, dim), t (B,) or a number in [0, 1].
+
+    Args:
+        fn: (x, t) -> velocity, t already checked and of shape (B,).
+        strict: also demand a tensor t of shape (B,), as a trained model is called in the samplers.
+
+    Raises (on call): Mismatch for swapped arguments or input `fmlite.models` would refuse.
+    """
+
+    def __init__(self, fn: Callable[[Tensor, Tensor], Tensor], dim: int = 2, strict: bool = False):
+        self.fn, self.dim, self.strict = fn, dim, strict
+
+    def __call__(self, x, t):
+        if self.strict and isinstance(x, Tensor) and x.dim() == 2 and (
+                not isinstance(t, Tensor) or t.shape != (x.shape[0],)):
+            got_t = f"a tensor of shape {tuple(t.shape)}" if isinstance(t, Tensor) else f"a {type(t).__name__}"
+            raise Mismatch(f"call velocity(x, t) with t a tensor of shape (B,) = ({x.shape[0]},), one time per "
+                           f"point, as a trained model is called: t = torch.full((B,), k * h); you passed {got_t}")
+        t = _check_inputs(x, t, self.dim, f"velocity(dim={self.dim})", "velocity")
+        return self.fn(x, t)
+
+
+class TinyField(torch.nn.Module):
+    """A fixed, differentiable float64 network v(x, t) = x A + t b + c (no random weights) that refuses the
+    input `fmlite.models.MLP` refuses: x (B, 2), t (B,) or a number in [0, 1]."""
+
+    def __init__(self):
+        super().__init__()
+        self.A = torch.nn.Parameter(torch.tensor([[0.5, -0.3], [0.8, 0.2]], dtype=torch.float64))
+        self.b = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
+        self.c = torch.nn.Parameter(torch.tensor([0.3, 0.1], dtype=torch.float64))
+
+    def forward(self, x, t):
+        t = _check_inputs(x, t, 2, "MLP(dim=2)", "model")
+        return x.to(self.A.dtype) @ self.A + t[:, None] * self.b + self.c

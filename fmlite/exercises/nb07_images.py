@@ -1,0 +1,121 @@
+"""Notebook 07 (images): x_t for a batch of images (the time broadcast), and classifier-free guidance.
+
+Worked solutions beside checkers.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .framework import Mismatch, call, compare, domain_times, one_time_variants, register, reject_known
+
+_BROADCAST_HINT = ("t has shape (B,) but the images have shape (B, C, H, W): reshape it to (B, 1, 1, 1) with "
+                   "t[:, None, None, None] (or t.view(-1, 1, 1, 1)) so that each image gets its own time")
+
+
+def interpolate_images(x_0, x_1, t):
+    """x_t = t x_1 + (1 - t) x_0 for images (B, C, H, W): t (B,) becomes (B, 1, 1, 1) to broadcast per image."""
+    t = t[:, None, None, None]
+    return t * x_1 + (1 - t) * x_0
+
+
+def _images(batch: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(batch, 1, 8, 8, generator=g, dtype=torch.float64),
+            torch.randn(batch, 1, 8, 8, generator=g, dtype=torch.float64))
+
+
+def _check_interpolate_images(answer):
+    """Domain: t in [0, 1] (both ends), float64 images of 1 x 8 x 8, each with its own t; batches of 5 and of 8
+    (8 images of 8 x 8 pixels: a wrong broadcast then runs without an error and must still be caught)."""
+    for batch in (5, 8):
+        x_0, x_1 = _images(batch, 70 + batch)
+        t = domain_times(batch, seed=batch)
+        got = call(answer, x_0, x_1, t)
+        expected = interpolate_images(x_0, x_1, t)
+        where = f" ({batch} images, each with its own t in [0, 1])"
+        tt = t[:, None, None, None]
+        spread = [] if batch != 8 else [  # t of shape (8,) or (8, 1) broadcasts silently against 8 x 8 pixels
+            (f"with {batch} images of 8 x 8 pixels your t was spread along the rows of every image instead of one "
+             f"time per image: {_BROADCAST_HINT}", t[:, None] * x_1 + (1 - t[:, None]) * x_0),
+            (f"with {batch} images of 8 x 8 pixels your t was spread along the columns of every image instead of "
+             f"one time per image: {_BROADCAST_HINT}", t * x_1 + (1 - t) * x_0)]
+        reject_known(got, spread + [
+            ("x_t runs backwards: at t = 0 it should be the noise x_0 and at t = 1 the image x_1, "
+             "x_t = t x_1 + (1 − t) x_0", tt * x_0 + (1 - tt) * x_1),
+            ("you returned the image x_1 itself; x_t = t x_1 + (1 − t) x_0", x_1),
+            ("you returned the noise x_0 itself; x_t = t x_1 + (1 − t) x_0", x_0),
+            ("the two weights must add up to 1: x_t = t x_1 + (1 − t) x_0, not t x_1 + x_0", tt * x_1 + x_0),
+            ("x_1 − x_0 is the velocity, not the point x_t = t x_1 + (1 − t) x_0", x_1 - x_0),
+            ("this is the average image (x_0 + x_1) / 2 for every t", (x_0 + x_1) / 2),
+        ] + one_time_variants(lambda s: interpolate_images(x_0, x_1, s), t), expected, where)
+        compare(got, expected, "x_t", where)
+    return "t[:, None, None, None] gives every image its own time: x_t = t x_1 + (1 - t) x_0, pixel by pixel."
+
+
+register("07.interpolate_images", "x_t for a batch of images (the time broadcast)", interpolate_images,
+         _check_interpolate_images)
+
+
+def guided(model, x, t, y, w):
+    """Classifier-free guided velocity v(x, t, null) + w (v(x, t, y) - v(x, t, null)); w = 1 is plain conditional."""
+    v_cond = model(x, t, y)
+    v_uncond = model(x, t, torch.full_like(y, model.null_label))
+    return v_uncond + w * (v_cond - v_uncond)
+
+
+def _guidance_model():
+    from ..models import ConvNet
+
+    class _StandIn(ConvNet):
+        """The real ConvNet (its own input checks), plus a clear message for model(t, x, y)."""
+
+        def forward(self, x, t, y=None):
+            if isinstance(x, Tensor) and isinstance(t, Tensor) and x.dim() <= 1 and t.dim() == 4:
+                raise Mismatch("the model was called as model(t, x, y): the images come first, model(x, t, y)")
+            return super().forward(x, t, y)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(7)
+        model = _StandIn(width=16, blocks=1, num_classes=10)  # width 8: GroupNorm erases the labels
+        torch.nn.init.normal_(model.conv_out[-1].weight, std=0.3)  # not the zero start: outputs must differ
+    return model.eval()
+
+
+def _check_guided(answer):
+    """Domain: t in [0, 1] (both ends), 6 images of 1 x 8 x 8 each with its own t and label, guidance weights
+    w = 3, 1, 0, 0.5, -0.5; the model is the course's ConvNet (float32, so compared with atol 1e-5)."""
+    model = _guidance_model()
+    g = torch.Generator().manual_seed(72)
+    x, y = torch.randn(6, 1, 8, 8, generator=g), torch.tensor([0, 1, 3, 3, 7, 9])
+    t = domain_times(6, seed=7).float()
+    null = torch.full_like(y, model.null_label)
+    with torch.no_grad():
+        v_c, v_u = model(x, t, y), model(x, t, null)
+        one_time = [(m, model(x, s, y), model(x, s, null)) for m, s in one_time_variants(lambda s: s, t)]
+        for w in (3.0, 1.0, 0.0, 0.5, -0.5):  # w = 3 first: there every known mistake differs from the others
+            got = call(answer, model, x, t, y, w)
+            expected = v_u + w * (v_c - v_u)
+            reject_known(got, [
+                ("the conditional v(x, t, y) whatever w is: scale the difference v_cond - v_uncond by w", v_c),
+                ("the unconditional v(x, t, null) whatever w is: add w (v(x, t, y) - v(x, t, null))", v_u),
+                ("the (1 + w) form of Ho & Salimans 2022; in this course w = 1 is plain conditional sampling, so "
+                 "use v_uncond + w (v_cond - v_uncond)", v_u + (1 + w) * (v_c - v_u)),
+                ("conditional and unconditional velocities swapped: start from v(x, t, null) and move w times "
+                 "towards v(x, t, y)", v_c + w * (v_u - v_c)),
+                ("only the guidance direction w (v_cond - v_uncond): add it to v(x, t, null)", w * (v_c - v_u)),
+                ("label 0 is a digit, not \"no label\": the unconditional velocity uses y = model.null_label",
+                 model(x, t, torch.zeros_like(y)) + w * (v_c - model(x, t, torch.zeros_like(y)))),
+                ("w scales the difference, not the conditional velocity alone: v_uncond + w (v_cond - v_uncond)",
+                 v_u + w * v_c),
+                ("you moved away from the conditional velocity: v_uncond + w (v_cond - v_uncond), not "
+                 "v_uncond - w (v_cond - v_uncond)", v_u - w * (v_c - v_u)),
+            ] + [(m, u + w * (c - u)) for m, c, u in one_time], expected, f" at w = {w:g}", atol=1e-5)
+            name = {1.0: " (w = 1 should give the conditional v(x, t, y))",
+                    0.0: " (w = 0 should give the unconditional v(x, t, null), with y = model.null_label)"}
+            compare(got, expected, "the guided velocity", name.get(w, f" at w = {w:g} (expected v(x, t, null) + "
+                    f"{w:g} (v(x, t, y) - v(x, t, null)) with null = model.null_label)"), atol=1e-5)
+    return "w = 0 unconditional, w = 1 conditional, w > 1 pushes past it: sharper, less varied samples."
+
+
+register("07.guided", "classifier-free guidance", guided, _check_guided)

@@ -1,0 +1,162 @@
+"""The exercise framework and the notebook-00 exercises: every solution passes its checker, templates say
+"not solved yet", wrong answers of every kind are rejected with a message naming the mistake, and the
+solutions agree with independent oracles (fmlite.paths, fmlite.solvers)."""
+import pytest
+import torch
+
+from fmlite.exercises import (EXERCISES, Mismatch, NotSolved, check, compare, known_mistake, passes,
+                              show_solution, solution, verdict)
+from fmlite.paths import LinearPath
+from fmlite.solvers import integrate
+
+ONE_TIME = "you used one time for the whole batch"
+MODULES = ["nb00_start_here", "nb01_paths", "nb02_vector_fields", "nb03_training", "nb04_sampling", "nb07_images"]
+
+
+# ----------------------------------------------------------------------------- the framework contract
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_every_worked_solution_passes_its_check(key, capsys):
+    assert passes(key, solution(key)) is True
+    check(key, solution(key))
+    out = capsys.readouterr().out
+    assert out.startswith(f"[{key}] correct!") and out == verdict(key, solution(key))[1] + "\n"
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_every_unfilled_template_is_not_solved_yet(key, capsys):
+    def template(*args):
+        # YOUR CODE HERE
+        return None
+
+    def raises(*args):
+        raise NotImplementedError
+
+    def dots(*args):
+        ...
+
+    for answer in (template, raises, dots, lambda *a: None):
+        assert passes(key, answer) is False
+        check(key, answer)
+        assert f"[{key}] not solved yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_a_filled_body_without_return_is_asked_about_return(key, capsys):
+    def forgot(*args):
+        result = solution(key)(*args)  # noqa: F841 - computed, never returned
+
+    assert passes(key, forgot) is False
+    check(key, forgot)
+    assert "your function returned None: did you forget `return`?" in capsys.readouterr().out
+
+
+def test_keys_name_the_function_the_student_fills_in():
+    for key, ex in EXERCISES.items():
+        assert key.split(".")[1] == ex.solution.__name__, key
+    assert {"02.average_velocity", "07.guided"} <= set(EXERCISES)
+    assert not {"02.marginal_velocity", "07.guided_velocity"} & set(EXERCISES)
+
+
+def test_one_module_per_notebook_each_readable_in_one_sitting():
+    import importlib
+    import inspect
+    for name in MODULES:
+        source = inspect.getsource(importlib.import_module(f"fmlite.exercises.{name}"))
+        assert len(source.splitlines()) <= 300, name
+        assert f"_{name[2:4]}" not in source.replace(f"nb{name[2:4]}", "")  # no _0102-style name suffixes
+    for key, ex in EXERCISES.items():
+        assert ex.checker.__module__ == ex.solution.__module__ == "fmlite.exercises." + next(
+            m for m in MODULES if m.startswith("nb" + key[:2])), key
+        assert "Domain:" in ex.checker.__doc__, key
+
+
+def test_a_crashing_answer_is_reported_not_raised(capsys):
+    check("00.interpolate", lambda x_0, x_1, t: x_0 @ x_1)  # shapes do not fit
+    assert "your code raised RuntimeError" in capsys.readouterr().out
+
+
+def test_show_solution_prints_source_and_unknown_keys_raise(capsys):
+    show_solution("00.interpolate")
+    assert "def interpolate" in capsys.readouterr().out
+    with pytest.raises(KeyError, match="unknown exercise"):
+        check("99.nothing", lambda: None)
+
+
+def test_compare_diagnoses_sign_factor_and_shape():
+    e = torch.arange(1.0, 7.0).reshape(3, 2)
+    with pytest.raises(Mismatch, match="wrong sign at t = 0.30"):
+        compare(-e, e, "u_t", " at t = 0.30")
+    with pytest.raises(Mismatch, match="is 0.5 times the expected value"):
+        compare(e / 2, e, "u_t")
+    with pytest.raises(Mismatch, match="has the wrong sign and is 2 times"):
+        compare(-2 * e, e, "u_t")
+    with pytest.raises(Mismatch, match="differs from the expected value by up to"):  # never "1 times"
+        compare(e * 1.001, e, "u_t")
+    with pytest.raises(Mismatch, match=r"shape \(2, 3\)"):
+        compare(e.T, e, "u_t")
+    with pytest.raises(Mismatch, match="torch tensor"):
+        compare(e.numpy(), e, "u_t")
+
+
+def test_known_mistake_is_guarded_for_tensors_and_numbers():
+    right, wrong = torch.ones(3), torch.zeros(3)
+    assert known_mistake(wrong, [("zeros", wrong)], right) == "zeros"
+    assert known_mistake(right, [("same as right", right.clone())], right) is None
+    assert known_mistake(None, [("zeros", wrong)]) is None
+    assert known_mistake(torch.zeros(2), [("zeros", wrong)]) is None  # another shape is not that mistake
+    assert known_mistake(torch.tensor(2.0), [("double", torch.tensor(2.0))], 1.0) == "double"
+    assert known_mistake(2.0, [("double", torch.tensor([2.0]))], torch.tensor(1.0)) == "double"
+    assert known_mistake(1.0, [("equal to the right one", 1.0)], 1.0) is None
+    assert known_mistake(2.0, [("inf", float("inf")), ("two", 2.0)]) == "two"
+    assert NotSolved is not Mismatch
+
+
+# ----------------------------------------------------------------------------- 00.interpolate
+def _line(x_0, x_1, t):
+    return (1 - t) * x_0 + t * x_1
+
+
+@pytest.mark.parametrize("answer, message", [
+    (lambda x_0, x_1, t: x_1, "you returned the data x_1 itself"),                                      # x_1 for x_t
+    (lambda x_0, x_1, t: _line(x_1, x_0, t[:, None]), "x_t runs backwards"),                             # flipped time
+    (lambda x_0, x_1, t: _line(x_0, x_1, t.mean()), ONE_TIME),                                           # kind 1
+    (lambda x_0, x_1, t: _line(x_0, x_1, float(t[0])), ONE_TIME),                                        # kind 1
+    (lambda x_0, x_1, t: _line(x_0, x_1, t), "use t[:, None], of shape (B, 1)"),                         # kind 4
+    (lambda x_0, x_1, t: _line(x_0, x_1, t[:, None].clamp(0.05, 0.95)), "x_t differs from the expected value"),  # 5
+    (lambda x_0, x_1, t: x_1 - x_0, "x_1 − x_0 is the velocity of the path"),
+    (lambda x_0, x_1, t: x_0 + t[:, None] * x_1, "the two weights must add up to 1"),
+    (lambda x_0, x_1, t: -_line(x_0, x_1, t[:, None]), "x_t has the wrong sign"),                        # sign
+    (lambda x_0, x_1, t: (x_0 + x_1) / 2, "the midpoint"),
+])
+def test_interpolate_rejects(answer, message, rejected):
+    rejected("00.interpolate", answer, message)
+
+
+def test_interpolate_solution_agrees_with_the_path_module():
+    x_0, x_1, t = torch.randn(8, 2), torch.randn(8, 2), torch.rand(8)
+    assert torch.allclose(solution("00.interpolate")(x_0, x_1, t), LinearPath().interpolate(x_0, x_1, t))
+
+
+# ----------------------------------------------------------------------------- 00.euler_step
+@pytest.mark.parametrize("answer, message", [
+    (lambda x, t, h, v: x + v(x, t), "multiply it by the step size h (h = 0.1 here)"),
+    (lambda x, t, h, v: h * v(x, t), "add it to the current position x"),
+    (lambda x, t, h, v: x - h * v(x, t), "you stepped against the arrow"),                               # sign
+    (lambda x, t, h, v: x + h * v(x, t.mean().expand_as(t)), ONE_TIME),                                  # kind 1
+    (lambda x, t, h, v: x + h * v(x, float(t[0])), ONE_TIME),                                            # kind 1
+    (lambda x, t, h, v: x + h * v(t, x), "velocity was called as velocity(t, x)"),                        # model(t, x)
+    (lambda x, t, h, v: x + h * v(x, t[:, None]), "refused its input, as a network of fmlite.models would"),  # 3
+    (lambda x, t, h, v: x + h * v(x, t + h), "at the end of the step"),                                  # off by one
+    (lambda x, t, h, v: x + h * v(x, 1 - t), "time runs the wrong way"),                                 # flipped time
+    (lambda x, t, h, v: x + h * v(x, t.clamp(0.05, 0.95)), "the new x differs"),                         # kind 5
+    (lambda x, t, h, v: v(x, t), "you returned the velocity v(x, t)"),
+])
+def test_euler_step_rejects(answer, message, rejected):
+    rejected("00.euler_step", answer, message)
+
+
+def test_euler_step_solution_agrees_with_the_solver():
+    x, t = torch.randn(5, 2), torch.full((5,), 0.2)
+    field = lambda x, t: -x * t[:, None]  # noqa: E731
+    one_step = integrate(field, x, 1, "euler", t_start=0.2, t_end=0.45).x
+    assert torch.allclose(solution("00.euler_step")(x, t, 0.25, field), one_step)

@@ -1,0 +1,97 @@
+"""Exercises of notebook 07: wrong answers of every kind are rejected with a message naming the mistake, and the
+solutions agree with independent oracles (the package's path and guided velocity)."""
+import pytest
+import torch
+
+from fmlite.exercises import EXERCISES, Mismatch, solution
+from fmlite.models import ConvNet, guided_velocity
+from fmlite.paths import LinearPath
+
+ONE_TIME = "you used one time for the whole batch"
+HINT = "t[:, None, None, None]"
+
+
+def _lerp(x_0, x_1, t):
+    return t * x_1 + (1 - t) * x_0
+
+
+def _t4(t):
+    return t[:, None, None, None]
+
+
+@pytest.mark.parametrize("answer, message", [
+    (lambda x_0, x_1, t: _lerp(x_0, x_1, t), HINT),                                                       # kind 4
+    (lambda x_0, x_1, t: _lerp(x_0, x_1, t[:, None]), HINT),                                              # kind 4
+    (lambda x_0, x_1, t: _lerp(x_1, x_0, _t4(t)), "x_t runs backwards"),                                  # flipped
+    (lambda x_0, x_1, t: x_1, "you returned the image x_1 itself"),                                       # x_1 for x_t
+    (lambda x_0, x_1, t: -_lerp(x_0, x_1, _t4(t)), "x_t has the wrong sign"),                             # sign
+    (lambda x_0, x_1, t: _lerp(x_0, x_1, t.mean()), ONE_TIME),                                            # kind 1
+    (lambda x_0, x_1, t: _lerp(x_0, x_1, float(t[0])), ONE_TIME),                                         # kind 1
+    (lambda x_0, x_1, t: _lerp(x_0, x_1, _t4(t).clamp(0.05, 0.95)), "x_t differs from the expected"),     # kind 5
+    (lambda x_0, x_1, t: _t4(t) * x_1 + x_0, "the two weights must add up to 1"),
+    (lambda x_0, x_1, t: x_1 - x_0, "x_1 − x_0 is the velocity"),
+])
+def test_interpolate_images_rejects(answer, message, rejected):
+    rejected("07.interpolate_images", answer, message)
+
+
+def test_silent_wrong_broadcast_is_caught():
+    """With 8 images of 8 x 8 pixels, t[:, None] runs without an error but mixes the times of the batch."""
+    def rows(x_0, x_1, t):
+        if len(t) != 8:  # pass the batch of 5 so that only the silent case is left
+            return solution("07.interpolate_images")(x_0, x_1, t)
+        return t[:, None] * x_1 + (1 - t[:, None]) * x_0
+
+    with pytest.raises(Mismatch, match="spread along the rows"):
+        EXERCISES["07.interpolate_images"].checker(rows)
+
+
+def _parts(m, x, t, y):
+    return m(x, t, y), m(x, t, torch.full_like(y, m.null_label))
+
+
+def _guided_from(combine, t_of=lambda t: t, null_of=lambda m, y: torch.full_like(y, m.null_label)):
+    def answer(m, x, t, y, w):
+        t = t_of(t)
+        return combine(m(x, t, y), m(x, t, null_of(m, y)), w)
+    return answer
+
+
+@pytest.mark.parametrize("answer, message", [
+    (lambda m, x, t, y, w: m(x, t, y), "the conditional v(x, t, y) whatever w is"),
+    (_guided_from(lambda c, u, w: u + (1 + w) * (c - u)), "(1 + w) form of Ho & Salimans"),
+    (_guided_from(lambda c, u, w: c + w * (u - c)), "conditional and unconditional velocities swapped"),  # sign
+    (_guided_from(lambda c, u, w: u + w * (c - u), null_of=lambda m, y: torch.zeros_like(y)),
+     "label 0 is a digit"),
+    (_guided_from(lambda c, u, w: w * (c - u)), "only the guidance direction"),
+    (_guided_from(lambda c, u, w: u + w * c), "w scales the difference"),
+    (_guided_from(lambda c, u, w: w * u + (1 - w) * c), "velocities swapped"),
+    (_guided_from(lambda c, u, w: u - w * (c - u)), "you moved away from the conditional velocity"),      # sign
+    (_guided_from(lambda c, u, w: u + w * (c - u), t_of=lambda t: t.mean()), ONE_TIME),                  # kind 1
+    (lambda m, x, t, y, w: m(t, x, y), "the model was called as model(t, x, y)"),                         # model(t, x)
+    (_guided_from(lambda c, u, w: u + w * (c - u), t_of=lambda t: t[:, None]), "t must have shape (6,)"),  # kind 3
+    (_guided_from(lambda c, u, w: u + w * (c - u), t_of=lambda t: 1 - t), "the guided velocity"),        # flipped
+    (_guided_from(lambda c, u, w: u + w * (c - u), t_of=lambda t: t.clamp(0.05, 0.95)), "the guided velocity"),  # 5
+])
+def test_guided_rejects(answer, message, rejected):
+    rejected("07.guided", answer, message)
+
+
+def test_interpolate_images_agrees_with_the_package_path():
+    x_0, x_1, t = torch.randn(7, 1, 8, 8), torch.randn(7, 1, 8, 8), torch.rand(7)
+    oracle = LinearPath().sample(x_0, x_1, t).x_t
+    torch.testing.assert_close(solution("07.interpolate_images")(x_0, x_1, t), oracle)
+    # pixel by pixel, as a loop: x_t[i] = t[i] x_1[i] + (1 - t[i]) x_0[i]
+    loop = torch.stack([t[i] * x_1[i] + (1 - t[i]) * x_0[i] for i in range(7)])
+    torch.testing.assert_close(solution("07.interpolate_images")(x_0, x_1, t), loop)
+
+
+def test_guided_solution_agrees_with_the_package():
+    torch.manual_seed(3)
+    model = ConvNet(width=16, blocks=2, num_classes=10).eval()
+    torch.nn.init.normal_(model.conv_out[-1].weight, std=0.3)
+    x, t, y = torch.randn(5, 1, 8, 8), torch.rand(5), torch.tensor([2, 4, 6, 8, 0])
+    with torch.no_grad():
+        for w in (0.0, 1.0, 2.5, -0.5):
+            torch.testing.assert_close(solution("07.guided")(model, x, t, y, w),
+                                       guided_velocity(model, y, w)(x, t), atol=1e-5, rtol=1e-5)
