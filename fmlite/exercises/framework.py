@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..checks import check_flat_input, check_time
+from ..checks import check_flat_input, check_time, network_input
 
 __all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved",
            "compare", "known_mistake", "register", "call", "reject_known", "as_number", "domain_times",
@@ -296,6 +296,9 @@ def _check_inputs(x, t, dim: int, owner: str, what: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise Mismatch(f"{what}(x, t) needs x as a tensor of shape (B, {dim}), got {type(x).__name__}")
     try:
+        # network_input refuses integer x exactly as the networks do; a floating x keeps its dtype here,
+        # because the checks compare in float64 near the ends of the time range.
+        network_input(x, x.dtype if x.is_floating_point() else torch.float64, owner=owner)
         check_flat_input(x, dim, owner)
         return check_time(t, x.shape[0], like=x)
     except ValueError as e:
