@@ -116,9 +116,9 @@ def _weights(s2: Tensor, d2: Tensor) -> Tensor:
     tiny = s2 <= 0
     logits = -d2 / (2 * torch.where(tiny, torch.ones_like(s2), s2))[:, None]
     w = torch.softmax(logits, dim=1)
-    if tiny.any():
-        nearest = (d2[tiny] == d2[tiny].min(dim=1, keepdim=True).values).double()
-        w[tiny] = nearest / nearest.sum(dim=1, keepdim=True)
+    if tiny.any():  # out of place, so the field stays differentiable in x (likelihoods need its divergence)
+        nearest = (d2 == d2.min(dim=1, keepdim=True).values).double()
+        w = torch.where(tiny[:, None], nearest / nearest.sum(dim=1, keepdim=True), w)
     return w
 
 

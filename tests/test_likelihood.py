@@ -163,3 +163,23 @@ def test_errors():
         log_likelihood(lambda x, t: x[:, :1], x, 4)
     with pytest.raises(ValueError, match="z must have shape"):
         hutchinson_divergence(zero, x, 0.5, z=torch.ones(3, 2))
+
+
+def test_exact_finite_data_field_is_differentiable_and_its_likelihood_is_its_density():
+    """fmlite.exact's field has an autograd divergence (no in-place ops), and with constant sigma = 0.3
+    (p_0 = N(0, 1.09 I), p_1 a mixture of N(x^(i), 0.09 I)) integrating it gives exact.log_density at t = 1."""
+    import math
+
+    from fmlite.exact import log_density, marginal_velocity
+    from fmlite.paths import LinearPath
+
+    torch.manual_seed(1)
+    data, path = torch.randn(5, 2, dtype=torch.float64), LinearPath(0.3)
+    x = torch.randn(6, 2, dtype=torch.float64)
+    lp = log_likelihood(lambda z, s: marginal_velocity(z, s, data, path), x, steps=200, method="rk4",
+                        source_std=math.sqrt(1.09))
+    torch.testing.assert_close(lp, log_density(x, 1.0, data, path).to(lp.dtype), atol=1e-4, rtol=0)
+    # the t = 1 convention for sigma = 0 (nearest data point) is differentiable too
+    z = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
+    marginal_velocity(z, 1.0, data, LinearPath()).sum().backward()
+    assert torch.isfinite(z.grad).all()
