@@ -11,6 +11,7 @@ from fmlite.solvers import integrate
 
 ONE_TIME = "you used one time for the whole batch"
 MODULES = ["nb00_start_here", "nb01_paths", "nb02_vector_fields", "nb03_training", "nb04_sampling", "nb07_images"]
+MODULES += ["nb08_likelihoods"]
 
 
 # ----------------------------------------------------------------------------- the framework contract

@@ -1,0 +1,135 @@
+"""Notebook 08: log p_t of a trained flow beside the exact log p_t, over t.
+
+The model's log-density at time t is the change of variables run from t down to 0. For each t of a
+grid it is computed once (`log_density_maps`, the slow part), so a slider move only picks a cached
+map and evaluates the closed form beside it. `draw_log_densities` is the pure drawing function
+(tests and static figures call it), `likelihood_explorer` the thin `Explorer` wrapper.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from .explorer import Explorer, t_slider
+
+__all__ = ["model_log_density", "LogDensityMaps", "log_density_maps", "log_density_panel", "draw_log_densities",
+           "likelihood_explorer"]
+
+
+def model_log_density(velocity: Callable[[Tensor, Tensor], Tensor], x: Tensor, t: float, steps: int = 10,
+                      method: str = "rk4", divergence: str = "exact") -> Tensor:
+    """log p_t(x) of the flow dx/ds = velocity(x, s) started from N(0, I) at s = 0, for one time t in [0, 1].
+
+    `fmlite.likelihood.log_likelihood` integrates over [0, 1]; the field w(y, s) = t * velocity(y, t s)
+    has over [0, 1] the flow that `velocity` has over [0, t], so log p_t = log_likelihood(w, x). It uses
+    max(1, ceil(steps * t)) steps of `method` (steps per unit of time); at t = 0 it is log N(x; 0, I).
+
+    Args:
+        velocity: callable (x (B, D), t (B,)) -> (B, D). x: points (B, D). t: a number in [0, 1].
+    Returns: (B,). Raises: ValueError for t outside [0, 1] (and whatever log_likelihood raises).
+    Source: Chen et al. 2018, Theorem 1 (instantaneous change of variables).
+    """
+    from ..likelihood import log_likelihood, standard_normal_log_prob
+
+    t = float(t)
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"t must lie in [0, 1], got {t}")
+    if t == 0.0:
+        return standard_normal_log_prob(x)
+
+    def rescaled(y, s):
+        return t * velocity(y, t * s)
+
+    with torch.no_grad():
+        return log_likelihood(rescaled, x, max(1, math.ceil(steps * t)), method, divergence)
+
+
+def _grid(lim: float, n: int, dtype=torch.float32) -> Tensor:
+    g = torch.linspace(-lim, lim, n, dtype=dtype)
+    X, Y = torch.meshgrid(g, g, indexing="xy")
+    return torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
+
+
+@dataclass
+class LogDensityMaps:
+    """log p_t on an n x n grid over [-lim, lim]^2 for each t of `times`: maps (K, n, n), row = y, column = x."""
+
+    times: np.ndarray
+    maps: np.ndarray
+    lim: float
+
+    def nearest(self, t: float) -> tuple[float, np.ndarray]:
+        """(the grid time closest to t, its map (n, n))."""
+        k = int(np.argmin(np.abs(self.times - float(t))))
+        return float(self.times[k]), self.maps[k]
+
+
+def log_density_maps(velocity, times: Sequence[float], lim: float = 3.5, n: int = 40, steps: int = 10,
+                     method: str = "rk4", dtype=torch.float32) -> LogDensityMaps:
+    """`model_log_density` on an n x n grid for every t in `times` (the slow part, done once).
+
+    Cost: about steps * sum(times) solver steps over n^2 points (2 backward passes each in 2-D).
+    Raises: ValueError for an empty `times` or n < 2.
+    """
+    if len(times) == 0 or n < 2:
+        raise ValueError(f"need at least one time and n >= 2, got {len(times)} times and n = {n}")
+    pts = _grid(lim, n, dtype)
+    maps = np.stack([model_log_density(velocity, pts, t, steps, method).detach().double().numpy().reshape(n, n)
+                     for t in times])
+    return LogDensityMaps(np.asarray(times, dtype=float), maps, float(lim))
+
+
+def log_density_panel(ax, log_p, lim: float, vmin: float = -10.0, vmax: float = 0.0, title: str | None = None,
+                      cmap: str = "magma"):
+    """Image of log p (n, n) over [-lim, lim]^2; values below vmin take vmin's colour (only the picture)."""
+    art = ax.imshow(np.asarray(log_p), origin="lower", extent=(-lim, lim, -lim, lim), cmap=cmap, vmin=vmin,
+                    vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title)
+    return art
+
+
+def draw_log_densities(fig: Figure, t: float, maps: LogDensityMaps, exact_log_density: Callable[[Tensor, Tensor], Tensor],
+                       vmin: float = -10.0, diff: float = 3.0) -> None:
+    """Three panels at the grid time nearest t: the model's log p_t, the exact log p_t, and their difference.
+
+    Args:
+        fig: empty Figure. t: slider time in [0, 1]. maps: from `log_density_maps`.
+        exact_log_density: callable (x (B, 2) float64, t (B,)) -> (B,), e.g. lambda x, t: gmm.log_density(x, t, path).
+        vmin: lowest log p shown in colour. diff: colour range +-diff of the difference panel.
+    """
+    shown, model = maps.nearest(t)
+    n = model.shape[0]
+    pts = _grid(maps.lim, n, torch.float64)
+    with torch.no_grad():
+        exact = exact_log_density(pts, torch.full((len(pts),), shown, dtype=torch.float64)).double().numpy().reshape(n, n)
+    axes = fig.subplots(1, 3)
+    art = log_density_panel(axes[0], model, maps.lim, vmin, title="model log $p_t$")
+    log_density_panel(axes[1], exact, maps.lim, vmin, title="exact log $p_t$")
+    fig.colorbar(art, ax=axes[:2], shrink=0.8, label=f"log density (≤ {vmin:g} dark)")
+    where = exact > vmin
+    err = np.abs(model - exact)[where].mean() if where.any() else float("nan")
+    im = axes[2].imshow(model - exact, origin="lower", extent=(-maps.lim, maps.lim) * 2, cmap="RdBu_r", vmin=-diff,
+                        vmax=diff, interpolation="nearest")
+    axes[2].set_xticks([])
+    axes[2].set_yticks([])
+    axes[2].set_title(f"model − exact: mean |·| {err:.2f}")
+    fig.colorbar(im, ax=axes[2], shrink=0.8)
+    fig.suptitle(f"t = {shown:.2f}")
+
+
+def likelihood_explorer(maps: LogDensityMaps, exact_log_density, t: float = 1.0, size: float = 4.0) -> "Explorer":
+    """A t slider over `draw_log_densities`, stepping through the times of `maps` (computed beforehand)."""
+    steps = np.diff(maps.times)
+    step = float(steps.min()) if len(steps) else 0.1
+    controls = {"t": t_slider(t, step=round(step, 4))}
+    return Explorer(draw_log_densities, controls, figsize=(3.2 * size, size), maps=maps,
+                    exact_log_density=exact_log_density)

@@ -1,0 +1,75 @@
+"""Explorer of notebook 08: the model's log p_t (change of variables from t down to 0) beside the closed form.
+
+Oracle: for the exact field of a Gaussian mixture, the maps must reproduce the mixture's closed-form log p_t
+(fmlite.gaussian_mixture) to solver accuracy; the drawn images are checked against both.
+"""
+import math
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from fmlite.gaussian_mixture import example_mixture
+from fmlite.paths import LinearPath
+from fmlite.widgets import draw_log_densities, likelihood_explorer, log_density_maps, model_log_density
+
+
+def _fig():
+    fig = Figure(figsize=(9.0, 3.0), dpi=40, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+@pytest.fixture(scope="module")
+def mixture():
+    gmm, path = example_mixture(), LinearPath()
+    exact = lambda x, t: gmm.log_density(x, t, path)  # noqa: E731
+    return gmm, path, exact
+
+
+def test_model_log_density_of_the_exact_field_is_the_closed_form(mixture):
+    gmm, path, exact = mixture
+    x = torch.tensor([[0.5, -1.0], [1.6, 1.0], [-1.5, 1.2], [0.0, 0.0]], dtype=torch.float64)
+    for t in (0.0, 0.3, 0.7, 1.0):
+        got = model_log_density(gmm.field(path), x, t, steps=40)
+        assert torch.allclose(got, exact(x, torch.full((4,), t, dtype=torch.float64)), atol=1e-3, rtol=1e-3), t
+    with pytest.raises(ValueError, match=r"t must lie in \[0, 1\]"):
+        model_log_density(gmm.field(path), x, 1.5)
+
+
+def test_model_log_density_at_t_0_is_the_standard_normal():
+    x = torch.randn(5, 2)
+    expected = -0.5 * (x ** 2).sum(1) - math.log(2 * math.pi)
+    assert torch.allclose(model_log_density(lambda y, s: y * 0 + 1, x, 0.0), expected)
+
+
+def test_maps_draw_and_explorer_follow_t(mixture):
+    gmm, path, exact = mixture
+    maps = log_density_maps(gmm.field(path), [0.0, 0.5, 1.0], lim=3.0, n=6, steps=40, dtype=torch.float64)
+    assert maps.maps.shape == (3, 6, 6) and list(maps.times) == [0.0, 0.5, 1.0]
+    g = torch.linspace(-3, 3, 6, dtype=torch.float64)
+    X, Y = torch.meshgrid(g, g, indexing="xy")
+    pts = torch.stack([X.reshape(-1), Y.reshape(-1)], 1)
+    truth = exact(pts, torch.full((36,), 0.5, dtype=torch.float64)).numpy().reshape(6, 6)
+    assert np.allclose(maps.maps[1], truth, atol=1e-2)              # row = y, column = x, as imshow shows it
+    assert maps.nearest(0.6)[0] == 0.5 and maps.nearest(0.9)[0] == 1.0
+
+    fig = _fig()
+    draw_log_densities(fig, 0.45, maps, exact)
+    model_ax, exact_ax, diff_ax = fig.axes[:3]
+    assert fig._suptitle.get_text() == "t = 0.50"                   # snapped to the cached grid time
+    assert np.allclose(model_ax.images[0].get_array(), maps.maps[1])
+    assert np.allclose(exact_ax.images[0].get_array(), truth)
+    assert np.allclose(diff_ax.images[0].get_array(), maps.maps[1] - truth)
+    assert diff_ax.get_title().startswith("model − exact: mean |·| 0.00")
+
+    ex = likelihood_explorer(maps, exact, t=1.0)
+    first = ex.image.value
+    assert ex.label.value == "t = 1.00" and first[:4] == b"\x89PNG" and ex.controls["t"].step == 0.5
+    ex.controls["t"].value = 0.0
+    assert ex.label.value == "t = 0.00" and ex.image.value != first and ex.draws == 2 and ex.error is None
+    assert ex.figure._suptitle.get_text() == "t = 0.00"
+    with pytest.raises(ValueError, match="at least one time"):
+        log_density_maps(gmm.field(path), [], n=6)
