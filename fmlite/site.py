@@ -26,18 +26,21 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 #: Minutes to work through a notebook, estimated: prose at 100 words a minute, plus these per item.
 MINUTES_PER = {"exercise": 6, "explorer": 3, "code cell": 0.5}
 
-_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
-{%- block html_head_js -%}{%- endblock html_head_js -%}
-{% block jupyter_widgets %}{% endblock jupyter_widgets %}
-{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
-{%- block html_head_js_mathjax -%}
-<script type="text/x-mathjax-config">
+_MATHJAX = r"""<script type="text/x-mathjax-config">
 MathJax.Hub.Config({tex2jax: {inlineMath: [['$', '$'], ['\\(', '\\)']], displayMath: [['$$', '$$'], ['\\[', '\\]']],
                               processEscapes: true, processEnvironments: true},
                     displayAlign: 'center', messageStyle: 'none', showMathMenu: false,
                     "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: 'STIX-Web', imageFont: null}});
 </script>
 <script src="mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full,Safe"></script>
+"""
+
+_TEMPLATE = r"""{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block html_head_js_mathjax -%}
+{{ resources.fmlite_mathjax }}
 <style>.fmlite-nav{max-width:1100px;margin:0.8em auto;padding:0 1em;font-family:sans-serif;font-size:15px;
 display:flex;justify-content:space-between;gap:1em}.fmlite-live{font-style:italic;color:#555}
 .jp-OutputArea-output img{max-width:100%;height:auto}</style>
@@ -124,6 +127,7 @@ def _link_pages(text: str) -> str:
 _INDEX = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>fmlite: the flow matching course</title>
+{mathjax}
 <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}}
 table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:0.5em;text-align:left;
 vertical-align:top}}img{{max-width:100%;height:auto}}details{{font-size:90%;color:#444}}</style></head>
@@ -143,15 +147,16 @@ Total: about {total} minutes.</p>
 
 
 def _index(entries: list[dict], animation: str | None) -> str:
+    from nbconvert.filters.markdown import markdown2html  # the notebooks' own Markdown (math left to MathJax)
     rows = []
     for e in entries:
-        goals = "".join(f"<li>{html.escape(g)}</li>" for g in e["goals"])
-        details = f"<details><summary>learning goals</summary><ul>{goals}</ul></details>" if goals else ""
+        goals = markdown2html("\n".join("- " + g for g in e["goals"])) if e["goals"] else ""
+        details = f"<details><summary>learning goals</summary>{goals}</details>" if goals else ""
         rows.append(f'<tr><td><a href="{e["page"]}">{html.escape(e["title"])}</a></td>'
-                    f'<td>{html.escape(e["summary"])}{details}</td><td>{e["minutes"]}</td></tr>')
+                    f'<td>{markdown2html(e["summary"])}{details}</td><td>{e["minutes"]}</td></tr>')
     anim = (f'<p><img src="{animation}" alt="Gaussian noise flowing into the word FLOW along the learned '
             'velocity field of notebook 00"></p>') if animation else ""
-    return _INDEX.format(animation=anim, rows="\n".join(rows), ex=MINUTES_PER["exercise"],
+    return _INDEX.format(mathjax=_MATHJAX, animation=anim, rows="\n".join(rows), ex=MINUTES_PER["exercise"],
                          ep=MINUTES_PER["explorer"], total=sum(e["minutes"] for e in entries))
 
 
@@ -211,7 +216,8 @@ def build_site(out: str | Path = "site", notebooks: str | Path | None = None, ex
         minutes = estimated_minutes(nb)
         clean = nbformat.from_dict(strip_widgets(nb, f.name))
         body, _ = exporter.from_notebook_node(clean, resources={"metadata": {"name": titles[i]},
-                                                                "fmlite_nav": _nav(pages, i, titles)})
+                                                                "fmlite_nav": _nav(pages, i, titles),
+                                                                "fmlite_mathjax": _MATHJAX})
         (out / pages[i]).write_text(_link_pages(body), encoding="utf-8")
         written.append(out / pages[i])
         entries.append({**summaries[i], "page": pages[i], "minutes": minutes})

@@ -83,13 +83,15 @@ def test_every_page_renders_offline_in_chromium(site):
         page.route("**/*", block)
         for file in pages:
             page.goto(file.as_uri(), wait_until="load")
-            if file.name != "index.html":
-                page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
-                                       " && document.querySelectorAll('.MathJax, .MathJax_Display').length > 0",
-                                       timeout=20_000)
-                assert page.locator(".MathJax_Error").count() == 0, file.name
-                assert "$" not in page.evaluate("() => [...document.querySelectorAll('.jp-MarkdownOutput')]"
-                                                ".map(e => e.innerText).join(' ')"), f"untypeset math in {file.name}"
+            # every page has math (the index in its summaries)
+            page.wait_for_function("() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
+                                   " && document.querySelectorAll('.MathJax, .MathJax_Display').length > 0",
+                                   timeout=20_000)
+            assert page.locator(".MathJax_Error").count() == 0, file.name
+            assert "$" not in page.evaluate("() => [...document.querySelectorAll('.jp-MarkdownOutput, td')]"
+                                            ".map(e => e.innerText).join(' ')"), f"untypeset math in {file.name}"
+            assert "**" not in page.evaluate("() => [...document.querySelectorAll('.jp-MarkdownOutput, td')]"
+                                             ".map(e => e.innerText).join(' ')"), f"raw Markdown in {file.name}"
             sizes = page.evaluate("() => [...document.images].map(i => [i.complete, i.naturalWidth])")
             assert sizes and all(ok and w > 0 for ok, w in sizes), (file.name, sizes)
             text = page.evaluate("() => document.body.innerText")
@@ -102,7 +104,8 @@ def test_every_page_renders_offline_in_chromium(site):
                 target = Path(unquote(url.path))
                 assert target.is_file() and target.parent == out, f"{file.name} links to missing {href}"
                 if url.fragment and target == file:
-                    found = page.evaluate("(id) => !!document.getElementById(id)", unquote(url.fragment))
+                    found = page.evaluate("(f) => !!(document.getElementById(f) || document.getElementById("
+                                          "decodeURIComponent(f)))", url.fragment)  # as the browser matches
                     assert found, f"{file.name}: anchor #{url.fragment} not found"
         page.screenshot(path=str(Path(os.environ.get("FMLITE_SCREENSHOT_DIR", "/tmp")) / "fmlite_site_last.png"))
         browser.close()
