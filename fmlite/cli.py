@@ -4,6 +4,10 @@
     python -m fmlite train flow                     # rebuilds data/flow.pt, the MLP of notebook 00
     python -m fmlite train digits --steps 500 --out /tmp/quick.pt
     python -m fmlite train my_images.npz --width 128 --blocks 6 --device cuda --out my_images.pt
+    python -m fmlite site [--out site/] [--execute]   # the course as an offline HTML site (fmlite.site)
+    python -m fmlite doctor                          # check this environment (fmlite.doctor)
+    python -m fmlite animate [--out flow.gif]        # noise flowing into FLOW, as a GIF (fmlite.animate)
+    python -m fmlite solutions DIR                   # solved copies of the notebooks (fmlite.solutions)
 
 A .npz file holds `images` (N, C, H, W) float in [-1, 1] and optionally `labels` (N,)
 integers 0..K-1 (a local data set of your own; nothing is downloaded); both are checked
@@ -25,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["main", "build_parser", "cmd_train", "COMMANDS"]
+__all__ = ["main", "build_parser", "cmd_train", "cmd_site", "cmd_doctor", "cmd_animate", "cmd_solutions", "COMMANDS"]
 
 #: Options of `train` that each kind of data accepts (dest names); the rest are refused.
 _CONVNET_OPTIONS = ("steps", "width", "blocks", "batch_size", "lr", "label_dropout", "ema", "seed")
@@ -72,7 +76,7 @@ def _add_train(commands) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `python -m fmlite`: one subparser per entry of `COMMANDS`."""
-    parser = argparse.ArgumentParser(prog="python -m fmlite", description="fmlite: rebuild the course's checkpoints.")
+    parser = argparse.ArgumentParser(prog="python -m fmlite", description="fmlite: the course's command line.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in _PARSERS:
         add(commands)
@@ -223,9 +227,68 @@ def _digit_quality(model) -> dict:
     return quality
 
 
+def _add_site(commands) -> None:
+    p = commands.add_parser("site", help="build the course as a static HTML site (offline)")
+    p.add_argument("--out", type=Path, default=Path("site"), help="folder of the site (default site/)")
+    p.add_argument("--execute", action="store_true", help="re-run every notebook before converting it")
+    p.set_defaults(run=cmd_site)
+
+
+def _add_doctor(commands) -> None:
+    commands.add_parser("doctor", help="check this environment; one-line fix per failure").set_defaults(run=cmd_doctor)
+
+
+def _add_animate(commands) -> None:
+    p = commands.add_parser("animate", help="write a GIF of noise flowing into the word FLOW")
+    p.add_argument("--out", type=Path, default=Path("flow.gif"), help="GIF file (default flow.gif)")
+    p.set_defaults(run=cmd_animate)
+
+
+def _add_solutions(commands) -> None:
+    p = commands.add_parser("solutions", help="write solved copies of the notebooks into DIR")
+    p.add_argument("dir", type=Path, help="folder for the solved copies (not notebooks/ itself)")
+    p.set_defaults(run=cmd_solutions)
+
+
+def cmd_site(args, parser, argv) -> int:
+    """`python -m fmlite site [--out DIR] [--execute]`: see fmlite.site."""
+    from .site import main_site
+    try:
+        return main_site(args.out, execute=args.execute)
+    except (RuntimeError, FileNotFoundError) as err:
+        parser.error(str(err))
+
+
+def cmd_doctor(args, parser, argv) -> int:
+    """`python -m fmlite doctor`: see fmlite.doctor; exit status 0 only when every check passes."""
+    from .doctor import main_doctor
+    return main_doctor()
+
+
+def cmd_animate(args, parser, argv) -> int:
+    """`python -m fmlite animate [--out FILE]`: see fmlite.animate."""
+    from .animate import write_gif
+    try:
+        out = write_gif(args.out)
+    except (ValueError, FileNotFoundError) as err:
+        parser.error(str(err))
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def cmd_solutions(args, parser, argv) -> int:
+    """`python -m fmlite solutions DIR`: see fmlite.solutions."""
+    from .solutions import main_solutions
+    try:
+        return main_solutions(args.dir)
+    except (ValueError, FileNotFoundError) as err:
+        parser.error(str(err))
+
+
 #: Subcommand name -> the function that runs it, cmd(args, parser, argv) -> exit status.
-COMMANDS = {"train": cmd_train}
-_PARSERS = (_add_train,)
+COMMANDS = {"train": cmd_train, "site": cmd_site, "doctor": cmd_doctor, "animate": cmd_animate,
+            "solutions": cmd_solutions}
+_PARSERS = (_add_train, _add_site, _add_doctor, _add_animate, _add_solutions)
 
 
 def main(argv: list[str] | None = None) -> int:
