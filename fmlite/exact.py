@@ -18,6 +18,10 @@ sigma'_t alone: for the Brownian bridge sigma'_t is infinite at t = 0 but sigma_
 s^2 (1 - 2t) / 2 is finite, so the field exists on all of [0, 1] and a solver can start at t = 0.
 `log_density` and `posterior_weights` use no derivative at all.
 
+`naive_marginal_velocity` is the same conditioning without the sigma'_t eps term: the field a
+network learns from the naive target alpha'_t x_1 + beta'_t x_0; the two differ by
+(sigma_t sigma'_t / s_t^2) (x - alpha_t ybar(x)).
+
 This is the field that the flow matching loss is minimised by (Lipman et al. 2023,
 Theorem 1 and eq. (8)); integrating it reproduces the data set: it memorises.
 

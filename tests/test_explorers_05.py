@@ -46,7 +46,9 @@ def test_draw_shows_the_points_at_t_and_sigma_in_a_side_panel(setting):
     draw_noise_flow(fig, 0.5, 1.5, "constant", cache)
     assert np.allclose(_points(fig), cache("constant", 1.5)[2].numpy())
     assert len(fig.axes) == 2 and fig.axes[1].get_title() == "σ(0.50) = 1.50"
-    assert len(fig.axes[0].lines) == 30 and fig.axes[0].get_title().endswith("t = 0.50")
+    paths = next(c for c in fig.axes[0].collections if c.get_gid() == "paths").get_segments()
+    assert len(paths) == 30 and np.allclose(paths[7], cache("constant", 1.5)[:3, 7].numpy())   # steps 0..2 of 4
+    assert fig.axes[0].get_title().endswith("t = 0.50")
 
 
 def test_explorer_controls_redraw_and_use_the_cache(setting):
