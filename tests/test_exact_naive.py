@@ -38,7 +38,8 @@ def test_gap_is_sigma_sigma_prime_over_the_variance_times_x_minus_alpha_xbar():
     for path in (LinearPath(SineSigma(2.0)), LinearPath(BridgeSigma(0.5)), CosinePath(SineSigma(0.5))):
         c = path.field_coefficients(t)
         xbar = posterior_weights(x, t, data, path) @ data
-        gap = (c["sigma_d_sigma_t"] / (c["beta_t"] ** 2 + c["sigma_t"] ** 2))[:, None] * (x - c["alpha_t"][:, None] * xbar)
+        gain = c["sigma_d_sigma_t"] / (c["beta_t"] ** 2 + c["sigma_t"] ** 2)
+        gap = gain[:, None] * (x - c["alpha_t"][:, None] * xbar)
         diff = marginal_velocity(x, t, data, path) - naive_marginal_velocity(x, t, data, path)
         assert torch.allclose(diff, gap, atol=1e-10)
 

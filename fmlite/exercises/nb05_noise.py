@@ -37,7 +37,8 @@ def _check_start_noise(answer):
         reject_known(got, [
             ("the points are unchanged: with σ(0) > 0, x_t at t = 0 is x_0 + σ(0) ε, wider than N(0, I); "
              "scale x_0 by √(1 + σ(0)²)", x_0),
-            ("you scaled by 1 + σ(0)², the variance; the standard deviation is √(1 + σ(0)²)", x_0 * (1 + s0 ** 2)),
+            ("you scaled by 1 + σ(0)², the variance; the standard deviation is √(1 + σ(0)²)",
+             x_0 * (1 + s0 ** 2)),
             ("you scaled by 1 + σ(0); standard deviations do not add, variances do: √(1 + σ(0)²)", x_0 * (1 + s0)),
             ("you shifted the points by σ(0); the noise widens p_0, it does not move it: x_0 √(1 + σ(0)²)",
              x_0 + s0),
