@@ -18,6 +18,10 @@ sigma'_t alone: for the Brownian bridge sigma'_t is infinite at t = 0 but sigma_
 s^2 (1 - 2t) / 2 is finite, so the field exists on all of [0, 1] and a solver can start at t = 0.
 `log_density` and `posterior_weights` use no derivative at all.
 
+`naive_marginal_velocity` is the same conditioning without the sigma'_t eps term: the field a
+network learns from the naive target alpha'_t x_1 + beta'_t x_0; the two differ by
+(sigma_t sigma'_t / s_t^2) (x - alpha_t ybar(x)).
+
 This is the field that the flow matching loss is minimised by (Lipman et al. 2023,
 Theorem 1 and eq. (8)); integrating it reproduces the data set: it memorises.
 
@@ -44,7 +48,7 @@ from torch import Tensor
 from .checks import check_finite, check_time
 from .paths import Path
 
-__all__ = ["marginal_velocity", "log_density", "posterior_weights", "GaussianMixture"]
+__all__ = ["marginal_velocity", "naive_marginal_velocity", "log_density", "posterior_weights", "GaussianMixture"]
 
 
 #: Largest number of float64 entries in a (rows, N, D) temporary; bigger batches are split
@@ -149,14 +153,58 @@ def marginal_velocity(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
     split = _chunks(marginal_velocity, x, t, data, path)
     if split is not None:
         return split
+    return _field(x, t, data, path, noise_term=True)
+
+
+def _field(x: Tensor, t, data: Tensor, path: Path, noise_term: bool) -> Tensor:
+    """alpha'_t ybar + ((beta_t beta'_t + [sigma_t sigma'_t]) / s_t^2) (x - alpha_t ybar), 0 gain where s_t = 0."""
     _, c, xf, yf, s2, d2 = _prepare(x, t, data, path, field=True)
     w = _weights(s2, d2)
     ybar = w @ yf  # (B, D)
     tiny = s2 <= 0
-    gain = (c["beta_t"] * c["d_beta_t"] + c["sigma_d_sigma_t"]) / torch.where(tiny, torch.ones_like(s2), s2)
+    rate = c["beta_t"] * c["d_beta_t"] + (c["sigma_d_sigma_t"] if noise_term else 0.0)
+    gain = rate / torch.where(tiny, torch.ones_like(s2), s2)
     gain = torch.where(tiny, torch.zeros_like(gain), gain)
     u = c["d_alpha_t"][:, None] * ybar + gain[:, None] * (xf - c["alpha_t"][:, None] * ybar)
     return u.to(x.dtype).reshape(x.shape)
+
+
+def naive_marginal_velocity(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
+    """The field learned from the naive target alpha'_t x_1 + beta'_t x_0, which drops sigma'(t) eps.
+
+    A network trained on the target x_1 - x_0 of the linear path (the pitfall of COURSE.md) while
+    x_t = alpha_t x_1 + beta_t x_0 + sigma(t) eps learns E[alpha'_t x_1 + beta'_t x_0 | x_t = x].
+    Given x_1 = y_i, z = x_t - alpha_t y_i = beta_t x_0 + sigma_t eps ~ N(0, s_t^2 I) with
+    s_t^2 = beta_t^2 + sigma_t^2, and Gaussian conditioning gives E[x_0 | z] = (beta_t / s_t^2) z. So
+
+        naive(x) = alpha'_t ybar(x) + (beta_t beta'_t / s_t^2) (x - alpha_t ybar(x)),
+
+    with ybar(x) = E[x_1 | x_t = x] the posterior mean (`posterior_weights` @ data), and
+
+        marginal_velocity(x) - naive(x) = (sigma_t sigma'_t / s_t^2) (x - alpha_t ybar(x)),
+
+    the missing E[sigma'(t) eps | x_t = x]. The two agree for every x exactly when sigma' = 0 at t
+    (a constant sigma). No sigma'(t) enters at all, so it is finite on [0, 1] for every schedule;
+    at s_t = 0 (t = 1, sigma(1) = 0) it uses the convention of `marginal_velocity`.
+
+    Args:
+        x: points (B, *D). t: times in [0, 1], (B,) or a number.
+        data: the finite data set (N, *D). path: a `fmlite.paths.Path`.
+
+    Returns:
+        Tensor (B, *D) with the dtype of x.
+
+    Raises:
+        ValueError: as `marginal_velocity`.
+
+    Source: the Gaussian conditioning of `marginal_velocity` without the eps term; the pitfall is the
+    target x_1 - x_0 used with a time-dependent sigma(t) (Tong et al. 2024 use x_1 - x_0 + sigma'(t) eps).
+    """
+    x, data = _check_inputs(x, data)
+    split = _chunks(naive_marginal_velocity, x, t, data, path)
+    if split is not None:
+        return split
+    return _field(x, t, data, path, noise_term=False)
 
 
 def log_density(x: Tensor, t, data: Tensor, path: Path) -> Tensor:

@@ -124,13 +124,15 @@ class SineSigma(Schedule):
         self.is_zero = self.scale == 0.0
 
     def __call__(self, t: Tensor) -> Tensor:
-        return self.scale * torch.sin(math.pi * t)
+        # sin(pi t) = sin(pi min(t, 1 - t)), exactly 0 at t = 1 too (float sin(pi) is 1.2e-16, and the
+        # exact field divides sigma sigma' by s_t^2 = sigma(1)^2 there)
+        return self.scale * torch.sin(math.pi * torch.minimum(t, 1 - t))
 
     def derivative(self, t: Tensor) -> Tensor:
         return self.scale * math.pi * torch.cos(math.pi * t)
 
     def variance_rate(self, t: Tensor) -> Tensor:
-        return self.scale ** 2 * math.pi * torch.sin(math.pi * t) * torch.cos(math.pi * t)
+        return self(t) * self.scale * math.pi * torch.cos(math.pi * t)
 
 
 class Sigma(Schedule):

@@ -12,12 +12,19 @@ Before the student writes anything (the template returns None or raises NotImple
 the check prints "not solved yet", so notebooks still run top to bottom; a filled-in body that
 returns None is asked whether it forgot `return`. Instructors see a worked solution with
 `show_solution(key)`. The machinery lives in `framework`; `nb00_start_here`, `nb01_paths`, ...
-hold each notebook's solutions beside their checkers (a new notebook adds one module).
+hold each notebook's solutions beside their checkers (a new notebook adds one module, found
+and imported automatically).
 """
-from . import nb00_start_here, nb01_paths, nb02_vector_fields, nb03_training, nb04_sampling, nb07_images  # noqa: F401
-from . import nb08_likelihoods  # noqa: F401
+import importlib
+import pkgutil
+
 from .framework import (EXERCISES, Mismatch, NotSolved, check, compare, known_mistake, passes, show_solution,
                         solution, verdict)
+
+# Every notebook module registers its exercises on import; a new notebook adds one file, nbNN_topic.py.
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name.startswith("nb"):
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved", "compare",
            "known_mistake"]

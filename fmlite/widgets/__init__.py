@@ -22,6 +22,7 @@ from .nb01_paths import SIGMA_SCHEDULE_NAMES, sigma_schedule_by_name, draw_inter
 from .nb02_vector_fields import draw_vector_field, vector_field_explorer
 from .nb03_training import draw_learned_vs_exact, learned_vs_exact_explorer
 from .nb04_sampling import draw_solver_paths, solver_explorer
+from .nb05_noise import FlowCache, draw_noise_flow, noise_flow, noise_flow_explorer, start_noise
 from .nb08_likelihoods import (LogDensityMaps, draw_log_densities, likelihood_explorer, log_density_maps,
                                log_density_panel, model_log_density)
 
@@ -47,6 +48,11 @@ __all__ = [
     "learned_vs_exact_explorer",
     "draw_solver_paths",
     "solver_explorer",
+    "start_noise",
+    "noise_flow",
+    "FlowCache",
+    "draw_noise_flow",
+    "noise_flow_explorer",
     "model_log_density", "LogDensityMaps", "log_density_maps", "log_density_panel", "draw_log_densities",
     "likelihood_explorer",
 ]

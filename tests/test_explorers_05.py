@@ -1,0 +1,71 @@
+"""The noise-flow explorer of notebook 05: controls move the picture, trajectories come from the exact field
+(recomputed independently with fmlite.solvers), and the cache computes each (schedule, scale) once."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from fmlite.datasets import sample_2d
+from fmlite.exact import marginal_velocity
+from fmlite.paths import LinearPath, sigma_schedule
+from fmlite.solvers import integrate
+from fmlite.widgets import FlowCache, draw_noise_flow, noise_flow, noise_flow_explorer, start_noise
+
+
+@pytest.fixture(scope="module")
+def setting():
+    return sample_2d("moons", 16, seed=0), torch.randn(30, 2, generator=torch.Generator().manual_seed(1))
+
+
+def _points(fig):
+    return next(c for c in fig.axes[0].collections if c.get_gid() == "points").get_offsets()
+
+
+def test_start_noise_widens_only_for_sigma_at_0(setting):
+    _, x_0 = setting
+    assert torch.allclose(start_noise(x_0, "constant", 0.75), x_0 * math.sqrt(1 + 0.75 ** 2))
+    assert torch.equal(start_noise(x_0, "bridge", 2.0), x_0) and torch.equal(start_noise(x_0, "sine", 1.0), x_0)
+
+
+def test_noise_flow_integrates_the_exact_field(setting):
+    data, x_0 = setting
+    path = LinearPath(sigma_schedule("sine", 1.0))
+    expected = integrate(lambda x, t: marginal_velocity(x, t, data, path), x_0, 6, "midpoint",
+                         return_trajectory=True).trajectory
+    assert torch.allclose(noise_flow(data, x_0, "sine", 1.0, steps=6), expected)
+
+
+def test_draw_shows_the_points_at_t_and_sigma_in_a_side_panel(setting):
+    data, x_0 = setting
+    cache = FlowCache(data, x_0, steps=4)
+    fig = Figure(figsize=(8, 4), dpi=50)
+    FigureCanvasAgg(fig)
+    draw_noise_flow(fig, 0.5, 1.5, "constant", cache)
+    assert np.allclose(_points(fig), cache("constant", 1.5)[2].numpy())
+    assert len(fig.axes) == 2 and fig.axes[1].get_title() == "σ(0.50) = 1.50"
+    paths = next(c for c in fig.axes[0].collections if c.get_gid() == "paths").get_segments()
+    assert len(paths) == 30 and np.allclose(paths[7], cache("constant", 1.5)[:3, 7].numpy())   # steps 0..2 of 4
+    assert fig.axes[0].get_title().endswith("t = 0.50")
+
+
+def test_explorer_controls_redraw_and_use_the_cache(setting):
+    data, x_0 = setting
+    ex = noise_flow_explorer(data, x_0, t=0.0, sigma=1.0, schedule="sine", steps=4)
+    cache = ex.fixed["cache"]
+    first = ex.image.value
+    assert cache.computed == 1 and np.allclose(_points(ex.figure), x_0.numpy())
+    ex.controls["t"].value = 1.0
+    assert ex.error is None and ex.image.value != first and cache.computed == 1     # t: redraw only
+    assert np.allclose(_points(ex.figure), cache("sine", 1.0)[-1].numpy())
+    ex.controls["sigma"].value = 2.0
+    assert cache.computed == 2 and ex.label.value == "t = 1.00, sigma = 2.00, schedule = sine"
+    ex.controls["schedule"].value = "constant"
+    assert cache.computed == 3
+    ex.controls["t"].value = 0.0                                                     # p_0 = N(0, (1 + 4) I)
+    assert np.allclose(_points(ex.figure), (x_0 * math.sqrt(5.0)).numpy(), atol=1e-6)
+    ex.controls["schedule"].value = "sine"
+    ex.controls["sigma"].value = 1.0
+    assert cache.computed == 3 and ex.error is None                                  # both settings cached
