@@ -15,6 +15,7 @@ returns None is asked whether it forgot `return`. Instructors see a worked solut
 hold each notebook's solutions beside their checkers (a new notebook adds one module).
 """
 from . import nb00_start_here, nb01_paths, nb02_vector_fields, nb03_training, nb04_sampling, nb07_images  # noqa: F401
+from . import nb06_straight  # noqa: F401
 from .framework import (EXERCISES, Mismatch, NotSolved, check, compare, known_mistake, passes, show_solution,
                         solution, verdict)
 

@@ -10,7 +10,8 @@ from fmlite.paths import LinearPath
 from fmlite.solvers import integrate
 
 ONE_TIME = "you used one time for the whole batch"
-MODULES = ["nb00_start_here", "nb01_paths", "nb02_vector_fields", "nb03_training", "nb04_sampling", "nb07_images"]
+MODULES = ["nb00_start_here", "nb01_paths", "nb02_vector_fields", "nb03_training", "nb04_sampling", "nb07_images",
+           "nb06_straight"]
 
 
 # ----------------------------------------------------------------------------- the framework contract
