@@ -22,6 +22,7 @@ from .nb01_paths import SIGMA_SCHEDULE_NAMES, sigma_schedule_by_name, draw_inter
 from .nb02_vector_fields import draw_vector_field, vector_field_explorer
 from .nb03_training import draw_learned_vs_exact, learned_vs_exact_explorer
 from .nb04_sampling import draw_solver_paths, solver_explorer
+from .nb06_straight import STEP_CHOICES, euler_trajectories, draw_straight_paths, straight_explorer
 
 __all__ = [
     "Explorer",
@@ -45,4 +46,8 @@ __all__ = [
     "learned_vs_exact_explorer",
     "draw_solver_paths",
     "solver_explorer",
+    "STEP_CHOICES",
+    "euler_trajectories",
+    "draw_straight_paths",
+    "straight_explorer",
 ]
