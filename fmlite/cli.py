@@ -52,8 +52,9 @@ def _add_train(commands) -> None:
                                         "out take the recipe's value: DIGITS_RECIPE for 'digits' and .npz files, "
                                         "FLOW_RECIPE for 'flow'.")
     p.add_argument("data", help="'digits' (the 8x8 digits shipped with scikit-learn), 'flow' (the 2-D word model of "
-                                "notebook 00; --width, --blocks and --label-dropout do not apply), 'moons_independent', "
-                                "'moons_ot' or 'moons_reflow' (notebook 06, STRAIGHT_RECIPE; options as for flow) "
+                                "notebook 00; --width, --blocks and --label-dropout do not apply), "
+                                "'moons_independent', 'moons_ot' or 'moons_reflow' (notebook 06, STRAIGHT_RECIPE; "
+                                "options as for flow) "
                                 "or a .npz file with "
                                 "'images' (N, C, H, W) float in [-1, 1] and optional integer 'labels' (N,)")
     p.add_argument("--steps", type=int, help=f"optimiser steps (digits {D['steps']}, flow {F['steps']})")

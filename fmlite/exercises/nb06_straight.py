@@ -45,7 +45,8 @@ def _s(traj: Tensor, speed_scale=1.0, weight=None, reduce_d="sum", reduce_b="mea
 def _trajectories():
     g = torch.Generator().manual_seed(11)
     wiggly = torch.randn(K + 1, B, D, generator=g, dtype=torch.float64).cumsum(0)
-    start, end = torch.randn(B, D, generator=g, dtype=torch.float64), torch.randn(B, D, generator=g, dtype=torch.float64)
+    start = torch.randn(B, D, generator=g, dtype=torch.float64)
+    end = torch.randn(B, D, generator=g, dtype=torch.float64)
     s = torch.tensor([0.0, 0.05, 0.15, 0.4, 0.8, 1.0], dtype=torch.float64)[:, None, None]   # accelerating
     accelerating = start + s * (end - start)
     return [("a random walk", wiggly), ("straight lines run at a varying speed", accelerating)]
