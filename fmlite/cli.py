@@ -2,6 +2,7 @@
 
     python -m fmlite train digits                   # rebuilds data/digits.pt (asks for --force to overwrite)
     python -m fmlite train flow                     # rebuilds data/flow.pt, the MLP of notebook 00
+    python -m fmlite train moons_ot                 # rebuilds data/moons_ot.pt (also moons_independent, moons_reflow)
     python -m fmlite train digits --steps 500 --out /tmp/quick.pt
     python -m fmlite train my_images.npz --width 128 --blocks 6 --device cuda --out my_images.pt
     python -m fmlite site [--out site/] [--execute]   # the course as an offline HTML site (fmlite.site)
@@ -55,7 +56,10 @@ def _add_train(commands) -> None:
                                         "out take the recipe's value: DIGITS_RECIPE for 'digits' and .npz files, "
                                         "FLOW_RECIPE for 'flow'.")
     p.add_argument("data", help="'digits' (the 8x8 digits shipped with scikit-learn), 'flow' (the 2-D word model of "
-                                "notebook 00; --width, --blocks and --label-dropout do not apply) or a .npz file with "
+                                "notebook 00; --width, --blocks and --label-dropout do not apply), "
+                                "'moons_independent', 'moons_ot' or 'moons_reflow' (notebook 06, STRAIGHT_RECIPE; "
+                                "options as for flow) "
+                                "or a .npz file with "
                                 "'images' (N, C, H, W) float in [-1, 1] and optional integer 'labels' (N,)")
     p.add_argument("--steps", type=int, help=f"optimiser steps (digits {D['steps']}, flow {F['steps']})")
     p.add_argument("--width", type=int, help=f"ConvNet channels (default {D['width']})")
@@ -86,7 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _recipe_values(args, parser) -> dict:
     """The training options of `train`: the recipe's values, overridden by every option the user gave."""
     from .recipes import DIGITS_RECIPE, FLOW_RECIPE
+    from .recipes import STRAIGHT_MODELS, STRAIGHT_RECIPE
     recipe, allowed = (FLOW_RECIPE, _FLOW_OPTIONS) if args.data == "flow" else (DIGITS_RECIPE, _CONVNET_OPTIONS)
+    if args.data in STRAIGHT_MODELS:
+        recipe, allowed = STRAIGHT_RECIPE, _FLOW_OPTIONS
     given = {k: getattr(args, k) for k in _CONVNET_OPTIONS if getattr(args, k) is not None}
     refused = sorted(set(given) - set(allowed))
     if refused:
@@ -107,7 +114,8 @@ def _recipe_values(args, parser) -> dict:
 def _output_file(args, parser) -> Path:
     """The checkpoint file to write, checked before any training: folder exists, no silent overwrite."""
     if args.out is None:
-        if args.data not in ("digits", "flow"):
+        from .recipes import STRAIGHT_MODELS
+        if args.data not in ("digits", "flow", *STRAIGHT_MODELS):
             parser.error("--out is required when training on a .npz file")
         from .pretrained import data_dir
         out = data_dir() / f"{args.data}.pt"
@@ -130,8 +138,10 @@ def _final_loss(loss: list) -> float:
 
 def cmd_train(args, parser, argv: list[str]) -> int:
     """`python -m fmlite train DATA [options]`: check everything, train the recipe, save a checkpoint."""
-    if args.data not in ("digits", "flow") and not args.data.endswith(".npz"):
-        parser.error(f"unknown data {args.data!r}: give 'digits', 'flow' or a .npz file")
+    from .recipes import STRAIGHT_MODELS
+    if args.data not in ("digits", "flow", *STRAIGHT_MODELS) and not args.data.endswith(".npz"):
+        parser.error(f"unknown data {args.data!r}: give 'digits', 'flow', {', '.join(map(repr, STRAIGHT_MODELS))} "
+                     "or a .npz file")
     values = _recipe_values(args, parser)
     out = _output_file(args, parser)
     from .train import resolve_device
@@ -141,6 +151,8 @@ def cmd_train(args, parser, argv: list[str]) -> int:
         parser.error(f"--device: {err}")
     if args.data == "flow":
         return _train_flow(args, values, out, argv)
+    if args.data in STRAIGHT_MODELS:
+        return _train_straight(args, values, out, argv)
     if args.data == "digits":
         from .datasets import load_digits
         images, labels = load_digits()
@@ -204,6 +216,31 @@ def _train_flow(args, values: dict, out: Path, argv: list[str]) -> int:
     save_checkpoint(out, model, **meta)
     print(f"trained {history.steps} steps in {history.seconds:.1f} s; energy distance of 2,000 samples to the "
           f"word: {quality:.4f}; saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def _train_straight(args, values: dict, out: Path, argv: list[str]) -> int:
+    """Rebuild one of notebook 06's moons models from STRAIGHT_RECIPE (`fmlite.recipes.train_straight`)."""
+    import torch
+
+    from . import recipes
+    from .checkpoints import save_checkpoint
+    from .datasets import sample_2d
+    from .metrics import energy_distance
+    from .solvers import integrate
+    overrides = {**values, "ema": values["ema"] or None}
+    kind = recipes.STRAIGHT_MODELS[args.data]
+    model, history = recipes.train_straight(kind, device=args.device, progress=not args.no_progress, **overrides)
+    recipe = {**recipes.STRAIGHT_RECIPE, **overrides}
+    x_0 = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
+    fresh = sample_2d(recipe["data"], 2000, seed=1)
+    quality = {f"euler_{k}": round(energy_distance(integrate(model, x_0, k).x, fresh), 4) for k in (1, 2, 4, 8, 32)}
+    meta = dict(coupling=kind, path="LinearPath()", command="python -m fmlite " + shlex.join(argv),
+                weights="EMA" if recipe["ema"] else "raw", **recipe, final_loss=_final_loss(history.loss),
+                energy_distance_2000=quality, **_environment(history))
+    save_checkpoint(out, model, **meta)
+    print(f"trained {history.steps} steps in {history.seconds:.1f} s (last run); energy distance of 2,000 Euler "
+          f"samples to fresh data: {quality}; saved {out} ({out.stat().st_size / 1e3:.0f} kB)")
     return 0
 
 

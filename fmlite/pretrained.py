@@ -29,7 +29,9 @@ __all__ = ["load_pretrained", "sample_images", "data_dir", "PRETRAINED",
            "train_images", "train_digits", "train_flow", "DIGITS_RECIPE", "FLOW_RECIPE", "SHORT_RUN"]
 
 #: Shipped models: name -> file in the data folder.
-PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt"}
+PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt",
+              # notebook 06: moons MLPs trained with independent pairing, mini-batch OT, and reflow
+              "moons_independent": "moons_independent.pt", "moons_ot": "moons_ot.pt", "moons_reflow": "moons_reflow.pt"}
 
 
 def data_dir() -> _FilePath:

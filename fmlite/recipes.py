@@ -22,14 +22,21 @@ from .models import ConvNet
 from .paths import LinearPath
 from .train import History, train
 
-__all__ = ["FLOW_RECIPE", "DIGITS_RECIPE", "SHORT_RUN", "train_images", "train_digits", "train_flow",
-           "check_images", "load_npz_images"]
+__all__ = ["FLOW_RECIPE", "DIGITS_RECIPE", "SHORT_RUN", "STRAIGHT_RECIPE", "STRAIGHT_MODELS", "train_images",
+           "train_digits", "train_flow", "train_straight", "check_images", "load_npz_images"]
 
 #: The recipe of the shipped "flow" checkpoint (notebook 00): an MLP on text_points("FLOW").
 FLOW_RECIPE = dict(text="FLOW", hidden=256, layers=4, steps=15000, batch_size=512, lr=2e-3, ema=0.999, seed=0)
 
 #: The recipe of the shipped "digits" checkpoint (`python -m fmlite train digits` uses it).
 DIGITS_RECIPE = dict(width=64, blocks=3, steps=5000, batch_size=128, lr=2e-3, label_dropout=0.2, ema=0.999, seed=0)
+
+#: The recipe of the shipped moons models of notebook 06 (independent, mini-batch OT, reflow of independent).
+STRAIGHT_RECIPE = dict(data="moons", hidden=64, layers=3, steps=3000, batch_size=256, lr=3e-3, ema=0.995, seed=0,
+                       reflow_pairs=20000, reflow_steps=50)
+
+#: Shipped checkpoint name -> how it pairs noise with data (see `train_straight`).
+STRAIGHT_MODELS = {"moons_independent": "independent", "moons_ot": "minibatch_ot", "moons_reflow": "reflow"}
 
 #: The short run of notebook 07 (about 20 s on a 2-core CPU): `train_digits(**SHORT_RUN)`.
 SHORT_RUN = dict(width=32, blocks=2, steps=400, batch_size=128, lr=2e-3, ema=None)
@@ -192,6 +199,55 @@ def train_flow(device: str = "auto", progress: bool = True, **overrides) -> tupl
     history = train(model, LinearPath(), lambda n: text_points(r["text"], n), steps=r["steps"],
                     batch_size=r["batch_size"], lr=r["lr"], seed=r["seed"], device=device, ema=r["ema"],
                     progress=progress)
+    if history.ema_model is not None:
+        model = history.ema_model
+    return model.cpu().eval(), history
+
+
+def train_straight(kind: str, device: str = "auto", progress: bool = True, base: nn.Module | None = None,
+                   **overrides) -> tuple[nn.Module, History]:
+    """Train one of notebook 06's moons models: an MLP by flow matching on the straight path, paired three ways.
+
+    - "independent": x_0 ~ N(0, I) and x_1 ~ moons paired as drawn (Lipman et al. 2023).
+    - "minibatch_ot": each batch re-paired by an exact optimal assignment (`fmlite.couplings.minibatch_ot`;
+      Tong et al. 2024).
+    - "reflow": `reflow_pairs` noise points (seed + 1) carried by `base` (default: the "independent" model
+      of the same recipe, trained first) with RK4 in `reflow_steps` steps, and a fresh MLP trained on
+      those fixed pairs (`fmlite.reflow`; Liu et al. 2022, Alg. 1).
+
+    Keyword arguments override `STRAIGHT_RECIPE` (data, hidden, layers, steps, batch_size, lr, ema, seed,
+    reflow_pairs, reflow_steps). Data: a pool of 20,000 points of `fmlite.datasets.sample_2d(data)` (seed),
+    resampled with replacement every step. The EMA weights are returned.
+
+    Returns:
+        (MLP in eval mode on the CPU, History of the last training run).
+
+    Raises:
+        ValueError: unknown kind or recipe key.
+    """
+    from .datasets import sample_2d
+    from .models import MLP
+    from .reflow import PairedData, reflow_pairs
+    kinds = ("independent", "minibatch_ot", "reflow")
+    if kind not in kinds:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {list(kinds)}")
+    unknown = set(overrides) - set(STRAIGHT_RECIPE)
+    if unknown:
+        raise ValueError(f"unknown recipe keys {sorted(unknown)}; known: {sorted(STRAIGHT_RECIPE)}")
+    r = {**STRAIGHT_RECIPE, **overrides}
+    if kind == "reflow":
+        if base is None:
+            base, _ = train_straight("independent", device=device, progress=progress, **overrides)
+        noise = torch.randn(r["reflow_pairs"], 2, generator=torch.Generator().manual_seed(r["seed"] + 1))
+        pairs = PairedData(*reflow_pairs(base.cpu(), noise, steps=r["reflow_steps"], method="rk4"))
+        sample_data, coupling = pairs, pairs.coupling
+    else:
+        pool = sample_2d(r["data"], 20000, seed=r["seed"])
+        sample_data, coupling = (lambda n: pool[torch.randint(0, len(pool), (n,))]), kind
+    torch.manual_seed(r["seed"])
+    model = MLP(dim=2, hidden=r["hidden"], layers=r["layers"])
+    history = train(model, LinearPath(), sample_data, steps=r["steps"], batch_size=r["batch_size"], lr=r["lr"],
+                    coupling=coupling, seed=r["seed"], device=device, ema=r["ema"], progress=progress)
     if history.ema_model is not None:
         model = history.ema_model
     return model.cpu().eval(), history

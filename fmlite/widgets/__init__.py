@@ -25,6 +25,7 @@ from .nb04_sampling import draw_solver_paths, solver_explorer
 from .nb05_noise import FlowCache, draw_noise_flow, noise_flow, noise_flow_explorer, start_noise
 from .nb08_likelihoods import (LogDensityMaps, draw_log_densities, likelihood_explorer, log_density_maps,
                                log_density_panel, model_log_density)
+from .nb06_straight import STEP_CHOICES, euler_trajectories, draw_straight_paths, straight_explorer
 
 __all__ = [
     "Explorer",
@@ -55,4 +56,8 @@ __all__ = [
     "noise_flow_explorer",
     "model_log_density", "LogDensityMaps", "log_density_maps", "log_density_panel", "draw_log_densities",
     "likelihood_explorer",
+    "STEP_CHOICES",
+    "euler_trajectories",
+    "draw_straight_paths",
+    "straight_explorer",
 ]

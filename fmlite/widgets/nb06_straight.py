@@ -1,0 +1,82 @@
+"""Notebook 06: independent pairing, mini-batch OT and reflow side by side, over t and the number of Euler steps.
+
+A pure `draw_straight_paths(fig, ...)` (tests and static figures call it) plus a thin `Explorer` wrapper
+(see `fmlite.widgets.explorer`). The Euler trajectories of every model are computed once per number of
+steps and kept in a cache, so moving t only redraws.
+"""
+from __future__ import annotations
+
+from matplotlib.figure import Figure
+
+from .explorer import Explorer, dropdown, t_slider
+
+__all__ = ["STEP_CHOICES", "euler_trajectories", "draw_straight_paths", "straight_explorer"]
+
+#: The numbers of Euler steps the explorer offers.
+STEP_CHOICES = (1, 2, 4, 8, 32)
+
+
+def euler_trajectories(velocities: dict, x_0, steps: int, target=None) -> dict:
+    """For each named velocity field: its Euler trajectory from x_0 in `steps` steps, its straightness S and,
+    with a target, the energy distance of its end points to the target.
+
+    Args:
+        velocities: name -> v(x, t), e.g. {"independent": model_a, "OT": model_b}.
+        x_0: starting noise (B, 2). steps: Euler steps >= 1. target: optional data (N, 2).
+
+    Returns:
+        name -> dict(trajectory=(steps + 1, B, 2), straightness=float, energy=float or None).
+    """
+    from ..metrics import energy_distance, straightness
+    from ..solvers import integrate
+
+    out = {}
+    for name, velocity in velocities.items():
+        tr = integrate(velocity, x_0, int(steps), "euler", return_trajectory=True).trajectory
+        energy = None if target is None else energy_distance(tr[-1], target)
+        out[name] = dict(trajectory=tr, straightness=straightness(tr), energy=energy)
+    return out
+
+
+def draw_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0, target=None, references=None,
+                        cache: dict | None = None, lim: float = 3.0, n_paths: int = 30) -> None:
+    """One panel per model: Euler with `steps` steps from the same noise, the points at the last step at or
+    before t, n_paths paths as polylines through the steps over the accurate paths (grey), and in the title
+    the straightness S of the Euler paths and the energy distance of the end points to the target.
+
+    Args:
+        fig: empty Figure. t: time in [0, 1]. steps: Euler steps >= 1.
+        velocities: name -> v(x, t). x_0: noise (B, 2). target: data (N, 2), drawn faint.
+        references: optional name -> accurate trajectory (M + 1, B, 2) from the same x_0.
+        cache: optional dict, filled with `euler_trajectories` per number of steps and reused.
+    """
+    from ..plotting import COLORS, solver_panel
+
+    steps = int(steps)
+    if cache is not None and steps in cache:
+        results = cache[steps]
+    else:
+        results = euler_trajectories(velocities, x_0, steps, target)
+        if cache is not None:
+            cache[steps] = results
+    colors = [COLORS["path"], COLORS["exact"], COLORS["data"], COLORS["noise"]]
+    for i, (name, r) in enumerate(results.items()):
+        ax = fig.add_subplot(1, len(results), i + 1)
+        ref = None if references is None else references.get(name)
+        shown = solver_panel(ax, r["trajectory"], t, colors[i % len(colors)], target, ref, lim, n_paths)
+        energy = "" if r["energy"] is None else f", ED {r['energy']:.3f}"
+        ax.set_title(f"{name}: t = {shown:.2f}\nS = {r['straightness']:.3f}{energy}", fontsize="medium")
+
+
+def straight_explorer(velocities: dict, x_0, target=None, steps: int = 2, t: float = 1.0, reference_steps: int = 20,
+                      lim: float = 3.0, size: float = 3.6) -> "Explorer":
+    """A t slider and a steps menu (1, 2, 4, 8, 32 Euler steps) over `draw_straight_paths`; the grey accurate
+    paths (RK4, `reference_steps` steps) are computed once here, the Euler paths once per number of steps."""
+    from ..solvers import integrate
+
+    references = {name: integrate(v, x_0, reference_steps, "rk4", return_trajectory=True).trajectory
+                  for name, v in velocities.items()}
+    controls = {"t": t_slider(t, step=0.01, continuous_update=False),
+                "steps": dropdown("steps", list(STEP_CHOICES), steps)}
+    return Explorer(draw_straight_paths, controls, figsize=(size * len(velocities), size + 0.5),
+                    velocities=velocities, x_0=x_0, target=target, references=references, cache={}, lim=lim)

@@ -1,0 +1,81 @@
+"""Explorer of notebook 06: the drawing against fmlite.solvers and fmlite.metrics, computed independently,
+and the cache that makes a t move a redraw only."""
+import numpy as np
+import pytest
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from fmlite.gaussian_ot import GaussianToGaussian
+from fmlite.metrics import energy_distance, straightness
+from fmlite.solvers import integrate
+from fmlite.widgets import STEP_CHOICES, draw_straight_paths, straight_explorer
+
+G = GaussianToGaussian(torch.tensor([1.0, -0.5]), torch.tensor([[2.0, 0.3], [0.3, 0.5]]))
+
+
+class Counting:
+    """A velocity field that counts its calls."""
+
+    def __init__(self, fn):
+        self.fn, self.calls = fn, 0
+
+    def __call__(self, x, t):
+        self.calls += 1
+        return self.fn(x, t)
+
+
+@pytest.fixture
+def setting():
+    x_0 = torch.randn(40, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    target = G.ot_map(torch.randn(300, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    velocities = {"independent": Counting(G.independent_velocity), "OT": Counting(G.ot_velocity)}
+    return velocities, x_0, target
+
+
+def _fig():
+    fig = Figure(figsize=(8, 4), dpi=50, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def test_draw_shows_the_euler_points_and_the_measures(setting):
+    velocities, x_0, target = setting
+    fig = _fig()
+    draw_straight_paths(fig, 1.0, 2, velocities, x_0, target=target, n_paths=5)
+    assert len(fig.axes) == 2
+    for ax, (name, v) in zip(fig.axes, velocities.items()):
+        tr = integrate(v.fn, x_0, 2, "euler", return_trajectory=True).trajectory
+        points = ax.collections[-1].get_offsets()
+        assert np.allclose(points, tr[-1].numpy())
+        title = ax.get_title()
+        assert title.startswith(f"{name}: t = 1.00")
+        assert f"S = {straightness(tr):.3f}" in title and f"ED {energy_distance(tr[-1], target):.3f}" in title
+    assert "S = 0.000" in fig.axes[1].get_title()   # OT pairing of Gaussians: straight lines
+    assert "S = 0.000" not in fig.axes[0].get_title()
+
+
+def test_draw_snaps_to_the_last_step_before_t(setting):
+    velocities, x_0, _ = setting
+    fig = _fig()
+    draw_straight_paths(fig, 0.6, 4, velocities, x_0, n_paths=3)
+    tr = integrate(G.ot_velocity, x_0, 4, "euler", return_trajectory=True).trajectory
+    assert np.allclose(fig.axes[1].collections[-1].get_offsets(), tr[2].numpy())
+    assert "t = 0.50" in fig.axes[1].get_title()
+
+
+def test_explorer_caches_per_steps_so_a_t_move_only_redraws(setting):
+    velocities, x_0, target = setting
+    ex = straight_explorer(velocities, x_0, target=target, steps=2, t=1.0)
+    assert list(ex.controls["steps"].options) == list(STEP_CHOICES)
+    calls = {k: v.calls for k, v in velocities.items()}
+    png = ex.image.value
+    ex.controls["t"].value = 0.3
+    assert {k: v.calls for k, v in velocities.items()} == calls and ex.image.value != png
+    assert ex.label.value == "t = 0.30, steps = 2" and ex.error is None
+    ex.controls["steps"].value = 8
+    assert all(v.calls == calls[k] + 8 for k, v in velocities.items())
+    ex.controls["steps"].value = 2
+    ex.controls["t"].value = 0.9
+    assert all(v.calls == calls[k] + 8 for k, v in velocities.items())
+    assert ex.draws == 5
