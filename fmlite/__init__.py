@@ -1,10 +1,13 @@
 """fmlite: flow matching for 2-D point clouds and small images, small enough to read.
 
-Modules (one concept each). The maths: checks, schedules (sigma(t)), paths, couplings, datasets, models, train,
-solvers, exact, metrics (digit_metrics for the digits), checkpoints. Around it: recipes
-(training runs), pretrained (shipped models, sampling), cli (`python -m fmlite`), plotting,
-widgets, exercises. Time runs from noise (t = 0) to data (t = 1).
-`python -m fmlite train digits` rebuilds the shipped checkpoint (see data/README.md).
+Modules (one concept each). The maths: checks, schedules (sigma(t)), paths, couplings, datasets,
+models, train, solvers, exact (with gaussian_mixture), metrics (digit_metrics for the digits),
+checkpoints; beside the solvers: likelihood (change of variables, divergences), scores (velocity,
+score and x0_hat conversions, the SDE sampler), reflow, gaussian_ot (the Gaussian-to-Gaussian
+closed form). Around it: recipes (training runs), pretrained (shipped models, sampling), cli
+(`python -m fmlite`: train, site, doctor, animate, solutions), site, doctor, animate, solutions,
+plotting, widgets (one module per notebook), exercises (one module per notebook).
+Time runs from noise (t = 0) to data (t = 1).
 
 The names below are imported on first use (module `__getattr__`, PEP 562), so that
 `import fmlite.paths` loads neither scipy nor the networks.
