@@ -49,7 +49,8 @@ def legend_below(ax: Axes, ncol: int = 2, **kw):
     """
     if not ax.get_legend_handles_labels()[0]:
         return None
-    kw = {"loc": "upper center", "bbox_to_anchor": (0.5, -0.04), "ncol": ncol, "fontsize": "small",
+    below = -0.22 if ax.get_xlabel() or len(ax.get_xticks()) else -0.04   # clear of tick labels and x label
+    kw = {"loc": "upper center", "bbox_to_anchor": (0.5, below), "ncol": ncol, "fontsize": "small",
           "frameon": False, **kw}
     return ax.legend(**kw)
 
@@ -67,6 +68,8 @@ def lecture_style(scale: float = 1.0, dpi: int = 80) -> None:
         "figure.titlesize": 16 * scale, "lines.linewidth": 2.0, "axes.grid": False,
         "figure.dpi": dpi, "savefig.dpi": dpi, "figure.autolayout": False, "figure.constrained_layout.use": True,
         "axes.spines.top": False, "axes.spines.right": False, "image.cmap": "viridis",
+        "axes.prop_cycle": mpl.cycler(color=["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+                                             "#F0E442", "#000000"]),   # Okabe-Ito: safe for colour blindness
     })
 
 
