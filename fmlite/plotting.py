@@ -22,7 +22,8 @@ from torch import Tensor
 
 __all__ = ["COLORS", "SOLVER_STYLE", "lecture_style", "figure", "to_numpy", "setup_axes", "scatter", "trajectories",
            "conditional_paths", "velocity_arrows", "interpolant_panel", "frame_index", "flow_snapshot",
-           "solver_panel", "legend_below", "field_on_grid", "arrow_scale", "field_arrows", "quiver", "arrows", "field_panel",
+           "solver_panel", "legend_below", "field_on_grid", "arrow_scale", "field_arrows", "quiver", "arrows",
+           "field_panel",
            "error_points", "density", "schedule_curve", "loss_curve", "time_profile", "quality_vs_nfe",
            "small_multiples", "image_grid", "image_rows"]
 
@@ -50,7 +51,7 @@ def legend_below(ax: Axes, ncol: int = 2, **kw):
     if not ax.get_legend_handles_labels()[0]:
         return None
     below = -0.22 if ax.get_xlabel() or len(ax.get_xticks()) else -0.04   # clear of tick labels and x label
-    kw = {"loc": "upper center", "bbox_to_anchor": (0.5, below), "ncol": ncol, "fontsize": "small",
+    kw = {"loc": "upper center", "bbox_to_anchor": (0.5, below), "ncol": ncol, "fontsize": "small", "markerscale": 2.5,
           "frameon": False, **kw}
     return ax.legend(**kw)
 
@@ -284,7 +285,8 @@ def solver_panel(ax: Axes, trajectory, t: float, color: str | None = None, targe
     for i in range(m):
         ax.plot(tr[:k + 1, i, 0], tr[:k + 1, i, 1], color=color or COLORS["path"], lw=1.2, alpha=0.8,
                 marker="o", ms=2.5, label=None if i else "solver path (dots: steps)")
-    scatter(ax, tr[k], color=COLORS["x_t"], s=6, alpha=0.8, label="points at the step")
+    ax.scatter(tr[k][:, 0], tr[k][:, 1], s=10, alpha=0.9, color=COLORS["x_t"], edgecolors="k", linewidths=0.3,
+               zorder=3, label="points at the step")   # dark rims: apart from an orange (Euler) path by more than hue
     return k / max(steps, 1)
 
 

@@ -33,7 +33,7 @@ def draw_vector_field(fig: Figure, t: float, data, x_0, x_1, path=None, lim: flo
                 normalize=normalize)
     ax.set_title(f"exact field at t = {float(t):.2f}")
     from ..plotting import legend_below
-    legend_below(ax, ncol=2, title="arrows: direction only (all one length); colour = speed |u_t(x)|",
+    legend_below(ax, ncol=2, title="arrows: direction only; colour: speed",
                  title_fontsize="small")
 
 
