@@ -1,17 +1,17 @@
 """The exact marginal velocity and density of a path towards a finite data set.
 
-Setting: x_0 ~ N(0, I), eps ~ N(0, I), x_1 uniform over N data points y_1..y_N.
-Given x_1 = y_i, x_t = alpha_t y_i + z with z = beta_t x_0 + sigma_t eps ~ N(0, s_t^2 I),
+Setting: x_0 ~ N(0, I), eps ~ N(0, I), x_1 uniform over N data points x^(1)..x^(N) (the rows of `data`).
+Given x_1 = x^(i), x_t = alpha_t x^(i) + z with z = beta_t x_0 + sigma_t eps ~ N(0, s_t^2 I),
 s_t^2 = beta_t^2 + sigma_t^2. So p_t is a mixture of N Gaussians
 
-    p_t(x) = (1/N) sum_i N(x; alpha_t y_i, s_t^2 I),
+    p_t(x) = (1/N) sum_i N(x; alpha_t x^(i), s_t^2 I),
 
-the posterior over data points is w_i(x) = softmax_i(-|x - alpha_t y_i|^2 / (2 s_t^2)), and
+the posterior over data points is w_i(x) = softmax_i(-|x - alpha_t x^(i)|^2 / (2 s_t^2)), and
 (Gaussian conditioning, E[beta'_t x_0 + sigma'_t eps | z] = (beta_t beta'_t + sigma_t sigma'_t) / s_t^2 * z)
 
-    u_t(x) = E[u_t | x_t = x]
-           = alpha'_t ybar(x) + (beta_t beta'_t + sigma_t sigma'_t) / s_t^2 * (x - alpha_t ybar(x)),
-    ybar(x) = sum_i w_i(x) y_i.
+    u_t(x) = E[u_t(x_t | z) | x_t = x]          (u_t(x_t | z) the per-sample target, z = (x_0, x_1, eps))
+           = alpha'_t x1_hat(x) + (beta_t beta'_t + sigma_t sigma'_t) / s_t^2 * (x - alpha_t x1_hat(x)),
+    x1_hat(x) = E[x_1 | x_t = x] = sum_i w_i(x) x^(i).
 
 Only sigma_t sigma'_t = (1/2) d sigma_t^2 / dt enters (`Schedule.variance_rate`), never
 sigma'_t alone: for the Brownian bridge sigma'_t is infinite at t = 0 but sigma_t sigma'_t =
@@ -26,8 +26,8 @@ This is the field that the flow matching loss is minimised by (Lipman et al. 202
 Theorem 1 and eq. (8)); integrating it reproduces the data set: it memorises.
 
 At t = 1 on a path with sigma(1) = 0 we have s_1 = 0: x_t = x_1 and x_0, eps are
-independent of x_t, so the conditional expectation is u_1(x) = alpha'_1 * y(x), with
-y(x) the data point nearest to x (the s -> 0 limit of the posterior). It is finite but
+independent of x_t, so the conditional expectation is u_1(x) = alpha'_1 * x^(i*), with
+x^(i*) the data point nearest to x (the s -> 0 limit of the posterior). It is finite but
 not the limit along a trajectory: the field is discontinuous at t = 1. The same
 convention holds for the bridge, whose sigma(1) = 0 too.
 Computation runs in float64 with log-sum-exp weights, so no NaN or inf at t = 0 or 1.
@@ -89,13 +89,13 @@ def _prepare(x: Tensor, t, data: Tensor, path: Path, field: bool = False):
     xf = x.reshape(x.shape[0], data[0].numel()).double()
     yf = data.reshape(data.shape[0], -1).double().to(x.device)
     s2 = c["beta_t"] ** 2 + c["sigma_t"] ** 2  # (B,)
-    # squared distances |x - alpha_t y_i|^2, (B, N)
+    # squared distances |x - alpha_t x^(i)|^2, (B, N)
     d2 = ((xf[:, None, :] - c["alpha_t"][:, None, None] * yf[None, :, :]) ** 2).sum(-1)
     return t, c, xf, yf, s2, d2
 
 
 def posterior_weights(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
-    """Posterior w_i(x) = P(x_1 = y_i | x_t = x) over the data points.
+    """Posterior w_i(x) = P(x_1 = x^(i) | x_t = x) over the data points.
 
     Args:
         x: points (B, *D). t: times in [0, 1], (B,) or a number.
@@ -160,12 +160,12 @@ def _field(x: Tensor, t, data: Tensor, path: Path, noise_term: bool) -> Tensor:
     """alpha'_t ybar + ((beta_t beta'_t + [sigma_t sigma'_t]) / s_t^2) (x - alpha_t ybar), 0 gain where s_t = 0."""
     _, c, xf, yf, s2, d2 = _prepare(x, t, data, path, field=True)
     w = _weights(s2, d2)
-    ybar = w @ yf  # (B, D)
+    x1_hat = w @ yf  # (B, D)
     tiny = s2 <= 0
     rate = c["beta_t"] * c["d_beta_t"] + (c["sigma_d_sigma_t"] if noise_term else 0.0)
     gain = rate / torch.where(tiny, torch.ones_like(s2), s2)
     gain = torch.where(tiny, torch.zeros_like(gain), gain)
-    u = c["d_alpha_t"][:, None] * ybar + gain[:, None] * (xf - c["alpha_t"][:, None] * ybar)
+    u = c["d_alpha_t"][:, None] * x1_hat + gain[:, None] * (xf - c["alpha_t"][:, None] * x1_hat)
     return u.to(x.dtype).reshape(x.shape)
 
 
@@ -208,7 +208,7 @@ def naive_marginal_velocity(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
 
 
 def log_density(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
-    """Exact log p_t(x) of the Gaussian mixture (1/N) sum_i N(x; alpha_t y_i, s_t^2 I).
+    """Exact log p_t(x) of the Gaussian mixture (1/N) sum_i N(x; alpha_t x^(i), s_t^2 I).
 
     Args:
         x: points (B, *D). t: times in [0, 1], (B,) or a number.

@@ -195,9 +195,10 @@ def guided_velocity(model: nn.Module, y, w: float = 1.0):
     write (1 + w_HS) eps(z, c) - w_HS eps(z), so w_HS = w - 1 (their w_HS = 0 is our
     w = 1); our w is the `guidance_scale` of diffusers / Stable Diffusion and the w of
     Zheng et al. 2023 ("Guided Flows") and Lipman et al. 2024 ("Flow Matching Guide and
-    Code", sec. 6). Guiding the velocity is the same as guiding eps or the score: on
-    an affine path, at fixed (x, t), v is an affine function of eps with weights that
-    do not depend on the label, and the two guidance weights sum to 1.
+    Code", sec. 6). Guiding the velocity is the same as guiding their eps (our x0_hat,
+    the prediction of x_0) or the score: on an affine path, at fixed (x, t), v is an
+    affine function of x0_hat with weights that do not depend on the label, and the two
+    guidance weights sum to 1.
 
     Args:
         model: a class-conditional velocity network called as model(x, t, y), with

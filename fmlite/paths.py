@@ -146,7 +146,7 @@ class Path:
         return c["alpha_t"] * x_1 + c["beta_t"] * x_0 + c["sigma_t"] * eps
 
     def sample(self, x_0: Tensor, x_1: Tensor, t, eps: Tensor | None = None) -> PathSample:
-        """Draw x_t and the conditional target velocity u_t.
+        """Draw x_t and the conditional (per-sample) target velocity u_t = u_t(x_t | z), z = (x_0, x_1, eps).
 
             x_t = alpha_t x_1 + beta_t x_0 + sigma(t) eps
             u_t = alpha'_t x_1 + beta'_t x_0 + sigma'(t) eps      (the sigma'(t) eps term is required)

@@ -22,20 +22,38 @@ from torch import Tensor
 
 __all__ = ["COLORS", "SOLVER_STYLE", "lecture_style", "figure", "to_numpy", "setup_axes", "scatter", "trajectories",
            "conditional_paths", "velocity_arrows", "interpolant_panel", "frame_index", "flow_snapshot",
-           "solver_panel", "field_on_grid", "arrow_scale", "field_arrows", "quiver", "arrows", "field_panel",
+           "solver_panel", "legend_below", "field_on_grid", "arrow_scale", "field_arrows", "quiver", "arrows",
+           "field_panel",
            "error_points", "density", "schedule_curve", "loss_curve", "time_profile", "quality_vs_nfe",
            "small_multiples", "image_grid", "image_rows"]
 
 
 # ============================================================================ style
-#: Colour roles used throughout the course.
-COLORS = {"noise": "#8c8c8c", "data": "#1f77b4", "x_t": "#d62728", "path": "#ff7f0e", "model": "#2ca02c",
-          "exact": "#9467bd"}
+#: Colour roles used throughout the course: the colour-blind-safe Okabe-Ito palette (Okabe & Ito 2008;
+#: Wong 2011, Nature Methods 8:441), so no two roles differ only as red against green. Notebook text calls
+#: them: noise grey, data blue, x_t red (vermillion), path orange, model green (bluish), exact purple.
+COLORS = {"noise": "#8c8c8c", "data": "#0072B2", "x_t": "#D55E00", "path": "#E69F00", "model": "#009E73",
+          "exact": "#CC79A7"}
 
 
-#: Colours and markers of the ODE solvers in plots (red stays reserved for x_t).
-SOLVER_STYLE = {"euler": ("#ff7f0e", "o"), "midpoint": ("#2ca02c", "s"), "heun": ("#8c564b", "^"),
-                "rk4": ("#9467bd", "D")}
+#: Colour, marker and line style of each ODE solver, the same in every figure (notebooks 04 and 07):
+#: the three cues differ together, so a solver reads without colour too.
+SOLVER_STYLE = {"euler": ("#E69F00", "o", "-"), "midpoint": ("#56B4E9", "s", "--"), "heun": ("#009E73", "^", "-."),
+                "rk4": ("#CC79A7", "D", ":")}
+
+
+def legend_below(ax: Axes, ncol: int = 2, **kw):
+    """A legend under the axes (outside the data, so it hides nothing), for figures with constrained layout.
+
+    Returns:
+        the Legend, or None when no artist of ax has a label.
+    """
+    if not ax.get_legend_handles_labels()[0]:
+        return None
+    below = -0.22 if ax.get_xlabel() or len(ax.get_xticks()) else -0.04   # clear of tick labels and x label
+    kw = {"loc": "upper center", "bbox_to_anchor": (0.5, below), "ncol": ncol, "fontsize": "small", "markerscale": 2.5,
+          "frameon": False, **kw}
+    return ax.legend(**kw)
 
 
 def lecture_style(scale: float = 1.0, dpi: int = 80) -> None:
@@ -51,6 +69,8 @@ def lecture_style(scale: float = 1.0, dpi: int = 80) -> None:
         "figure.titlesize": 16 * scale, "lines.linewidth": 2.0, "axes.grid": False,
         "figure.dpi": dpi, "savefig.dpi": dpi, "figure.autolayout": False, "figure.constrained_layout.use": True,
         "axes.spines.top": False, "axes.spines.right": False, "image.cmap": "viridis",
+        "axes.prop_cycle": mpl.cycler(color=["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+                                             "#F0E442", "#000000"]),   # Okabe-Ito: safe for colour blindness
     })
 
 
@@ -171,15 +191,16 @@ def interpolant_panel(ax: Axes, t: float, path, x_0, x_1, eps=None, n_paths: int
         eps = torch.zeros_like(torch.as_tensor(x_0))
     setup_axes(ax, lim)
     if backdrop:
-        scatter(ax, x_1, color=COLORS["data"], s=4, alpha=0.15)
+        scatter(ax, x_1, color=COLORS["data"], s=4, alpha=0.15, label="data $x_1$")
     with torch.no_grad():
         x_t = path.interpolate(x_0, x_1, float(t), eps)
     if n_paths:
         for line in conditional_paths(ax, x_0, x_1, path, eps, n=n_paths, alpha=0.5, lw=1.0, ends=False):
             line.set_linestyle("--")
         if t > 0:
-            conditional_paths(ax, x_0, x_1, path, eps, n=n_paths, t_max=float(t), alpha=1.0, lw=2.0, ends=False)
-    points = scatter(ax, x_t, color=COLORS["x_t"], s=5, alpha=0.5, gid="x_t")
+            lines = conditional_paths(ax, x_0, x_1, path, eps, n=n_paths, t_max=float(t), alpha=1.0, lw=2.0, ends=False)
+            lines[0].set_label("paths (dashed: ahead)")
+    points = scatter(ax, x_t, color=COLORS["x_t"], s=5, alpha=0.5, gid="x_t", label="$x_t$")
     if n_paths:
         ax.scatter(*_np(x_t[:n_paths]).T, s=36, color=COLORS["x_t"], edgecolors="k", linewidths=0.8, zorder=4)
     return points
@@ -219,12 +240,13 @@ def flow_snapshot(ax: Axes, trajectory, t: float, target=None, trail: int = 0, l
     k = frame_index(t, len(tr))
     setup_axes(ax, lim)
     if target is not None:
-        scatter(ax, target, color="0.85", s=3, alpha=1.0)
+        scatter(ax, target, color="0.85", s=3, alpha=1.0, label="data")
     if trail > 0 and k > 0:
         lo = max(0, k - trail)
         for i in range(min(n_trails, tr.shape[1])):
-            ax.plot(tr[lo:k + 1, i, 0], tr[lo:k + 1, i, 1], color=COLORS["path"], lw=1, alpha=0.6)
-    points = scatter(ax, tr[k], color=COLORS["x_t"], s=5)
+            ax.plot(tr[lo:k + 1, i, 0], tr[lo:k + 1, i, 1], color=COLORS["path"], lw=1, alpha=0.6,
+                    label=None if i else f"last {trail} steps")
+    points = scatter(ax, tr[k], color=COLORS["x_t"], s=5, label="points at t")
     if title:
         ax.set_title(f"t = {float(t):.2f}")
     return points
@@ -252,17 +274,19 @@ def solver_panel(ax: Axes, trajectory, t: float, color: str | None = None, targe
     k = frame_index(t, len(tr), at_or_before=True)
     setup_axes(ax, lim)
     if target is not None:
-        scatter(ax, target, color="0.85", s=3, alpha=1.0)
+        scatter(ax, target, color="0.85", s=3, alpha=1.0, label="data")
     m = min(n_paths, tr.shape[1])
     if reference is not None:
         ref = _np(reference)
         kr = frame_index(k / max(steps, 1), len(ref))
         for i in range(m):
-            ax.plot(ref[:kr + 1, i, 0], ref[:kr + 1, i, 1], color="0.45", lw=0.8, alpha=0.8)
+            ax.plot(ref[:kr + 1, i, 0], ref[:kr + 1, i, 1], color="k", lw=0.8, ls=":", alpha=0.8,
+                    label=None if i else "accurate path")
     for i in range(m):
         ax.plot(tr[:k + 1, i, 0], tr[:k + 1, i, 1], color=color or COLORS["path"], lw=1.2, alpha=0.8,
-                marker="o", ms=2.5)
-    scatter(ax, tr[k], color=COLORS["x_t"], s=6, alpha=0.8)
+                marker="o", ms=2.5, label=None if i else "solver path (dots: steps)")
+    ax.scatter(tr[k][:, 0], tr[k][:, 1], s=10, alpha=0.9, color=COLORS["x_t"], edgecolors="k", linewidths=0.3,
+               zorder=3, label="points at the step")   # dark rims: apart from an orange (Euler) path by more than hue
     return k / max(steps, 1)
 
 
@@ -382,8 +406,10 @@ def field_panel(ax: Axes, t: float, data, x_0=None, x_1=None, path=None, lim: fl
     q.set_gid("field")
     if x_0 is not None and x_1 is not None:
         with torch.no_grad():
-            scatter(ax, path.interpolate(x_0, x_1, float(t)), color=COLORS["x_t"], s=8, alpha=0.6, gid="x_t")
-    ax.scatter(*_np(data).T, s=30, color=COLORS["data"], edgecolors="w", linewidths=0.8, zorder=4)
+            scatter(ax, path.interpolate(x_0, x_1, float(t)), color=COLORS["x_t"], s=8, alpha=0.6, gid="x_t",
+                    label="samples $x_t$ of $p_t$")
+    ax.scatter(*_np(data).T, s=30, color=COLORS["data"], edgecolors="w", linewidths=0.8, zorder=4,
+               label="data points")
     return q
 
 
@@ -486,8 +512,8 @@ def quality_vs_nfe(ax: Axes, results: dict, ylabel: str = "energy distance", ref
     if noise is not None:
         ax.axhspan(-noise, noise, color="0.88", zorder=0, label="sampling noise")
     for method, (nfe, values) in results.items():
-        color, marker = SOLVER_STYLE.get(method, (None, "o"))
-        ax.plot(nfe, values, marker=marker, color=color, label=method)
+        color, marker, ls = SOLVER_STYLE.get(method, (None, "o", "-"))
+        ax.plot(nfe, values, marker=marker, color=color, ls=ls, label=method)
     if reference is not None:
         ax.axhline(reference, color="k", ls="--", lw=1.5, label=reference_label)
     ax.set_xscale("log", base=2)
@@ -497,7 +523,7 @@ def quality_vs_nfe(ax: Axes, results: dict, ylabel: str = "energy distance", ref
         ax.set_yscale(yscale)
     ax.set_xlabel("NFE (velocity evaluations)")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize="small")
+    legend_below(ax, ncol=3)
 
 
 def small_multiples(draw: Callable[[Axes, float], None], values: Sequence[float], name: str = "t",

@@ -4,7 +4,8 @@
     x_t = alpha_t x_1 + beta_t x_0 + sigma(t) eps,  u_t = alpha'_t x_1 + beta'_t x_0 + sigma'(t) eps,
 
 with t ~ U(0, 1), x_0 ~ N(0, I), x_1 ~ data. Regressing on the *conditional* target
-u_t has the same gradient as regressing on the marginal field E[u_t | x_t], so the
+u_t = u_t(x_t | z), z = (x_0, x_1, eps), has the same gradient as regressing on the marginal
+field u_t(x) = E[u_t | x_t = x], so the
 minimiser is the marginal velocity (Lipman et al. 2023, Theorem 2; Liu et al. 2022;
 Albergo & Vanden-Eijnden 2023). |.|^2 sums over all data dimensions, the batch is averaged.
 """

@@ -62,10 +62,10 @@ register("02.conditional_velocity", "the conditional velocity towards one data p
 
 
 def posterior_weights(x, t, data):
-    """w_i(x) = P(x_1 = y_i | x_t = x) for every data point y_i (the rows of data, (N, D)); x (B, D), t (B,).
+    """w_i(x) = P(x_1 = x^(i) | x_t = x) for every data point x^(i) (the rows of data, (N, D)); x (B, D), t (B,).
 
-    Given x_1 = y_i, x_t = t y_i + (1 - t) x_0 is Gaussian with mean t y_i and standard deviation
-    1 - t, so by Bayes' rule (uniform prior) w_i(x) is proportional to exp(-|x - t y_i|^2 / (2 (1 - t)^2)).
+    Given x_1 = x^(i), x_t = t x^(i) + (1 - t) x_0 is Gaussian with mean t x^(i) and standard deviation
+    1 - t, so by Bayes' rule (uniform prior) w_i(x) is proportional to exp(-|x - t x^(i)|^2 / (2 (1 - t)^2)).
     Returns (B, N), each row summing to 1.
     """
     d2 = ((x[:, None, :] - t[:, None, None] * data[None, :, :]) ** 2).sum(-1)  # (B, N) squared distances
@@ -93,19 +93,19 @@ def _check_posterior_weights(answer):
                            "torch.softmax(logits, dim=1)")
     tt = t[:, None]
     reject_known(got, [
-        ("compare x with t y_i, not with y_i: at time t the paths towards y_i are centred at t y_i",
+        ("compare x with t x^(i), not with x^(i): at time t the paths towards x^(i) are centred at t x^(i)",
          _weights(x, t, data, centre=data[None])),
         ("the noise left in x_t is (1 − t) x_0, whose variance is (1 − t)², not 1 − t (that is the standard "
          "deviation)", _weights(x, t, data, var=1 - tt)),
         ("the sign of the exponent is flipped: nearer data points must get larger weights",
          _weights(x, t, data, sign=1.0)),
-        ("the Gaussian exponent is −|x − t y_i|² / (2 (1 − t)²): you left out the 2",
+        ("the Gaussian exponent is −|x − t x^(i)|² / (2 (1 − t)²): you left out the 2",
          _weights(x, t, data, var=(1 - tt) ** 2 / 2)),
-        ("time runs the wrong way: centre t y_i with standard deviation 1 − t, not (1 − t) y_i and t",
+        ("time runs the wrong way: centre t x^(i) with standard deviation 1 − t, not (1 − t) x^(i) and t",
          _weights(x, t, data, centre=(1 - tt)[:, :, None] * data[None], var=tt.clamp(min=1e-3) ** 2)),
-        ("these are the uniform prior weights 1/N: use the distances to t y_i (Bayes' rule)",
+        ("these are the uniform prior weights 1/N: use the distances to t x^(i) (Bayes' rule)",
          torch.full_like(expected, 1.0 / N)),
-        ("the exponent uses the squared distance |x − t y_i|², not the distance itself",
+        ("the exponent uses the squared distance |x − t x^(i)|², not the distance itself",
          torch.softmax(-((x[:, None, :] - tt[:, :, None] * data[None]) ** 2).sum(-1).sqrt() / (2 * (1 - tt) ** 2),
                        dim=1)),
     ] + one_time_variants(lambda s: posterior_weights(x, s, data), t), expected, where)
@@ -118,8 +118,8 @@ register("02.posterior_weights", "posterior weights over a small data set", post
 
 
 def average_velocity(x, t, data):
-    """The marginal velocity u_t(x) = sum_i w_i(x) (y_i - x) / (1 - t): the conditional velocities towards
-    every data point y_i, averaged with the posterior weights w_i(x). x (B, D), t (B,), data (N, D)."""
+    """The marginal velocity u_t(x) = sum_i w_i(x) (x^(i) - x) / (1 - t): the conditional velocities towards
+    every data point x^(i), averaged with the posterior weights w_i(x). x (B, D), t (B,), data (N, D)."""
     d2 = ((x[:, None, :] - t[:, None, None] * data[None, :, :]) ** 2).sum(-1)  # (B, N)
     w = torch.softmax(-d2 / (2 * (1 - t)[:, None] ** 2), dim=1)  # posterior weights, (B, N)
     u_i = (data[None, :, :] - x[:, None, :]) / (1 - t)[:, None, None]  # conditional velocities, (B, N, D)
@@ -136,14 +136,14 @@ def _check_average_velocity(answer):
     to_go = data[None] - x[:, None]  # (B, N, D)
     where = " (7 points, each with its own t in [0, 0.99]; N = 4 data points)"
     reject_known(got, [
-        ("you averaged over all data points equally; weight each one by w_i(x) = P(x_1 = y_i | x_t = x)",
+        ("you averaged over all data points equally; weight each one by w_i(x) = P(x_1 = x^(i) | x_t = x)",
          to_go.mean(dim=1) / (1 - tt)),
-        ("you averaged the distances y_i − x; divide them by the time left, 1 − t, to get velocities",
+        ("you averaged the distances x^(i) − x; divide them by the time left, 1 − t, to get velocities",
          (w[:, :, None] * to_go).sum(dim=1)),
-        ("the velocity points from x towards the data: y_i − x, not x − y_i", -expected),
+        ("the velocity points from x towards the data: x^(i) − x, not x − x^(i)", -expected),
         ("this is E[x_1 | x_t = x], the denoised point; the velocity is (E[x_1 | x_t = x] − x) / (1 − t)",
          w @ data if w.dim() == 2 else w),
-        ("the weights compare x with t y_i, not with y_i", (_weights(x, t, data, centre=data[None])[:, :, None]
+        ("the weights compare x with t x^(i), not with x^(i)", (_weights(x, t, data, centre=data[None])[:, :, None]
                                                            * to_go).sum(1) / (1 - tt)),
         ("the weights use the variance (1 − t)², not 1 − t",
          (_weights(x, t, data, var=1 - tt)[:, :, None] * to_go).sum(1) / (1 - tt)),

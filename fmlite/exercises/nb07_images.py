@@ -119,3 +119,64 @@ def _check_guided(answer):
 
 
 register("07.guided", "classifier-free guidance", guided, _check_guided)
+
+
+def drop_labels(y, p, null_label, u):
+    """Label dropout for classifier-free guidance: replace label i by `null_label` where u[i] < p, so each label
+    is dropped with probability p (u uniform in [0, 1)). y int64 (B,), p in [0, 1], u (B,); returns new labels (B,)
+    and leaves y unchanged. Source: Ho & Salimans 2022, Alg. 1 (p_uncond); `fmlite.train.drop_labels`."""
+    return torch.where(u < p, torch.full_like(y, null_label), y)
+
+
+def _check_drop_labels(answer):
+    """Domain: p in [0, 1] (both ends, and asymmetric p = 0.2, 0.7), batches of 13, 9, 7 and 6 labels, "no label"
+    tokens 10 and 3 (so 10 cannot be hard-coded), u drawn uniform in [0, 1) with no value equal to p."""
+    cases = ((13, 0.2, 10, 81), (9, 0.7, 3, 82), (7, 0.0, 10, 83), (6, 1.0, 10, 84))
+    for batch, p, null, seed in cases:
+        g = torch.Generator().manual_seed(seed)
+        y = torch.randint(0, null, (batch,), generator=g)
+        u = torch.rand(batch, generator=g, dtype=torch.float64)
+        y_given = y.clone()
+        where = f" (p = {p:g}, {batch} labels, null_label = {null})"
+        got = call(answer, y_given, p, null, u)
+        if not torch.equal(y_given, y):
+            raise Mismatch("you changed the caller's labels y in place; return new labels (torch.where makes a "
+                           "new tensor) so the data set keeps its labels" + where)
+        if not isinstance(got, Tensor):
+            raise Mismatch(f"return the new labels as a tensor, got {type(got).__name__}{where}")
+        if got.dtype == torch.bool:
+            raise Mismatch("you returned the mask of dropped labels; return the labels themselves, with "
+                           "null_label where the mask is True: torch.where(u < p, null, y)" + where)
+        if got.shape == y.shape and got.dtype != torch.int64:
+            raise Mismatch(f"labels must stay integers (int64) for the label embedding, got {got.dtype}{where}")
+        again = call(answer, y.clone(), p, null, u)
+        if isinstance(again, Tensor) and again.shape == got.shape and not torch.equal(again, got):
+            raise Mismatch("two calls with the same u gave different labels: you drew your own random numbers; "
+                           "use the uniform numbers u given (drop where u < p)" + where)
+        expected = drop_labels(y, p, null, u)
+        nulls = torch.full_like(y, null)
+        first = torch.arange(batch) < round(p * batch)
+        reject_known(got, [
+            ("you dropped each label with probability 1 − p (u > p), not p: with p = 0.2 the model would see "
+             "\"no label\" 80 % of the time and hardly learn the conditional field; drop where u < p",
+             torch.where(u > p, nulls, y)),
+            ("no label was dropped: replace y by null_label where u < p", y),
+            ("you dropped every label: drop only where u < p (a fraction p of them)", nulls),
+            ("label 0 is a digit, not \"no label\": put null_label (model.null_label) where u < p",
+             torch.where(u < p, torch.zeros_like(y), y)),
+            ("you hard-coded the token 10 of the digits model: use the argument null_label",
+             torch.where(u < p, torch.full_like(y, 10), y)),
+            ("the \"no label\" token is null_label (one past the last class), not -1",
+             torch.where(u < p, torch.full_like(y, -1), y)),
+            ("you dropped where u > 1 − p: that also has probability p, but the rule asked for is u < p",
+             torch.where(u > 1 - p, nulls, y)),
+            ("you dropped the first p·B labels of the batch: drop each label on its own, where u[i] < p",
+             torch.where(first, nulls, y)),
+            ("you dropped where u < 1 − p, with probability 1 − p instead of p: drop where u < p",
+             torch.where(u < 1 - p, nulls, y)),
+        ], expected, where)
+        compare(got.double(), expected.double(), "the labels", where)
+    return "Each label becomes null_label with probability p (u < p): p = 0.2 keeps 80 % of the labels."
+
+
+register("07.drop_labels", "label dropout for classifier-free guidance", drop_labels, _check_drop_labels)

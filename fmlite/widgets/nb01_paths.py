@@ -45,6 +45,8 @@ def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, 
     ax = fig.add_subplot(grid[0])
     interpolant_panel(ax, float(t), LinearPath(sched), x_0, x_1, eps, n_paths=n_paths, lim=lim)
     ax.set_title(f"x_t at t = {float(t):.2f}")
+    from ..plotting import legend_below
+    legend_below(ax, ncol=3)
     ax2 = fig.add_subplot(grid[1])
     schedule_curve(ax2, sched, t_mark=float(t), label="σ(t)")
     ax2.axvline(float(t), color="k", lw=1, ls=":")

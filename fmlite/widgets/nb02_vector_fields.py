@@ -32,6 +32,9 @@ def draw_vector_field(fig: Figure, t: float, data, x_0, x_1, path=None, lim: flo
     field_panel(ax, float(t), data, x_0, x_1, path, lim=lim, n_grid=n_grid, scale=scale, colorbar=colorbar,
                 normalize=normalize)
     ax.set_title(f"exact field at t = {float(t):.2f}")
+    from ..plotting import legend_below
+    legend_below(ax, ncol=2, title="arrows: direction only; colour: speed",
+                 title_fontsize="small")
 
 
 def vector_field_explorer(data, n: int = 300, seed: int = 0, t: float = 0.5, t_max: float = 0.95, path=None,

@@ -15,7 +15,7 @@ __all__ = ["draw_learned_vs_exact", "learned_vs_exact_explorer"]
 def draw_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float = 3.0, n: int = 15,
                           n_points: int = 1000, seed: int = 0) -> None:
     """Three panels at time t: the learned field v_theta(x, t), the exact marginal field u_t(x) of the
-    finite data set (`fmlite.exact.marginal_velocity`), and the error |v_theta - u_t| at samples
+    finite data set (`fmlite.exact.marginal_velocity`), and the error |v_theta(x_t, t) - u_t(x_t)| at samples
     x_t ~ p_t (points coloured by the error: that is where sampling goes).
 
     Both arrow panels share one arrow scale, set by the exact field's speeds at the samples, so arrow
@@ -38,14 +38,14 @@ def draw_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float =
     exact = lambda x, s: marginal_velocity(x, s, data, path)  # noqa: E731
     scale = arrow_scale(exact(x_t, torch.full((n_points,), float(t))).norm(dim=1), lim, n)
     axes = fig.subplots(1, 3)
-    for ax, field, color, name in ((axes[0], model, COLORS["model"], "learned $v_\\theta$"),
-                                   (axes[1], exact, COLORS["exact"], "exact $u_t$")):
+    for ax, field, color, name in ((axes[0], model, COLORS["model"], "learned $v_\\theta$ (green)"),
+                                   (axes[1], exact, COLORS["exact"], "exact $u_t(x)$ (purple)")):
         setup_axes(ax, lim, name)
         scatter(ax, data, color=COLORS["data"], s=4, alpha=0.3)
         arrows(ax, field, t, color, lim, n, scale=scale)
     setup_axes(axes[2], lim)
     _, err = error_points(axes[2], model, exact, x_t, t)
-    axes[2].set_title(f"error at $x_t$: mean {err.mean():.2f}")
+    axes[2].set_title(f"error $|v_\\theta - u_t(x)|$ at $x_t$: mean {err.mean():.2f}")
     fig.suptitle(f"t = {float(t):.2f}")
 
 

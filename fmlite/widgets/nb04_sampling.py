@@ -31,8 +31,10 @@ def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, 
 
     sol = integrate(velocity, x_0, int(steps), method, return_trajectory=True)
     ax = fig.add_subplot(1, 1, 1)
-    shown = solver_panel(ax, sol.trajectory, t, SOLVER_STYLE.get(method, (COLORS["path"], "o"))[0], target,
+    shown = solver_panel(ax, sol.trajectory, t, SOLVER_STYLE.get(method, (COLORS["path"],))[0], target,
                          reference, lim, n_paths)
+    from ..plotting import legend_below
+    legend_below(ax, ncol=2)
     ax.set_title(f"{method}, {steps} step{'' if int(steps) == 1 else 's'}, NFE = {sol.nfe}: t = {shown:.2f}")
 
 

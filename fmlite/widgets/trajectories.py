@@ -29,8 +29,10 @@ def draw_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int =
         target: optional (N, 2) data cloud shown in light grey.
         trail: number of past steps drawn as lines (0 = none).
     """
-    from ..plotting import flow_snapshot
-    flow_snapshot(fig.add_subplot(1, 1, 1), trajectory, t, target=target, trail=trail, lim=lim, n_trails=n_trails)
+    from ..plotting import flow_snapshot, legend_below
+    ax = fig.add_subplot(1, 1, 1)
+    flow_snapshot(ax, trajectory, t, target=target, trail=trail, lim=lim, n_trails=n_trails)
+    legend_below(ax, ncol=3)
 
 
 def trajectory_explorer(trajectory, target=None, trail: int = 0, lim: float = 3.0, t: float = 0.0,

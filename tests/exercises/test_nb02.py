@@ -39,7 +39,7 @@ def _d2(x, t, data, scale_data=True):
 @pytest.mark.parametrize("answer, message", [
     (lambda x, t, d: torch.exp(-_d2(x, t, d) / (2 * (1 - t[:, None]) ** 2)), "each row of weights must sum to 1"),
     (lambda x, t, d: torch.softmax(-_d2(x, t, d, False) / (2 * (1 - t[:, None]) ** 2), dim=1),
-     "compare x with t y_i, not with y_i"),
+     "compare x with t x^(i), not with x^(i)"),
     (lambda x, t, d: torch.softmax(-_d2(x, t, d) / (2 * (1 - t[:, None])), dim=1),
      "whose variance is (1 − t)², not 1 − t"),                                                          # std/variance
     (lambda x, t, d: torch.softmax(_d2(x, t, d) / (2 * (1 - t[:, None]) ** 2), dim=1),
@@ -70,7 +70,7 @@ def _w(x, t, d):
     (lambda x, t, d: (_w(x, t, d) * (d[None] - x[:, None]) / (1 - t)[:, None, None]).sum(dim=1),
      "give it a last axis of size 1, w[:, :, None]"),                                                    # kind 4
     (lambda x, t, d: (_w(x, t, d)[:, :, None] * (x[:, None] - d[None])).sum(dim=1) / (1 - t[:, None]),
-     "not x − y_i"),                                                                                     # sign
+     "not x − x^(i)"),                                                                                     # sign
     (lambda x, t, d: _w(x, t, d) @ d, "this is E[x_1 | x_t = x], the denoised point"),                  # x_1 for u_t
     (lambda x, t, d: solution("02.average_velocity")(x, t.mean().expand_as(t), d), ONE_TIME),          # kind 1
     (lambda x, t, d: (_w(x, t, d)[:, :, None] * (d[None] - x[:, None])).sum(dim=1) / t[:, None].clamp(min=1e-3),
@@ -119,7 +119,7 @@ def test_posterior_weights_are_bayes_rule_with_scipy():
 
 
 def test_posterior_weights_monte_carlo():
-    """The fraction of paths through a small ball around x that head to y_i is w_i(x)."""
+    """The fraction of paths through a small ball around x that head to x^(i) is w_i(x)."""
     g = torch.Generator().manual_seed(12)
     data = torch.tensor([[-1.5, 1.0], [1.5, 1.2], [0.0, -1.5]])
     n = 2_000_000

@@ -95,3 +95,49 @@ def test_guided_solution_agrees_with_the_package():
         for w in (0.0, 1.0, 2.5, -0.5):
             torch.testing.assert_close(solution("07.guided")(model, x, t, y, w),
                                        guided_velocity(model, y, w)(x, t), atol=1e-5, rtol=1e-5)
+
+
+def _where(cond, null, y):
+    return torch.where(cond, torch.full_like(y, null), y)
+
+
+def _drop_first(y, p, null, u):
+    return _where(torch.arange(len(y)) < round(p * len(y)), null, y)
+
+
+def _in_place(y, p, null, u):
+    y[u < p] = null
+    return y
+
+
+@pytest.mark.parametrize("answer, message", [
+    (lambda y, p, null, u: _where(u > p, null, y), "probability 1 − p (u > p)"),          # the common bug
+    (lambda y, p, null, u: _where(u >= p, null, y), "probability 1 − p (u > p)"),
+    (lambda y, p, null, u: torch.where(u < p, y, torch.full_like(y, null)), "probability 1 − p (u > p)"),
+    (lambda y, p, null, u: _where(u < 1 - p, null, y), "u < 1 − p"),
+    (lambda y, p, null, u: y.clone(), "no label was dropped"),
+    (lambda y, p, null, u: torch.full_like(y, null), "you dropped every label"),
+    (lambda y, p, null, u: _where(u < p, 0, y), "label 0 is a digit"),
+    (lambda y, p, null, u: _where(u < p, -1, y), "not -1"),
+    (lambda y, p, null, u: _where(u < p, 10, y), "hard-coded the token 10"),
+    (lambda y, p, null, u: _where(u > 1 - p, null, y), "u > 1 − p"),
+    (_drop_first, "the first p·B labels"),
+    (_in_place, "in place"),
+    (lambda y, p, null, u: u < p, "the mask of dropped labels"),
+    (lambda y, p, null, u: _where(u < p, null, y).float(), "int64"),
+    (lambda y, p, null, u: _where(torch.rand(len(y)) < p, null, y), "drew your own random numbers"),
+    (lambda y, p, null, u: _where(u < p, null, y).tolist(), "as a tensor"),
+])
+def test_drop_labels_rejects(answer, message, rejected):
+    rejected("07.drop_labels", answer, message)
+
+
+def test_drop_labels_solution_matches_the_package_rate():
+    """The worked solution drops a fraction p of the labels, like `fmlite.train.drop_labels` (independent oracle)."""
+    from fmlite.train import drop_labels
+    y = torch.zeros(200_000, dtype=torch.int64)
+    ours = solution("07.drop_labels")(y, 0.2, 10, torch.rand(200_000))
+    package = drop_labels(y, 0.2, 10)
+    assert abs((ours == 10).double().mean().item() - 0.2) < 0.005
+    assert abs((package == 10).double().mean().item() - 0.2) < 0.005
+    assert torch.equal(y, torch.zeros_like(y))
