@@ -22,8 +22,9 @@ from torch import Tensor
 from ..checks import check_flat_input, check_time, network_input
 
 __all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved",
-           "compare", "known_mistake", "register", "call", "reject_known", "as_number", "domain_times",
-           "one_time_variants", "ONE_TIME", "StandInField", "TinyField"]
+           "compare", "known_mistake", "register", "call", "call_untouched", "check_dtype", "reject_known",
+           "reject_where_finite", "as_number", "domain_times", "one_time_variants", "ONE_TIME", "StandInField",
+           "TinyField"]
 
 
 class NotSolved(Exception):
@@ -178,6 +179,25 @@ def call(answer: Callable, *args):
     return out
 
 
+def call_untouched(answer: Callable, *args, names: tuple[str, ...]):
+    """`call` with copies of the tensor arguments (named `names`, in order); Mismatch if the answer changed one
+    in place (`x *= ...`, `x.sub_(...)`), which would corrupt the caller's tensor."""
+    given = [a.clone() if isinstance(a, Tensor) else a for a in args]
+    out = call(answer, *given)
+    for name, a, g in zip(names, args, given):
+        if isinstance(a, Tensor) and not (g.shape == a.shape and torch.equal(g, a)):
+            raise Mismatch(f"your function changed its input {name} in place (`{name} *= ...`, `{name}.sub_(...)`, "
+                           f"`{name}[...] = ...`): the caller still needs it; compute a new tensor instead")
+    return out
+
+
+def check_dtype(got, dtype: torch.dtype, name: str, where: str = "") -> None:
+    """Mismatch if a floating-point tensor answer is not in `dtype`, the dtype of the inputs (float64 in checkers)."""
+    if isinstance(got, Tensor) and got.is_floating_point() and got.dtype != dtype:
+        raise Mismatch(f"{name} is {got.dtype}, but the inputs are {dtype}: keep their dtype (no .float()), "
+                       f"so nothing is rounded{where}")
+
+
 # ----------------------------------------------------------------------------- comparing
 def compare(got, expected: Tensor, name: str, where: str = "", atol: float = 1e-4, rtol: float = 1e-4) -> None:
     """Compare a tensor answer with the expected one (in the expected dtype, float64 in the checkers);
@@ -248,6 +268,23 @@ def reject_known(got, mistakes, expected=None, where: str = "", atol: float = 1e
     message = known_mistake(got, mistakes, expected, atol)
     if message:
         raise Mismatch(message + where)
+
+
+def reject_where_finite(got, mistakes, where: str = "", atol: float = 1e-6) -> None:
+    """Name a wrong answer that is infinite or NaN on some rows (e.g. 0 / 0 at an end of the time range) by the rows
+    where it is finite: the student's answer may be inf there too, or finite if they guarded the division.
+    mistakes: [(message, wrong value (B, ...)), ...]; rows are along dimension 0."""
+    if not isinstance(got, Tensor):
+        return
+    got = got.detach().double()
+    for message, wrong in mistakes:
+        if wrong.shape != got.shape:
+            continue
+        rows = torch.isfinite(wrong.reshape(len(wrong), -1)).all(1)
+        if rows.all() or not rows.any():
+            continue
+        if torch.isfinite(got[rows]).all() and torch.allclose(got[rows], wrong[rows], atol=atol, rtol=atol):
+            raise Mismatch(message + where)
 
 
 def as_number(got, name: str) -> float:

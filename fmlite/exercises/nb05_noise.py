@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from .framework import call, compare, domain_times, one_time_variants, register, reject_known
+from .framework import (Mismatch, call_untouched, check_dtype, compare, domain_times, one_time_variants, register,
+                        reject_known, reject_where_finite)
 
 B, N = 7, 5
 
@@ -28,12 +29,13 @@ def _check_start_noise(answer):
     x_0 = torch.randn(B, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     for sigma in (ConstantSigma(0.5), Sigma(lambda t: 0.3 + 0.5 * t, name="0.3 + 0.5 t"), ConstantSigma(1.5),
                   SineSigma(1.0)):
-        got = call(answer, x_0.clone(), sigma)
+        got = call_untouched(answer, x_0, sigma, names=("x_0",))
         expected = start_noise(x_0, sigma)
         s0 = float(sigma(torch.zeros(1, dtype=torch.float64))[0])
         s1 = float(sigma(torch.ones(1, dtype=torch.float64))[0])
         sh = float(sigma(torch.full((1,), 0.5, dtype=torch.float64))[0])
         where = f" with {sigma!r} (σ(0) = {s0:g})"
+        check_dtype(got, torch.float64, "the starting points", where)
         reject_known(got, [
             ("the points are unchanged: with σ(0) > 0, x_t at t = 0 is x_0 + σ(0) ε, wider than N(0, I); "
              "scale x_0 by √(1 + σ(0)²)", x_0),
@@ -86,7 +88,7 @@ def _check_naive_field_gap(answer):
     data = torch.randn(N, 2, generator=g, dtype=torch.float64) + torch.tensor([1.0, -0.5], dtype=torch.float64)
     for path, hi in _paths():
         t = domain_times(B, 0.0, hi, seed=8)
-        got = call(answer, x.clone(), t.clone(), data.clone(), path)
+        got = call_untouched(answer, x, t, data, path, names=("x", "t", "data"))
         expected = naive_field_gap(x, t, data, path)
         c = path.field_coefficients(t)
         a, b, s, ss = (c[k][:, None] for k in ("alpha_t", "beta_t", "sigma_t", "sigma_d_sigma_t"))
@@ -94,6 +96,14 @@ def _check_naive_field_gap(answer):
         xbar = posterior_weights(x, t, data, path) @ data
         s2 = b ** 2 + s ** 2
         where = f" with {path!r} (7 points, each with its own t in [0, {hi:g}])"
+        check_dtype(got, torch.float64, "the gap", where)
+        reject_where_finite(got, [
+            ("time runs the wrong way: t = 0 is noise, t = 1 is data; you evaluated the gap at 1 − t",
+             naive_field_gap(x, 1 - t, data, path))], where)
+        if isinstance(got, torch.Tensor) and got.shape == expected.shape and not torch.isfinite(got).all():
+            bad = sorted({round(float(v), 3) for v in t[~torch.isfinite(got.detach()).reshape(B, -1).all(1)]})
+            raise Mismatch(f"the gap is NaN or inf at t = {bad}, where the formula is finite; "
+                           f"use sigma_d_sigma_t (σσ'), which stays finite where σ' does not{where}")
         reject_known(got, [
             ("the gap has the wrong sign: correct minus naive is + (σσ' / (β² + σ²)) (x − α x̄)",
              -ss / s2 * (x - a * xbar)),
@@ -111,6 +121,8 @@ def _check_naive_field_gap(answer):
              (bb + ss) / s2 * (x - a * xbar)),
             ("you used ββ' / (β² + σ²): that is what the naive field keeps; the gap is the σσ' part",
              bb / s2 * (x - a * xbar)),
+            ("time runs the wrong way: t = 0 is noise, t = 1 is data; you evaluated the gap at 1 − t",
+             naive_field_gap(x, 1 - t, data, path)),
             ("you forgot the factor σ_t σ'_t (sigma_d_sigma_t)", (x - a * xbar) / s2),
             ("you returned x − α_t x̄ without the gain σσ' / (β² + σ²)", x - a * xbar),
         ] + one_time_variants(lambda r: naive_field_gap(x, r, data, path), t), expected, where)

@@ -130,15 +130,20 @@ def drop_labels(y, p, null_label, u):
 
 def _check_drop_labels(answer):
     """Domain: p in [0, 1] (both ends, and asymmetric p = 0.2, 0.7), batches of 13, 9, 7 and 6 labels, "no label"
-    tokens 10 and 3 (so 10 cannot be hard-coded), u drawn uniform in [0, 1) with no value equal to p."""
+    tokens 10 and 3 (so 10 cannot be hard-coded), u drawn uniform in [0, 1) with no value equal to p; one batch lacks
+    the top two classes (so y.max() + 1 is not the token)."""
     cases = ((13, 0.2, 10, 81), (9, 0.7, 3, 82), (7, 0.0, 10, 83), (6, 1.0, 10, 84))
     for batch, p, null, seed in cases:
         g = torch.Generator().manual_seed(seed)
-        y = torch.randint(0, null, (batch,), generator=g)
+        y = torch.randint(0, null - 2 * (seed == 81), (batch,), generator=g)   # at 81 the top classes are absent
         u = torch.rand(batch, generator=g, dtype=torch.float64)
         y_given = y.clone()
         where = f" (p = {p:g}, {batch} labels, null_label = {null})"
-        got = call(answer, y_given, p, null, u)
+        u_given = u.clone()
+        got = call(answer, y_given, p, null, u_given)
+        if not torch.equal(u_given, u):
+            raise Mismatch("you changed the uniform numbers u in place (`u -= p`, `u.sub_(...)`); compare without "
+                           "changing them: u < p" + where)
         if not torch.equal(y_given, y):
             raise Mismatch("you changed the caller's labels y in place; return new labels (torch.where makes a "
                            "new tensor) so the data set keeps its labels" + where)
@@ -156,7 +161,8 @@ def _check_drop_labels(answer):
         expected = drop_labels(y, p, null, u)
         nulls = torch.full_like(y, null)
         first = torch.arange(batch) < round(p * batch)
-        reject_known(got, [
+        reject_known(got, ([("you hard-coded p = 0.2; use the argument p: drop where u < p",
+                             torch.where(u < 0.2, nulls, y))] if p != 0.2 else []) + [
             ("you dropped each label with probability 1 − p (u > p), not p: with p = 0.2 the model would see "
              "\"no label\" 80 % of the time and hardly learn the conditional field; drop where u < p",
              torch.where(u > p, nulls, y)),
@@ -174,7 +180,14 @@ def _check_drop_labels(answer):
              torch.where(first, nulls, y)),
             ("you dropped where u < 1 − p, with probability 1 − p instead of p: drop where u < p",
              torch.where(u < 1 - p, nulls, y)),
+            ("the token is the argument null_label, not one past the largest label in the batch (y.max() + 1): a "
+             "batch need not hold every class", torch.where(u < p, y.max() + 1, y)),
+            ("null_label − 1 is the last digit class; the \"no label\" token is null_label itself",
+             torch.where(u < p, nulls - 1, y)),
         ], expected, where)
+        if got.shape == y.shape and ((got == y) | (got == null)).all() and not torch.equal(got, expected):
+            raise Mismatch("you replaced labels by null_label, but not the ones where u < p: drop exactly where the "
+                           "given u is below p (torch.where(u < p, null_label, y))" + where)
         compare(got.double(), expected.double(), "the labels", where)
     return "Each label becomes null_label with probability p (u < p): p = 0.2 keeps 80 % of the labels."
 

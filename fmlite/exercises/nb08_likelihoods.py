@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .framework import (ONE_TIME, Mismatch, StandInField, call, compare, domain_times, one_time_variants,
-                        register, reject_known)
+from .framework import (ONE_TIME, Mismatch, StandInField, call, call_untouched, check_dtype, compare, domain_times,
+                        one_time_variants, register, reject_known, reject_where_finite)
 
 B, D = 7, 3
 _W = torch.tensor([[0.7, -0.4, 0.2], [0.3, 0.9, -0.5], [-0.6, 0.1, 0.8]], dtype=torch.float64)
@@ -63,6 +63,15 @@ def _check_hutchinson(answer):
         if isinstance(got, Tensor) and got.shape == (B, D):
             raise Mismatch(f"your estimate has shape {tuple(got.shape)}: sum z * (z^T dv/dx) over the coordinates "
                            f"(dim=1) to get one number per point, shape ({B},)")
+        if isinstance(got, Tensor) and got.shape == (D,):
+            raise Mismatch(f"your estimate has shape ({D},), one number per coordinate: you summed over the batch "
+                           f"(dim=0); sum over the coordinates (dim=1) to get one number per point, shape ({B},)")
+        check_dtype(got, torch.float64, "the estimate", where)
+        again = call(answer, StandInField(_field, dim=D), x.clone(), t, z.clone())
+        if isinstance(got, Tensor) and isinstance(again, Tensor) and again.shape == got.shape and not torch.allclose(
+                again.detach().double(), got.detach().double(), atol=1e-12, rtol=1e-12):
+            raise Mismatch("two calls with the same z gave different estimates: you drew your own probes; use the "
+                           "probe z given, on both sides: z^T (dv/dx) z" + where)
         if isinstance(got, Tensor) and got.numel() == 1:
             raise Mismatch(f"return one estimate per point, shape ({B},): you summed or averaged over the batch too")
         mistakes = [
@@ -101,30 +110,18 @@ def score_from_velocity(v, x, t):
     return -x0_hat / (1 - t)         # Tweedie: score = -x0_hat / beta_t
 
 
-def _reject_where_finite(got, mistakes, where: str) -> None:
-    """Name a wrong answer that is infinite at some rows (e.g. divided by t at t = 0) by the rows where it is finite
-    (the student's answer may be inf there, or finite if they guarded the division)."""
-    if not isinstance(got, Tensor) or got.shape != (B, D):
-        return
-    got = got.detach().double()
-    for message, wrong in mistakes:
-        rows = torch.isfinite(wrong).all(1)
-        if rows.all() or not rows.any():
-            continue
-        if torch.isfinite(got[rows]).all() and torch.allclose(got[rows], wrong[rows], atol=1e-6, rtol=1e-6):
-            raise Mismatch(message + where)
-
-
 def _check_score_from_velocity(answer):
-    """Domain: t in [0, 0.99] (t = 1 is singular: it divides by 1 - t), both ends of it and 0.01 included,
-    7 float64 points in 3-d each with its own t. Oracle: the closed form (t v - x) / (1 - t)."""
+    """Domain: t in [0, 0.999] (t = 1 is singular: it divides by 1 - t), both ends of it, 0.01 and 0.989 included,
+    7 float64 points in 3-d each with its own t; v, x and t must be left unchanged. Oracle: the closed form
+    (t v - x) / (1 - t)."""
     x = _data(21)
     v = _data(22)
-    t = domain_times(B, 0.0, 0.99, seed=23)
-    got = call(answer, v.clone(), x.clone(), t.clone())
+    t = domain_times(B, 0.0, 0.999, seed=23)
+    got = call_untouched(answer, v, x, t, names=("v", "x", "t"))
     expected = score_from_velocity(v, x, t)
     T = t[:, None]
-    where = " (7 points in 3-d, each with its own t in [0, 0.99])"
+    where = " (7 points in 3-d, each with its own t in [0, 0.999])"
+    check_dtype(got, torch.float64, "the score", where)
     mistakes = [
         ("the score has the wrong sign: (t v - x) / (1 - t), not (x - t v) / (1 - t)", (x - T * v) / (1 - T)),
         ("this is x0_hat = x - t v, the noise prediction; the score is -x0_hat / (1 - t)", x - T * v),
@@ -140,8 +137,16 @@ def _check_score_from_velocity(answer):
          ((1 - T) * v - x) / T),
         ("you swapped v and x: score = (t v - x) / (1 - t)", (T * x - v) / (1 - T)),
     ] + one_time_variants(lambda s: (s[:, None] * v - x) / (1 - s[:, None]), t)
-    _reject_where_finite(got, mistakes, where)   # dividing by t is infinite at t = 0: name it from the other rows
+    reject_where_finite(got, mistakes, where)   # dividing by t is infinite at t = 0: name it from the other rows
     reject_known(got, mistakes, expected, where)
+    reject_known(got, [("you rounded t to float32 (t.float()): keep it float64; near t = 1 the rounding of 1 - t is "
+                        "amplified", (T.float() * v - x) / (1 - T.float()))], expected, where, atol=1e-9)
+    if isinstance(got, Tensor) and got.shape == expected.shape:
+        bad = ~torch.isclose(got.detach().double(), expected, atol=1e-9, rtol=1e-9).all(1)
+        if bad.any() and (t[bad] > 0.95).all():
+            raise Mismatch(f"your score is right except near t = 1 (wrong at t = {[round(float(s), 3) for s in t[bad]]}"
+                           "): do not clamp 1 - t or add an epsilon to it; the score really grows like 1 / (1 - t)"
+                           + where)
     compare(got, expected, "the score", where, atol=1e-9, rtol=1e-9)
     return "the velocity already contains the score; it blows up like 1/(1 - t) near the data."
 

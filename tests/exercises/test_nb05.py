@@ -84,3 +84,26 @@ def test_naive_field_gap_is_the_difference_of_the_exact_fields(path):
     t = torch.linspace(0.0, 0.95, 9, dtype=torch.float64)
     gap = marginal_velocity(x, t, data, path) - naive_marginal_velocity(x, t, data, path)
     assert torch.allclose(solution("05.naive_field_gap")(x, t, data, path), gap, atol=1e-10)
+
+
+def _in_place_start(x_0, s):
+    return x_0.mul_((1 + _s0(s) ** 2) ** 0.5)
+
+
+def _by_hand_gap(x, t, data, path):
+    c = path.field_coefficients(t)
+    ss = path.sigma(t) * path.sigma.derivative(t)              # 0 * inf at the bridge's t = 0
+    return (ss / (c["beta_t"] ** 2 + c["sigma_t"] ** 2))[:, None] * (
+        x - c["alpha_t"][:, None] * (posterior_weights(x, t, data, path) @ data))
+
+
+@pytest.mark.parametrize("key, answer, message", [                           # found by a trial of wrong answers
+    ("05.start_noise", _in_place_start, "changed its input x_0 in place"),
+    ("05.start_noise", lambda x_0, s: (x_0 * (1 + _s0(s) ** 2) ** 0.5).float(), "is torch.float32"),
+    ("05.naive_field_gap", lambda x, t, d, p: solution("05.naive_field_gap")(x, 1 - t, d, p), "time runs the wrong way"),
+    ("05.naive_field_gap", _by_hand_gap, "NaN or inf at t = [0.0]"),
+    ("05.naive_field_gap", lambda x, t, d, p: x.copy_(solution("05.naive_field_gap")(x, t, d, p)),
+     "changed its input x in place"),
+])
+def test_trial_answers_rejected(key, answer, message, rejected):
+    rejected(key, answer, message)

@@ -108,3 +108,25 @@ def test_solutions_agree_with_the_package():
     best = ((solution("06.ot_pairing")(x_0, x_1) - x_0) ** 2).sum()
     g = torch.Generator().manual_seed(0)
     assert all(((x_1[torch.randperm(9, generator=g)] - x_0) ** 2).sum() >= best - 1e-12 for _ in range(2000))
+
+
+def _cols(cost):
+    return torch.as_tensor(linear_sum_assignment(cost.numpy())[1])
+
+
+def _in_place_walk(tr):
+    tr -= tr[0].clone()
+    return _s()(tr)
+
+
+@pytest.mark.parametrize("key, answer, message", [                           # found by a trial of wrong answers
+    ("06.straightness", _s(speed=lambda tr, h: (tr[1:] - tr[:-1]) * 5, weight=lambda h: 0.2), "you hard-coded 5 steps"),
+    ("06.straightness", _s(over_b=lambda s: s.sum(-1) / 7), "you hard-coded 7 paths"),
+    ("06.straightness", lambda tr: _s()(tr).float(), "S is torch.float32"),
+    ("06.straightness", _in_place_walk, "changed its input trajectory in place"),
+    ("06.ot_pairing", lambda a, b: b[_cols(torch.cdist(a, b) ** 3)], "not another power"),
+    ("06.ot_pairing", lambda a, b: b.float()[_cols(torch.cdist(a, b) ** 2)], "is torch.float32"),
+    ("06.ot_pairing", lambda a, b: b.copy_(b[_cols(torch.cdist(a, b) ** 2)]), "changed its input x_1 in place"),
+])
+def test_trial_answers_rejected(key, answer, message, rejected):
+    rejected(key, answer, message)

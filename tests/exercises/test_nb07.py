@@ -141,3 +141,14 @@ def test_drop_labels_solution_matches_the_package_rate():
     assert abs((ours == 10).double().mean().item() - 0.2) < 0.005
     assert abs((package == 10).double().mean().item() - 0.2) < 0.005
     assert torch.equal(y, torch.zeros_like(y))
+
+
+@pytest.mark.parametrize("answer, message", [                                # found by a trial of wrong answers
+    (lambda y, p, null, u: _where(u < p, int(y.max()) + 1, y), "not one past the largest label"),
+    (lambda y, p, null, u: _where(u < p, null - 1, y), "null_label − 1 is the last digit class"),
+    (lambda y, p, null, u: _where(u < 0.2, null, y), "you hard-coded p = 0.2"),
+    (lambda y, p, null, u: _where(u.sort().values < p, null, y), "but not the ones where u < p"),
+    (lambda y, p, null, u: _where(u.sub_(p) < 0, null, y), "you changed the uniform numbers u in place"),
+])
+def test_drop_labels_trial_answers_rejected(answer, message, rejected):
+    rejected("07.drop_labels", answer, message)

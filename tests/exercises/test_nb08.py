@@ -109,3 +109,23 @@ def test_score_from_velocity_matches_the_package_and_the_mixture_score():
     ours = solution("08.score_from_velocity")(v, x, t)
     assert torch.allclose(ours, velocity_to_score(v, x, t, path), atol=1e-10)
     assert torch.allclose(ours, gmm.score(x, t, path), atol=1e-8)
+
+
+@pytest.mark.parametrize("key, answer, message", [                           # found by a trial of wrong answers
+    ("08.hutchinson", lambda vel, x, t, z: solution("08.hutchinson")(vel, x, t, torch.randn_like(z)),
+     "you drew your own probes"),
+    ("08.hutchinson", _hutch(reduce=lambda a: a.sum(0)), "you summed over the batch (dim=0)"),
+    ("08.hutchinson", lambda vel, x, t, z: solution("08.hutchinson")(vel, x, t, z).float(), "is torch.float32"),
+    ("08.score_from_velocity", _score(lambda v, x, T: (T * v - x) / (1 - T).clamp(min=0.01)),
+     "do not clamp 1 - t"),
+    ("08.score_from_velocity", _score(lambda v, x, T: (T * v - x) / (1 - T).clamp(min=0.005)),
+     "do not clamp 1 - t"),
+    ("08.score_from_velocity", _score(lambda v, x, T: (T.float() * v - x) / (1 - T.float())),
+     "you rounded t to float32"),
+    ("08.score_from_velocity", lambda v, x, t: x.sub_(t[:, None] * v).div_(-(1 - t[:, None])),
+     "changed its input x in place"),
+    ("08.score_from_velocity", lambda v, x, t: v.mul_(t[:, None]).sub_(x).div_(1 - t[:, None]),
+     "changed its input v in place"),
+])
+def test_trial_answers_rejected(key, answer, message, rejected):
+    rejected(key, answer, message)
