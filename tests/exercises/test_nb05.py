@@ -100,7 +100,8 @@ def _by_hand_gap(x, t, data, path):
 @pytest.mark.parametrize("key, answer, message", [                           # found by a trial of wrong answers
     ("05.start_noise", _in_place_start, "changed its input x_0 in place"),
     ("05.start_noise", lambda x_0, s: (x_0 * (1 + _s0(s) ** 2) ** 0.5).float(), "is torch.float32"),
-    ("05.naive_field_gap", lambda x, t, d, p: solution("05.naive_field_gap")(x, 1 - t, d, p), "time runs the wrong way"),
+    ("05.naive_field_gap", lambda x, t, d, p: solution("05.naive_field_gap")(x, 1 - t, d, p),
+     "time runs the wrong way"),
     ("05.naive_field_gap", _by_hand_gap, "NaN or inf at t = [0.0]"),
     ("05.naive_field_gap", lambda x, t, d, p: x.copy_(solution("05.naive_field_gap")(x, t, d, p)),
      "changed its input x in place"),
