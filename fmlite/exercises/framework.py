@@ -3,7 +3,7 @@
 A checker is a function `checker(answer) -> note` that calls the student's function with
 `call`, raises `NotSolved` or `Mismatch` (with a diagnosis), or returns a short success note.
 Checkers feed float64 inputs with one time per sample spread over the whole allowed domain
-(`domain_times`), so a right answer written plainly passes and a wrong one cannot hide.
+(`fmlite.exercises.inputs.domain_times`), so a right answer written plainly passes and a wrong one cannot hide.
 Stand-in networks and fields refuse bad input with the very checks of `fmlite.models`
 (`fmlite.checks.check_flat_input`, `fmlite.checks.check_time`).
 """
@@ -23,8 +23,7 @@ from ..checks import check_flat_input, check_time, network_input
 
 __all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved",
            "compare", "known_mistake", "register", "call", "call_untouched", "check_dtype", "reject_known",
-           "reject_where_finite", "as_number", "domain_times", "one_time_variants", "ONE_TIME", "StandInField",
-           "TinyField"]
+           "reject_where_finite", "as_number"]
 
 
 class NotSolved(Exception):
@@ -300,81 +299,3 @@ def as_number(got, name: str) -> float:
     if value != value or value in (float("inf"), float("-inf")):
         raise Mismatch(f"{name} is {value}")
     return value
-
-
-# ----------------------------------------------------------------------------- inputs
-def domain_times(n: int, lo: float = 0.0, hi: float = 1.0, seed: int = 0) -> Tensor:
-    """n >= 5 distinct float64 times covering [lo, hi]: both ends, a point within 0.01 of each end, the rest
-    spread between, shuffled (so no row shares its time and order carries no sign) with an inner time first
-    (so t[0] used for every row is not an end, where some formulas vanish)."""
-    inner = torch.linspace(lo + 0.15 * (hi - lo), hi - 0.2 * (hi - lo), n - 4, dtype=torch.float64)
-    ends = torch.tensor([lo, lo + 0.01, hi - 0.01, hi], dtype=torch.float64)
-    rest = torch.cat([inner[1:], ends])
-    return torch.cat([inner[:1], rest[torch.randperm(n - 1, generator=torch.Generator().manual_seed(seed))]])
-
-
-#: The message for an answer that used one time for the whole batch.
-ONE_TIME = ("every sample has its own time t[i], but you used one time for the whole batch (t[0], t.mean(), "
-            "a Python number...); keep t as a (B,) tensor and broadcast it, e.g. t[:, None]")
-
-
-def one_time_variants(fn: Callable[[Tensor], Tensor], t: Tensor) -> list[tuple[str, Tensor]]:
-    """[(ONE_TIME, fn(t with every entry set to one of t's values or its mean)), ...] for `reject_known`."""
-    values = [float(v) for v in t] + [float(t.mean()), float(t.median())]
-    return [(ONE_TIME, fn(torch.full_like(t, v))) for v in values]
-
-
-# ----------------------------------------------------------------------------- stand-in networks and fields
-def _check_inputs(x, t, dim: int, owner: str, what: str) -> Tensor:
-    """The input checks of fmlite.models (the same functions), plus swapped-argument detection."""
-    if isinstance(t, Tensor) and t.dim() == 2 and (not isinstance(x, Tensor) or x.dim() <= 1):
-        raise Mismatch(f"{what} was called as {what}(t, x): the points come first, {what}(x, t), with x of "
-                       "shape (B, D) and t of shape (B,)")
-    if not isinstance(x, Tensor):
-        raise Mismatch(f"{what}(x, t) needs x as a tensor of shape (B, {dim}), got {type(x).__name__}")
-    try:
-        # network_input refuses integer x exactly as the networks do; a floating x keeps its dtype here,
-        # because the checks compare in float64 near the ends of the time range.
-        network_input(x, x.dtype if x.is_floating_point() else torch.float64, owner=owner)
-        check_flat_input(x, dim, owner)
-        return check_time(t, x.shape[0], like=x)
-    except ValueError as e:
-        raise Mismatch(f"{what}(x, t) refused its input, as a network of fmlite.models would: {e}") from None
-
-
-class StandInField:
-    """A velocity field velocity(x, t) for the checks: x (B, dim), t (B,) or a number in [0, 1].
-
-    Args:
-        fn: (x, t) -> velocity, t already checked and of shape (B,).
-        strict: also demand a tensor t of shape (B,), as a trained model is called in the samplers.
-
-    Raises (on call): Mismatch for swapped arguments or input `fmlite.models` would refuse.
-    """
-
-    def __init__(self, fn: Callable[[Tensor, Tensor], Tensor], dim: int = 2, strict: bool = False):
-        self.fn, self.dim, self.strict = fn, dim, strict
-
-    def __call__(self, x, t):
-        if self.strict and isinstance(x, Tensor) and x.dim() == 2 and (
-                not isinstance(t, Tensor) or t.shape != (x.shape[0],)):
-            got_t = f"a tensor of shape {tuple(t.shape)}" if isinstance(t, Tensor) else f"a {type(t).__name__}"
-            raise Mismatch(f"call velocity(x, t) with t a tensor of shape (B,) = ({x.shape[0]},), one time per "
-                           f"point, as a trained model is called: t = torch.full((B,), k * h); you passed {got_t}")
-        t = _check_inputs(x, t, self.dim, f"velocity(dim={self.dim})", "velocity")
-        return self.fn(x, t)
-
-
-class TinyField(torch.nn.Module):
-    """A fixed, differentiable float64 network v(x, t) = x A + t b + c (no random weights) that refuses the
-    input `fmlite.models.MLP` refuses: x (B, 2), t (B,) or a number in [0, 1]."""
-
-    def __init__(self):
-        super().__init__()
-        self.A = torch.nn.Parameter(torch.tensor([[0.5, -0.3], [0.8, 0.2]], dtype=torch.float64))
-        self.b = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
-        self.c = torch.nn.Parameter(torch.tensor([0.3, 0.1], dtype=torch.float64))
-
-    def forward(self, x, t):
-        t = _check_inputs(x, t, 2, "MLP(dim=2)", "model")
-        return x.to(self.A.dtype) @ self.A + t[:, None] * self.b + self.c

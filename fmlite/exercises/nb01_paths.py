@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from .framework import call, compare, domain_times, one_time_variants, register, reject_known
+from .framework import call, compare, register, reject_known
+from .inputs import domain_times, one_time_variants
 
 B, D = 7, 2
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from .framework import Mismatch, call, compare, domain_times, one_time_variants, register, reject_known
+from .framework import Mismatch, call, compare, register, reject_known
+from .inputs import domain_times, one_time_variants
 
 B, N, D = 7, 4, 2  # batch, data-set size and dimension pairwise different
 T_MAX = 0.99       # the formulas divide by 1 - t: every t in [0, 0.99] is tried, float64

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .framework import (ONE_TIME, Mismatch, TinyField, as_number, call, domain_times, one_time_variants, register,
-                        reject_known)
+from .framework import Mismatch, as_number, call, register, reject_known
+from .inputs import ONE_TIME, TinyField, domain_times, one_time_variants
 
 B, D = 7, 2                        # 03.fm_loss: batch and dimension differ
 B_FLOOR, N_FLOOR = 400, 6          # 03.loss_floor: batch and data-set size differ

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .framework import (ONE_TIME, Mismatch, StandInField, call, compare, domain_times, one_time_variants,
-                        register, reject_known)
+from .framework import Mismatch, call, compare, register, reject_known
+from .inputs import ONE_TIME, StandInField, domain_times, one_time_variants
 
 B, D, STEPS = 7, 2, 5
 

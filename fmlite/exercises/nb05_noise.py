@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import torch
 
-from .framework import (Mismatch, call_untouched, check_dtype, compare, domain_times, one_time_variants, register,
-                        reject_known, reject_where_finite)
+from .framework import (Mismatch, call_untouched, check_dtype, compare, register, reject_known,
+                        reject_where_finite)
+from .inputs import domain_times, one_time_variants
 
 B, N = 7, 5
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .framework import Mismatch, call, compare, domain_times, one_time_variants, register, reject_known
+from .framework import Mismatch, call, compare, register, reject_known
+from .inputs import domain_times, one_time_variants
 
 _BROADCAST_HINT = ("t has shape (B,) but the images have shape (B, C, H, W): reshape it to (B, 1, 1, 1) with "
                    "t[:, None, None, None] (or t.view(-1, 1, 1, 1)) so that each image gets its own time")

@@ -8,8 +8,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .framework import (ONE_TIME, Mismatch, StandInField, call, call_untouched, check_dtype, compare, domain_times,
-                        one_time_variants, register, reject_known, reject_where_finite)
+from .framework import (Mismatch, call, call_untouched, check_dtype, compare, register, reject_known,
+                        reject_where_finite)
+from .inputs import ONE_TIME, StandInField, domain_times, one_time_variants
 
 B, D = 7, 3
 _W = torch.tensor([[0.7, -0.4, 0.2], [0.3, 0.9, -0.5], [-0.6, 0.1, 0.8]], dtype=torch.float64)
