@@ -25,7 +25,7 @@ __all__ = ["COLORS", "SOLVER_STYLE", "lecture_style", "figure", "to_numpy", "set
            "solver_panel", "legend_below", "field_on_grid", "arrow_scale", "field_arrows", "quiver", "arrows",
            "field_panel",
            "error_points", "density", "schedule_curve", "loss_curve", "time_profile", "quality_vs_nfe",
-           "small_multiples", "image_grid", "image_rows"]
+           "small_multiples", "tile_images", "image_grid", "image_rows"]
 
 
 # ============================================================================ style
@@ -540,19 +540,26 @@ def small_multiples(draw: Callable[[Axes, float], None], values: Sequence[float]
 
 
 # ============================================================================ images
-def image_grid(ax: Axes, images, ncol: int | None = None, vmin: float = -1.0, vmax: float = 1.0, pad: int = 1):
-    """Tile images (N, 1, H, W) in [-1, 1] into one grey picture (ink dark on white), ncol images per row
-    (default: a square grid)."""
+def tile_images(images, ncol: int | None = None, fill: float = -1.0, pad: int = 1) -> np.ndarray:
+    """Tile images (N, 1, H, W) into one array (rows (H + pad) + pad, ncol (W + pad) + pad), ncol per row
+    (default: a square grid), gaps filled with `fill`. Raises: ValueError for another shape."""
     im = _np(images)
     if im.ndim != 4 or im.shape[1] != 1:
         raise ValueError(f"image_grid needs images of shape (N, 1, H, W), got {im.shape}")
     n, _, h, w = im.shape
     ncol = ncol or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / ncol))
-    canvas = np.full((rows * (h + pad) + pad, ncol * (w + pad) + pad), vmin, dtype=float)
+    canvas = np.full((rows * (h + pad) + pad, ncol * (w + pad) + pad), fill, dtype=float)
     for k in range(n):
         r, c = divmod(k, ncol)
         canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = im[k, 0]
+    return canvas
+
+
+def image_grid(ax: Axes, images, ncol: int | None = None, vmin: float = -1.0, vmax: float = 1.0, pad: int = 1):
+    """Tile images (N, 1, H, W) in [-1, 1] into one grey picture (ink dark on white), ncol images per row
+    (default: a square grid)."""
+    canvas = tile_images(images, ncol, vmin, pad)
     ax.imshow(canvas, cmap="gray_r", vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from .explorer import Explorer, dropdown, int_slider, t_slider
 
-__all__ = ["draw_solver_paths", "solver_explorer"]
+__all__ = ["draw_solver_paths", "update_solver_paths", "update_solver_panel", "solver_explorer"]
 
 
 def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, x_0, target=None,
@@ -38,6 +38,38 @@ def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, 
     ax.set_title(f"{method}, {steps} step{'' if int(steps) == 1 else 's'}, NFE = {sol.nfe}: t = {shown:.2f}")
 
 
+def update_solver_panel(ax, trajectory, t: float, reference=None, n_paths: int = 40) -> float:
+    """Move the artists of an Axes drawn by `fmlite.plotting.solver_panel` (same reference, n_paths and
+    number of points) to another time t or another trajectory of the same solver; returns the time shown."""
+    from ..plotting import frame_index, to_numpy
+    tr = to_numpy(trajectory)
+    steps = len(tr) - 1
+    k = frame_index(t, len(tr), at_or_before=True)
+    m = min(n_paths, tr.shape[1])
+    lines = ax.lines
+    if reference is not None:
+        ref = to_numpy(reference)
+        kr = frame_index(k / max(steps, 1), len(ref))
+        for i, line in enumerate(lines[:m]):
+            line.set_data(ref[:kr + 1, i, 0], ref[:kr + 1, i, 1])
+        lines = lines[m:]
+    for i, line in enumerate(lines):
+        line.set_data(tr[:k + 1, i, 0], tr[:k + 1, i, 1])
+    ax.collections[-1].set_offsets(tr[k])
+    return k / max(steps, 1)
+
+
+def update_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, x_0, target=None,
+                        reference=None, lim: float = 3.0, n_paths: int = 40) -> None:
+    """In-place fast path of `draw_solver_paths` for a new t or number of steps (same method)."""
+    from ..solvers import integrate
+
+    sol = integrate(velocity, x_0, int(steps), method, return_trajectory=True)
+    ax = fig.axes[0]
+    shown = update_solver_panel(ax, sol.trajectory, t, reference, n_paths)
+    ax.set_title(f"{method}, {steps} step{'' if int(steps) == 1 else 's'}, NFE = {sol.nfe}: t = {shown:.2f}")
+
+
 def solver_explorer(velocity, x_0, target=None, steps: int = 4, method: str = "euler", t: float = 1.0,
                     reference_steps: int = 100, lim: float = 3.0, size: float = 5.5) -> "Explorer":
     """Sliders t and steps and a method menu over `draw_solver_paths`; the grey reference paths are
@@ -48,5 +80,6 @@ def solver_explorer(velocity, x_0, target=None, steps: int = 4, method: str = "e
     controls = {"t": t_slider(t, step=0.01, continuous_update=False),
                 "steps": int_slider("steps", steps, 1, 32),
                 "method": dropdown("method", ["euler", "midpoint", "heun", "rk4"], method)}
-    return Explorer(draw_solver_paths, controls, figsize=(size, size), velocity=velocity, x_0=x_0,
+    return Explorer(draw_solver_paths, controls, figsize=(size, size), update=update_solver_paths,
+                    cheap=("t", "steps"), velocity=velocity, x_0=x_0,
                     target=target, reference=reference, lim=lim)

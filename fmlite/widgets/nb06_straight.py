@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .explorer import Explorer, dropdown, t_slider
 
-__all__ = ["STEP_CHOICES", "euler_trajectories", "draw_straight_paths", "straight_explorer"]
+__all__ = ["STEP_CHOICES", "euler_trajectories", "draw_straight_paths", "update_straight_paths", "straight_explorer"]
 
 #: The numbers of Euler steps the explorer offers.
 STEP_CHOICES = (1, 2, 4, 8, 32)
@@ -52,20 +52,39 @@ def draw_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0
     """
     from ..plotting import COLORS, solver_panel
 
-    steps = int(steps)
-    if cache is not None and steps in cache:
-        results = cache[steps]
-    else:
-        results = euler_trajectories(velocities, x_0, steps, target)
-        if cache is not None:
-            cache[steps] = results
+    results = _results(velocities, x_0, int(steps), target, cache)
     colors = [COLORS["path"], COLORS["exact"], COLORS["data"], COLORS["noise"]]
     for i, (name, r) in enumerate(results.items()):
         ax = fig.add_subplot(1, len(results), i + 1)
         ref = None if references is None else references.get(name)
         shown = solver_panel(ax, r["trajectory"], t, colors[i % len(colors)], target, ref, lim, n_paths)
-        energy = "" if r["energy"] is None else f", ED {r['energy']:.3f}"
-        ax.set_title(f"{name}: t = {shown:.2f}\nS = {r['straightness']:.3f}{energy}", fontsize="medium")
+        ax.set_title(_title(name, shown, r), fontsize="medium")
+
+
+def _results(velocities, x_0, steps: int, target, cache) -> dict:
+    if cache is not None and steps in cache:
+        return cache[steps]
+    results = euler_trajectories(velocities, x_0, steps, target)
+    if cache is not None:
+        cache[steps] = results
+    return results
+
+
+def _title(name: str, shown: float, r: dict) -> str:
+    energy = "" if r["energy"] is None else f", ED {r['energy']:.3f}"
+    return f"{name}: t = {shown:.2f}\nS = {r['straightness']:.3f}{energy}"
+
+
+def update_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0, target=None, references=None,
+                          cache: dict | None = None, lim: float = 3.0, n_paths: int = 30) -> None:
+    """In-place fast path of `draw_straight_paths` for a new t or number of steps: moves the lines and points."""
+    from .nb04_sampling import update_solver_panel
+
+    results = _results(velocities, x_0, int(steps), target, cache)
+    for ax, (name, r) in zip(fig.axes, results.items()):
+        ref = None if references is None else references.get(name)
+        shown = update_solver_panel(ax, r["trajectory"], t, ref, n_paths)
+        ax.set_title(_title(name, shown, r), fontsize="medium")
 
 
 def straight_explorer(velocities: dict, x_0, target=None, steps: int = 2, t: float = 1.0, reference_steps: int = 20,
@@ -79,4 +98,5 @@ def straight_explorer(velocities: dict, x_0, target=None, steps: int = 2, t: flo
     controls = {"t": t_slider(t, step=0.01, continuous_update=False),
                 "steps": dropdown("steps", list(STEP_CHOICES), steps)}
     return Explorer(draw_straight_paths, controls, figsize=(size * len(velocities), size + 0.5),
+                    update=update_straight_paths, cheap=("t", "steps"),
                     velocities=velocities, x_0=x_0, target=target, references=references, cache={}, lim=lim)

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from .explorer import Explorer, t_slider
 from .trajectories import _time_step
 
-__all__ = ["draw_image_flow", "image_flow_explorer", "draw_guidance", "guidance_explorer"]
+__all__ = ["draw_image_flow", "image_flow_explorer", "draw_guidance", "update_guidance", "guidance_explorer"]
 
 
 def draw_image_flow(fig: Figure, t: float, trajectory, ncol: int | None = None) -> None:
@@ -65,10 +65,30 @@ def draw_guidance(fig: Figure, w: float, samples: dict, scores: dict | None = No
     images = samples[w]
     ax = fig.add_subplot(1, 1, 1)
     image_rows(ax, images, row_labels=row_labels if row_labels is not None else range(len(images)))
+    ax.set_title(_guidance_title(w, scores), fontsize="small")
+
+
+def _guidance_title(w, scores) -> str:
     title = f"w = {float(w):.2f}"
     if scores is not None and w in scores:  # wrapped so the scores fit above a narrow grid
         title += "\n" + textwrap.fill(scores[w].summary(), width=32)
-    ax.set_title(title, fontsize="small")
+    return title
+
+
+def update_guidance(fig: Figure, w: float, samples: dict, scores: dict | None = None, row_labels=None):
+    """In-place fast path of `draw_guidance` for another w: the new tiled images and title. Returns False
+    (changing nothing) when the images of w have another shape than those shown."""
+    from ..plotting import tile_images, to_numpy
+    if w not in samples:
+        raise KeyError(f"no samples precomputed for w = {w}; have {sorted(samples)}")
+    im = to_numpy(samples[w])
+    ax = fig.axes[0]
+    tiled = tile_images(im.reshape(-1, *im.shape[2:]), ncol=im.shape[1])
+    if tiled.shape != ax.images[0].get_array().shape:
+        return False
+    ax.images[0].set_data(tiled)
+    ax.set_title(_guidance_title(w, scores), fontsize="small")
+    return True
 
 
 def guidance_explorer(samples: dict, scores: dict | None = None, w: float | None = None, row_labels=None,
@@ -79,4 +99,5 @@ def guidance_explorer(samples: dict, scores: dict | None = None, w: float | None
                                      continuous_update=True)
     r, k = samples[options[0]].shape[:2]
     return Explorer(draw_guidance, {"w": slider}, figsize=(size * max(k / r, 0.6) + 0.6, size + 0.6),
+                    update=update_guidance, cheap=("w",),
                     samples=samples, scores=scores, row_labels=row_labels)

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from .explorer import Explorer, t_slider
 
-__all__ = ["draw_trajectory", "trajectory_explorer"]
+__all__ = ["draw_trajectory", "update_trajectory", "trajectory_explorer"]
 
 
 def _time_step(trajectory) -> float:
@@ -35,8 +35,27 @@ def draw_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int =
     legend_below(ax, ncol=3)
 
 
+def update_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int = 0, lim: float = 3.0,
+                      n_trails: int = 60) -> bool:
+    """In-place fast path of `draw_trajectory` for a new t on a figure it drew: moves the points and the
+    trail lines and retitles. Returns False (changing nothing) when the trail lines would appear or vanish.
+    """
+    from ..plotting import frame_index, to_numpy
+    tr = to_numpy(trajectory)
+    k = frame_index(t, len(tr))
+    ax = fig.axes[0]
+    if bool(ax.lines) != (trail > 0 and k > 0):
+        return False
+    lo = max(0, k - trail)
+    for i, line in enumerate(ax.lines):
+        line.set_data(tr[lo:k + 1, i, 0], tr[lo:k + 1, i, 1])
+    ax.collections[-1].set_offsets(tr[k])
+    ax.set_title(f"t = {float(t):.2f}")
+    return True
+
+
 def trajectory_explorer(trajectory, target=None, trail: int = 0, lim: float = 3.0, t: float = 0.0,
                         size: float = 4.5) -> Explorer:
     """Slider over t moving the points along a stored trajectory (K + 1, B, 2); see `draw_trajectory`."""
     return Explorer(draw_trajectory, {"t": t_slider(t, step=_time_step(trajectory))}, figsize=(size, size),
-                    trajectory=trajectory, target=target, trail=trail, lim=lim)
+                    update=update_trajectory, cheap=("t",), trajectory=trajectory, target=target, trail=trail, lim=lim)

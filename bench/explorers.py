@@ -1,0 +1,170 @@
+"""Benchmark: server-side response time of every explorer (compute + draw + PNG encode) per control change.
+
+Builds each explorer the way its notebook does (same arguments, smaller seeded setup: shipped models where the
+notebook uses them, an untrained network of the notebook's size where it trains one, since the timing does not
+depend on the weights), moves each control through several values, and prints the median and max time of one
+change (setting `ex.controls[name].value`, which redraws synchronously). The first visit of a new setting of a
+cached control (steps, sigma, schedule) includes its computation; that is what a student waits for.
+
+    python bench/explorers.py            # about a minute here
+    python bench/explorers.py --repeat 3 # move every control through its values 3 times
+
+One torch thread, as the notebooks that train set. Timings on a shared machine are inflated by its load.
+"""
+import argparse
+import os
+import statistics
+import time
+
+import torch
+
+
+def setups():
+    """name -> (build() -> Explorer, {control: [values]})."""
+    from fmlite import widgets as W
+    from fmlite.datasets import sample_2d, text_points
+    from fmlite.exact import GaussianMixture  # noqa: F401 - re-export check
+    from fmlite.gaussian_mixture import example_mixture
+    from fmlite.models import MLP
+    from fmlite.paths import LinearPath
+    from fmlite.pretrained import load_pretrained, sample_images
+    from fmlite.digit_metrics import digit_scores
+    from fmlite.solvers import integrate
+
+    ts = [0.0, 0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 1.0]
+    out = {}
+
+    def nb00():
+        model = load_pretrained("flow")
+        flow = integrate(model, torch.randn(2000, 2, generator=torch.Generator().manual_seed(0)), 25, "midpoint",
+                         return_trajectory=True)
+        return W.trajectory_explorer(flow.trajectory, target=text_points("FLOW", 2000, seed=1), t=1.0, lim=2.5)
+    out["00 trajectory"] = (nb00, {"t": ts})
+
+    def nb01():
+        g = torch.Generator().manual_seed(0)
+        data = sample_2d("moons", 1000, seed=0)
+        noise, eps = torch.randn(1000, 2, generator=g), torch.randn(1000, 2, generator=g)
+        return W.interpolation_explorer(noise, data, eps, t=0.5, sigma=0.5, schedule="bridge", lim=2.8)
+    out["01 interpolation"] = (nb01, {"t": ts, "sigma": [0.0, 0.25, 0.5, 0.75, 1.0],
+                                      "schedule": ["constant", "sine", "bridge"]})
+
+    def nb02():
+        return W.vector_field_explorer(sample_2d("moons", 30, seed=0), n=300, seed=1, t=0.5)
+    out["02 vector field"] = (nb02, {"t": [0.0, 0.1, 0.25, 0.4, 0.6, 0.75, 0.9, 0.95]})
+
+    def nb03():
+        torch.manual_seed(0)
+        return W.learned_vs_exact_explorer(MLP(), sample_2d("moons", 256, seed=0), LinearPath(), t=0.8)
+    out["03 learned vs exact"] = (nb03, {"t": [0.0, 0.1, 0.25, 0.4, 0.5, 0.6, 0.75, 0.9, 0.95]})
+
+    model_04 = {}
+
+    def nb04_model():
+        if "m" not in model_04:
+            model_04["m"] = load_pretrained("moons_independent")
+        return model_04["m"]
+
+    def nb04_traj():
+        x_0 = torch.randn(600, 2, generator=torch.Generator().manual_seed(2))
+        flow = integrate(nb04_model(), x_0, 50, "rk4", return_trajectory=True)
+        return W.trajectory_explorer(flow.trajectory, target=sample_2d("moons", 2000, seed=1), trail=8, t=0.5)
+    out["04 trajectory"] = (nb04_traj, {"t": ts})
+
+    def nb04_solver():
+        x_0 = torch.randn(300, 2, generator=torch.Generator().manual_seed(2))
+        return W.solver_explorer(nb04_model(), x_0, target=sample_2d("moons", 2000, seed=1), steps=3,
+                                 method="euler", t=1.0, reference_steps=50)
+    out["04 solver"] = (nb04_solver, {"t": ts, "steps": [1, 2, 4, 8, 16, 32],
+                                      "method": ["midpoint", "heun", "rk4", "euler"]})
+
+    def nb05():
+        data = sample_2d("moons", 200, seed=0)
+        x_0 = torch.randn(600, 2, generator=torch.Generator().manual_seed(2))
+        return W.noise_flow_explorer(data[:60], x_0[:300], t=0.5, sigma=1.0, schedule="sine")
+    out["05 noise flow"] = (nb05, {"t": [k / 12 for k in range(13)], "sigma": [0.0, 0.5, 1.0, 1.5, 2.0],
+                                   "schedule": ["constant", "bridge", "sine"]})
+
+    def nb06():
+        models = {"independent": load_pretrained("moons_independent"), "OT": load_pretrained("moons_ot"),
+                  "reflow": load_pretrained("moons_reflow")}
+        x_0 = torch.randn(300, 2, generator=torch.Generator().manual_seed(2))
+        return W.straight_explorer(models, x_0, target=sample_2d("moons", 2000, seed=1), steps=1, t=1.0)
+    out["06 straight"] = (nb06, {"t": ts, "steps": [2, 4, 8, 32, 1]})
+
+    digits = {}
+
+    def digits_model():
+        if "m" not in digits:
+            digits["m"] = load_pretrained("digits")
+        return digits["m"]
+
+    def nb07_flow():
+        from fmlite.models import guided_velocity
+        x_0 = torch.randn(10, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+        flow = integrate(guided_velocity(digits_model(), torch.arange(10), 1.0), x_0, steps=20, method="midpoint",
+                         return_trajectory=True)
+        return W.image_flow_explorer(flow.trajectory, ncol=5, t=0.5, size=6)
+    out["07 image flow"] = (nb07_flow, {"t": ts})
+
+    ws = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0]
+
+    def nb07_guidance():
+        labels = torch.arange(10).repeat_interleave(10)
+        samples, scores = {}, {}
+        for w in ws:
+            x = sample_images(digits_model(), 100, labels=labels, w=w, steps=5, seed=8)
+            samples[w] = x.reshape(10, 10, 1, 8, 8)[:, :8]
+            scores[w] = digit_scores(x, labels)
+        return W.guidance_explorer(samples, scores, w=1.0)
+    out["07 guidance"] = (nb07_guidance, {"w": [0.0, 0.5, 1.5, 2.0, 3.0, 4.0, 1.0]})
+
+    def nb08():
+        torch.manual_seed(0)
+        gmm, path = example_mixture(), LinearPath()
+        model = MLP(hidden=64).requires_grad_(False)
+        maps = W.log_density_maps(model, [k / 10 for k in range(11)], lim=3.5, n=30, steps=8)
+        return W.likelihood_explorer(maps, lambda x, t: gmm.log_density(x, t, path), t=0.7)
+    out["08 likelihood"] = (nb08, {"t": ts})
+    return out
+
+
+def measure(build, moves: dict, repeat: int = 1) -> dict:
+    """control -> list of seconds per change (each value set in turn, `repeat` passes)."""
+    ex = build()
+    times = {}
+    for _ in range(repeat):
+        for name, values in moves.items():
+            for v in values:
+                if ex.controls[name].value == v:
+                    continue
+                start = time.perf_counter()
+                ex.controls[name].value = v
+                times.setdefault(name, []).append(time.perf_counter() - start)
+                if ex.error is not None:
+                    raise RuntimeError(f"{name} = {v}: {ex.error}")
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=1, help="passes of every control through its values")
+    parser.add_argument("-k", default="", help="only explorers whose name contains this")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    from fmlite.plotting import lecture_style
+    lecture_style()
+    print(f"cores {os.cpu_count()}, torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}")
+    print(f"{'explorer':22s}{'control':10s}{'moves':>6s}{'median ms':>11s}{'max ms':>8s}")
+    start = time.perf_counter()
+    for name, (build, moves) in setups().items():
+        if args.k not in name:
+            continue
+        for control, ts in measure(build, moves, args.repeat).items():
+            print(f"{name:22s}{control:10s}{len(ts):6d}{1000 * statistics.median(ts):11.0f}{1000 * max(ts):8.0f}",
+                  flush=True)
+    print(f"total {time.perf_counter() - start:.0f} s, load average {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""In-place fast paths of the explorers: an updated picture equals a fresh draw_* of the same values."""
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fmlite import widgets as W
+from fmlite.widgets.explorer import png_bytes
+
+
+def pixels(png: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def assert_update_equals_fresh_draw(ex, moves):
+    """Each move takes the fast path and leaves the picture a full redraw (same layout) gives, then differs
+    from the picture before the move."""
+    for name, value in moves:
+        before, updates = ex.image.value, ex.updates
+        ex.controls[name].value = value
+        assert ex.error is None and ex.updates == updates + 1, f"{name} = {value} did not take the fast path"
+        updated = ex.image.value
+        assert updated != before
+        ex.full_redraw()
+        assert ex.updates == updates + 1
+        a, b = pixels(updated), pixels(ex.image.value)
+        assert a.shape == b.shape and (np.abs(a - b).max(axis=2) > 8).mean() < 1e-4, f"{name} = {value}"
+
+
+def field(x, t):
+    return torch.stack([-x[:, 1], x[:, 0]], dim=1) * (1 + t[:, None])
+
+
+def test_png_bytes_matches_savefig():
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(3, 2), dpi=40)
+    fig.add_subplot(1, 1, 1).plot([0, 1], [1, 0])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=40)
+    assert np.array_equal(pixels(png_bytes(fig)), pixels(buf.getvalue()))
+
+
+def test_trajectory_fast_path():
+    tr = torch.cumsum(torch.randn(11, 50, 2, generator=torch.Generator().manual_seed(0)) * 0.2, dim=0)
+    ex = W.trajectory_explorer(tr, target=torch.randn(40, 2), trail=3, t=0.5, size=3)
+    assert_update_equals_fresh_draw(ex, [("t", 0.8), ("t", 0.3), ("t", 1.0)])
+    ex.controls["t"].value = 0.0  # trail lines vanish: a full redraw, not the fast path
+    assert ex.updates == 3 and ex.error is None
+
+
+def test_solver_fast_path_for_t_and_steps_not_method():
+    x_0 = torch.randn(30, 2, generator=torch.Generator().manual_seed(1))
+    ex = W.solver_explorer(field, x_0, target=torch.randn(40, 2), steps=3, t=1.0, reference_steps=10, size=3)
+    assert_update_equals_fresh_draw(ex, [("t", 0.4), ("steps", 5), ("t", 0.9)])
+    updates = ex.updates
+    ex.controls["method"].value = "rk4"
+    assert ex.updates == updates and ex.error is None
+
+
+def test_straight_fast_path():
+    x_0 = torch.randn(30, 2, generator=torch.Generator().manual_seed(2))
+    ex = W.straight_explorer({"a": field, "b": lambda x, t: -field(x, t)}, x_0, target=torch.randn(40, 2),
+                             steps=2, t=1.0, reference_steps=4, size=2.5)
+    assert_update_equals_fresh_draw(ex, [("t", 0.5), ("steps", 4), ("t", 0.1), ("steps", 1)])
+
+
+def test_guidance_fast_path():
+    g = torch.Generator().manual_seed(3)
+    samples = {w: torch.rand(3, 4, 1, 8, 8, generator=g) * 2 - 1 for w in (0.0, 1.0, 2.0)}
+    ex = W.guidance_explorer(samples, w=0.0, size=2.5)
+    assert_update_equals_fresh_draw(ex, [("w", 1.0), ("w", 2.0)])
+
+
+def test_likelihood_fast_path():
+    g = torch.Generator().manual_seed(4)
+    times = np.array([0.0, 0.5, 1.0])
+    maps = W.LogDensityMaps(times, -5 * torch.rand(3, 10, 10, generator=g, dtype=torch.float64).numpy(), 3.0)
+    exact = lambda x, t: -0.5 * (x ** 2).sum(1) * (1 + t)  # noqa: E731
+    ex = W.likelihood_explorer(maps, exact, t=1.0, size=2.0)
+    assert_update_equals_fresh_draw(ex, [("t", 0.5), ("t", 0.0)])
+
