@@ -1,0 +1,53 @@
+"""Plotting boilerplate for the course, so notebooks can show the math and hide the styling.
+
+Every function draws into a matplotlib Axes it is given (or returns a new Figure),
+never calls plt.show(), and works with a plain `matplotlib.figure.Figure`, so the
+explorers in `fmlite.widgets` and the tests can use them without pyplot.
+
+Sections, by concept: style (colours, lecture fonts, panels), points and paths (clouds,
+conditional paths, trajectories and the frame shown at a time t), fields (`field_arrows`,
+the one way a velocity field is drawn, and its shorthands), curves (schedules, losses,
+quality against cost) and images (grids and labelled rows), each in its own module of this
+package; every public name is re-exported here, so `from fmlite.plotting import ...` is all a
+notebook needs.
+"""
+from .style import COLORS, SOLVER_STYLE, lecture_style, figure, to_numpy, setup_axes, legend_below
+from .points import (conditional_paths, flow_snapshot, frame_index, interpolant_panel, scatter, solver_panel,
+                     trajectories, velocity_arrows)
+from .fields import field_on_grid, arrow_scale, field_arrows, quiver, arrows, field_panel, error_points, density
+from .curves import schedule_curve, loss_curve, time_profile, quality_vs_nfe, small_multiples
+from .images import tile_images, image_grid, image_rows
+
+__all__ = [
+    "COLORS",
+    "SOLVER_STYLE",
+    "lecture_style",
+    "figure",
+    "to_numpy",
+    "setup_axes",
+    "scatter",
+    "trajectories",
+    "conditional_paths",
+    "velocity_arrows",
+    "interpolant_panel",
+    "frame_index",
+    "flow_snapshot",
+    "solver_panel",
+    "legend_below",
+    "field_on_grid",
+    "arrow_scale",
+    "field_arrows",
+    "quiver",
+    "arrows",
+    "field_panel",
+    "error_points",
+    "density",
+    "schedule_curve",
+    "loss_curve",
+    "time_profile",
+    "quality_vs_nfe",
+    "small_multiples",
+    "tile_images",
+    "image_grid",
+    "image_rows",
+]

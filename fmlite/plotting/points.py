@@ -1,0 +1,197 @@
+"""Points and paths: clouds, conditional paths, trajectories and the frame shown at a time t.
+
+Part of `fmlite.plotting` (see its docstring); import from `fmlite.plotting`.
+"""
+from __future__ import annotations
+
+import torch
+from matplotlib.axes import Axes
+
+from .style import COLORS, setup_axes, to_numpy
+
+__all__ = ["scatter", "trajectories", "conditional_paths", "velocity_arrows", "interpolant_panel",
+           "frame_index", "flow_snapshot", "solver_panel"]
+
+
+def scatter(ax: Axes, x, color: str | None = None, s: float = 4, alpha: float = 0.6, label: str | None = None,
+            **kw):
+    """Scatter a point cloud x (N, 2); returns the PathCollection (update it with set_offsets)."""
+    x = to_numpy(x)
+    if x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"scatter needs points of shape (N, 2), got {x.shape}")
+    return ax.scatter(x[:, 0], x[:, 1], s=s, alpha=alpha, color=color or COLORS["data"], label=label,
+                      linewidths=0, **kw)
+
+
+def trajectories(ax: Axes, trajectory, n: int = 50, color: str | None = None, alpha: float = 0.5, ends: bool = True):
+    """Draw the first n paths of a trajectory (K + 1, B, 2) as lines, with start (grey) and end (blue) dots."""
+    tr = to_numpy(trajectory)[:, :n]
+    if tr.ndim != 3 or tr.shape[2] != 2:
+        raise ValueError(f"trajectories needs shape (K + 1, B, 2), got {tr.shape}")
+    for i in range(tr.shape[1]):
+        ax.plot(tr[:, i, 0], tr[:, i, 1], color=color or COLORS["path"], alpha=alpha, lw=1)
+    if ends:
+        ax.scatter(tr[0, :, 0], tr[0, :, 1], s=10, color=COLORS["noise"], zorder=3)
+        ax.scatter(tr[-1, :, 0], tr[-1, :, 1], s=10, color=COLORS["data"], zorder=3)
+
+
+def conditional_paths(ax: Axes, x_0, x_1, path=None, eps=None, n: int = 10, t_max: float = 1.0, steps: int = 60,
+                      color: str | None = None, alpha: float = 0.8, lw: float = 1.5, ends: bool = True) -> list:
+    """Draw the conditional paths s -> x_s, s in [0, t_max], of the first n pairs (x_0[i], x_1[i]).
+
+    Each pair keeps one eps for the whole path, so with sigma(t) != 0 the path is a smooth
+    curve (x_s = alpha_s x_1 + beta_s x_0 + sigma(s) eps), not a jagged one.
+
+    Args:
+        x_0, x_1: noise and data points (B, 2). path: a `fmlite.paths.Path` (default: straight, sigma = 0).
+        eps: the noise of each pair (B, 2); drawn once with torch's global generator if None and
+            the path has sigma != 0.
+        ends: mark the start x_0 (grey) and the end x_1 (blue) of each path.
+
+    Returns:
+        the list of Line2D, one per path (their data is the path at `steps + 1` times).
+    """
+    from ..paths import LinearPath
+    path = path or LinearPath()
+    x_0, x_1 = torch.as_tensor(x_0)[:n], torch.as_tensor(x_1)[:n]
+    eps = torch.randn_like(x_0) if eps is None and not path.sigma.is_zero else eps
+    eps = torch.zeros_like(x_0) if eps is None else torch.as_tensor(eps)[:n]
+    s = torch.linspace(0.0, float(t_max), steps + 1)
+    with torch.no_grad():
+        xs = to_numpy(torch.stack([path.interpolate(x_0, x_1, float(v), eps) for v in s]))  # (steps + 1, n, 2)
+    lines = [ax.plot(xs[:, i, 0], xs[:, i, 1], color=color or COLORS["path"], alpha=alpha, lw=lw)[0]
+             for i in range(xs.shape[1])]
+    if ends:
+        ax.scatter(*to_numpy(x_0).T, s=30, color=COLORS["noise"], zorder=3, edgecolors="k", linewidths=0.5)
+        ax.scatter(*to_numpy(x_1).T, s=30, color=COLORS["data"], zorder=3, edgecolors="k", linewidths=0.5)
+    return lines
+
+
+def velocity_arrows(ax: Axes, x, v, color: str | None = None, scale: float = 1.0, width: float = 0.008,
+                    label: str | None = None, **kw):
+    """Arrows from the points x (B, 2) to x + scale * v, in data units (so lengths compare across panels).
+
+    Returns:
+        the Quiver artist.
+    """
+    x, v = to_numpy(x), to_numpy(v)
+    if x.shape != v.shape or x.ndim != 2 or x.shape[1] != 2:
+        raise ValueError(f"velocity_arrows needs x and v of the same shape (B, 2), got {x.shape} and {v.shape}")
+    kw.setdefault("zorder", 4)
+    return ax.quiver(x[:, 0], x[:, 1], v[:, 0], v[:, 1], color=color or COLORS["x_t"], angles="xy",
+                     scale_units="xy", scale=1.0 / scale, width=width, label=label, **kw)
+
+
+def interpolant_panel(ax: Axes, t: float, path, x_0, x_1, eps=None, n_paths: int = 12, lim: float = 3.0,
+                      backdrop: bool = True):
+    """One panel of a whole cloud on a path at time t: the data x_1 faint blue behind, the conditional
+    paths of the first n_paths pairs (faint ahead of t, solid up to t) and the samples x_t in red.
+
+    Args:
+        t: time in [0, 1]. path: a `fmlite.paths.Path`. x_0, x_1, eps: (B, 2) each, paired row by row
+            (eps may be None when the path has sigma = 0).
+
+    Returns:
+        the scatter of x_t (gid "x_t"; its offsets are `path.interpolate(x_0, x_1, t, eps)`).
+    """
+    if eps is None:
+        eps = torch.zeros_like(torch.as_tensor(x_0))
+    setup_axes(ax, lim)
+    if backdrop:
+        scatter(ax, x_1, color=COLORS["data"], s=4, alpha=0.15, label="data $x_1$")
+    with torch.no_grad():
+        x_t = path.interpolate(x_0, x_1, float(t), eps)
+    if n_paths:
+        for line in conditional_paths(ax, x_0, x_1, path, eps, n=n_paths, alpha=0.5, lw=1.0, ends=False):
+            line.set_linestyle("--")
+        if t > 0:
+            lines = conditional_paths(ax, x_0, x_1, path, eps, n=n_paths, t_max=float(t), alpha=1.0, lw=2.0, ends=False)
+            lines[0].set_label("paths (dashed: ahead)")
+    points = scatter(ax, x_t, color=COLORS["x_t"], s=5, alpha=0.5, gid="x_t", label="$x_t$")
+    if n_paths:
+        ax.scatter(*to_numpy(x_t[:n_paths]).T, s=36, color=COLORS["x_t"], edgecolors="k", linewidths=0.8, zorder=4)
+    return points
+
+
+def frame_index(t: float, frames: int, at_or_before: bool = False) -> int:
+    """Index of the stored state shown at time t, for `frames` states on a uniform grid of [0, 1].
+
+    Args:
+        t: time in [0, 1]. frames: number of stored states K + 1 >= 1 (one state: always 0).
+        at_or_before: False: the nearest state (round(t K)); True: the last state at or before t
+            (floor(t K)), as a fixed-step solver knows nothing between its steps.
+
+    Raises:
+        ValueError: frames < 1, or t outside [0, 1].
+    """
+    if int(frames) != frames or frames < 1:
+        raise ValueError(f"a trajectory needs at least one stored state, got {frames}")
+    t, k = float(t), int(frames) - 1
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"t must lie in [0, 1] (0 = noise, 1 = data), got {t}")
+    return int(t * k + 1e-9) if at_or_before else int(round(t * k))
+
+
+def flow_snapshot(ax: Axes, trajectory, t: float, target=None, trail: int = 0, lim: float = 3.0,
+                  n_trails: int = 60, title: bool = True):
+    """One frame of a flow on an Axes: the points at time t (nearest stored step of a uniform grid of [0, 1]),
+    optionally the data faint behind and the last `trail` steps of the first n_trails paths as lines.
+    The Axes-level twin of `fmlite.widgets.draw_trajectory`, for `small_multiples`.
+
+    Returns:
+        the PathCollection of the points.
+    """
+    tr = to_numpy(trajectory)
+    if tr.ndim != 3 or tr.shape[2] != 2:
+        raise ValueError(f"flow_snapshot needs a trajectory of shape (K + 1, B, 2), got {tr.shape}")
+    k = frame_index(t, len(tr))
+    setup_axes(ax, lim)
+    if target is not None:
+        scatter(ax, target, color="0.85", s=3, alpha=1.0, label="data")
+    if trail > 0 and k > 0:
+        lo = max(0, k - trail)
+        for i in range(min(n_trails, tr.shape[1])):
+            ax.plot(tr[lo:k + 1, i, 0], tr[lo:k + 1, i, 1], color=COLORS["path"], lw=1, alpha=0.6,
+                    label=None if i else f"last {trail} steps")
+    points = scatter(ax, tr[k], color=COLORS["x_t"], s=5, label="points at t")
+    if title:
+        ax.set_title(f"t = {float(t):.2f}")
+    return points
+
+
+def solver_panel(ax: Axes, trajectory, t: float, color: str | None = None, target=None, reference=None,
+                 lim: float = 3.0, n_paths: int = 40):
+    """A fixed-step solver's paths up to time t: the first n_paths paths as polylines through the solver's
+    states (dots at the steps: between them the solver knows nothing), the points at the last step at or
+    before t in red, optionally an accurate `reference` trajectory of the same starts in thin grey and the
+    data faint behind.
+
+    Args:
+        trajectory: (K + 1, B, 2) states of K equal steps over [0, 1], e.g.
+            `integrate(v, x_0, K, method, return_trajectory=True).trajectory`.
+        t: time in [0, 1]. reference: (M + 1, B, 2) on a uniform grid of [0, 1], same B.
+
+    Returns:
+        the time of the step shown, k / K.
+    """
+    tr = to_numpy(trajectory)
+    if tr.ndim != 3 or tr.shape[2] != 2:
+        raise ValueError(f"solver_panel needs a trajectory of shape (K + 1, B, 2), got {tr.shape}")
+    steps = len(tr) - 1
+    k = frame_index(t, len(tr), at_or_before=True)
+    setup_axes(ax, lim)
+    if target is not None:
+        scatter(ax, target, color="0.85", s=3, alpha=1.0, label="data")
+    m = min(n_paths, tr.shape[1])
+    if reference is not None:
+        ref = to_numpy(reference)
+        kr = frame_index(k / max(steps, 1), len(ref))
+        for i in range(m):
+            ax.plot(ref[:kr + 1, i, 0], ref[:kr + 1, i, 1], color="k", lw=0.8, ls=":", alpha=0.8,
+                    label=None if i else "accurate path")
+    for i in range(m):
+        ax.plot(tr[:k + 1, i, 0], tr[:k + 1, i, 1], color=color or COLORS["path"], lw=1.2, alpha=0.8,
+                marker="o", ms=2.5, label=None if i else "solver path (dots: steps)")
+    ax.scatter(tr[k][:, 0], tr[k][:, 1], s=10, alpha=0.9, color=COLORS["x_t"], edgecolors="k", linewidths=0.3,
+               zorder=3, label="points at the step")   # dark rims: apart from an orange (Euler) path by more than hue
+    return k / max(steps, 1)

@@ -1,0 +1,86 @@
+"""Style: the colour-blind-safe palette (Okabe-Ito), solver styles, lecture fonts, panels and axes.
+
+Part of `fmlite.plotting` (see its docstring); import from `fmlite.plotting`.
+"""
+from __future__ import annotations
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from torch import Tensor
+
+__all__ = ["COLORS", "SOLVER_STYLE", "lecture_style", "figure", "to_numpy", "setup_axes", "legend_below"]
+
+
+#: Colour roles used throughout the course: the colour-blind-safe Okabe-Ito palette (Okabe & Ito 2008;
+#: Wong 2011, Nature Methods 8:441), so no two roles differ only as red against green. Notebook text calls
+#: them: noise grey, data blue, x_t red (vermillion), path orange, model green (bluish), exact purple.
+COLORS = {"noise": "#8c8c8c", "data": "#0072B2", "x_t": "#D55E00", "path": "#E69F00", "model": "#009E73",
+          "exact": "#CC79A7"}
+
+
+#: Colour, marker and line style of each ODE solver, the same in every figure (notebooks 04 and 07):
+#: the three cues differ together, so a solver reads without colour too.
+SOLVER_STYLE = {"euler": ("#E69F00", "o", "-"), "midpoint": ("#56B4E9", "s", "--"), "heun": ("#009E73", "^", "-."),
+                "rk4": ("#CC79A7", "D", ":")}
+
+
+def legend_below(ax: Axes, ncol: int = 2, **kw):
+    """A legend under the axes (outside the data, so it hides nothing), for figures with constrained layout.
+
+    Returns:
+        the Legend, or None when no artist of ax has a label.
+    """
+    if not ax.get_legend_handles_labels()[0]:
+        return None
+    below = -0.22 if ax.get_xlabel() or len(ax.get_xticks()) else -0.04   # clear of tick labels and x label
+    kw = {"loc": "upper center", "bbox_to_anchor": (0.5, below), "ncol": ncol, "fontsize": "small", "markerscale": 2.5,
+          "frameon": False, **kw}
+    return ax.legend(**kw)
+
+
+def lecture_style(scale: float = 1.0, dpi: int = 80) -> None:
+    """Fonts and lines readable from the back of a lecture hall (and small PNGs in the notebooks).
+
+    Args:
+        scale: multiplies every font size (1.0 = 14 pt body text; use 1.3 on a projector).
+        dpi: resolution of inline figures; 80 keeps committed notebooks small.
+    """
+    mpl.rcParams.update({
+        "font.size": 14 * scale, "axes.titlesize": 15 * scale, "axes.labelsize": 14 * scale,
+        "xtick.labelsize": 12 * scale, "ytick.labelsize": 12 * scale, "legend.fontsize": 12 * scale,
+        "figure.titlesize": 16 * scale, "lines.linewidth": 2.0, "axes.grid": False,
+        "figure.dpi": dpi, "savefig.dpi": dpi, "figure.autolayout": False, "figure.constrained_layout.use": True,
+        "axes.spines.top": False, "axes.spines.right": False, "image.cmap": "viridis",
+        "axes.prop_cycle": mpl.cycler(color=["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00",
+                                             "#F0E442", "#000000"]),   # Okabe-Ito: safe for colour blindness
+    })
+
+
+def figure(ncols: int = 1, nrows: int = 1, size: float = 3.6, **kw) -> tuple[Figure, np.ndarray]:
+    """A pyplot-free Figure with a grid of square panels; returns (fig, axes as a flat array)."""
+    fig = Figure(figsize=(size * ncols, size * nrows), layout="constrained", **kw)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
+    return fig, axes
+
+
+def to_numpy(x) -> np.ndarray:
+    """A tensor (any device, with or without grad) or an array-like as a numpy array."""
+    return x.detach().cpu().numpy() if isinstance(x, Tensor) else np.asarray(x)
+
+
+def setup_axes(ax: Axes, lim: float = 3.0, title: str | None = None, ticks: bool = False) -> Axes:
+    """Square 2-D panel [-lim, lim]^2 with equal aspect; no ticks unless asked."""
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    for spine in ax.spines.values():
+        spine.set_visible(True)
+        spine.set_color("0.6")
+    if not ticks:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title)
+    return ax
