@@ -10,6 +10,17 @@ def _seed():
 
 
 @pytest.fixture
+def one_thread():
+    """One intra-op thread for the test: tiny networks, convolutions and solvers run many small ops, which
+    extra threads only slow down on a busy 2-core CPU (two can be 20x slower); the results are identical.
+    Use it in a module with `pytestmark = pytest.mark.usefixtures("one_thread")`."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def rejected(capsys):
     """rejected(key, answer, message): assert that exercise `key` rejects `answer` and that what `check`
     prints (the same as `verdict`) contains `message`, the name of the mistake. Returns the printed text."""

@@ -9,13 +9,7 @@ from fmlite.gaussian_mixture import GaussianMixture, example_mixture
 from fmlite.paths import BridgeSigma, CosinePath, LinearPath, SineSigma
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: these tests run many tiny ops, which extra threads only slow down on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 

@@ -26,13 +26,7 @@ def shipped():
     return load_pretrained("digits")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small convolutions run fastest on one CPU thread (two can be 20x slower on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 # ---------------------------------------------------------------------------------------------- guidance formula

@@ -13,13 +13,7 @@ from fmlite.scores import (QUANTITIES, convert, path_coefficients, sample_sde, s
 from fmlite.solvers import integrate
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: these tests run many tiny ops, which extra threads only slow down on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 GMM = example_mixture()

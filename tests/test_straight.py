@@ -12,13 +12,7 @@ from fmlite.reflow import PairedData, reflow_pairs
 from fmlite.solvers import integrate
 from fmlite.train import train
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small networks and solvers run much faster on one thread on a shared CPU (results are identical)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py
 
 
 MEAN = torch.tensor([1.5, -0.5], dtype=torch.float64)

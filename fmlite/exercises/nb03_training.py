@@ -29,6 +29,14 @@ def fm_loss(model, x_0, x_1, t):
     return ((model(x_t, t) - u_t) ** 2).sum(dim=1).mean()  # |.|^2 over coordinates, mean over the batch
 
 
+def _close_number(value: float, expected, what: str, recheck: str) -> None:
+    """Raise Mismatch unless a scalar answer equals the expected one to 1e-4 (relative above 1)."""
+    expected = float(expected)
+    if abs(value - expected) > 1e-4 * max(1.0, abs(expected)):
+        raise Mismatch(f"your {what} is {value:.6g} but the expected value is {expected:.6g} on the test batch "
+                       f"(off by {abs(value / expected - 1):.2%}, far more than rounding): recheck {recheck}")
+
+
 def _check_fm_loss(answer):
     """Domain: t in [0, 1] (both ends), 7 float64 samples each with its own t, D = 2. The model is a fixed
     float64 stand-in that refuses what fmlite.models.MLP refuses (model(t, x), t of shape (B, 1))."""
@@ -70,10 +78,7 @@ def _check_fm_loss(answer):
         ] + one_time_variants(lambda s: _sq(model((1 - s[:, None]) * x_0 + s[:, None] * x_1, s), u_t), t)
           + [(f"{m} (in the model call only)", w) for m, w in one_time_variants(lambda s: _sq(model(x_t, s), u_t), t)],
           expected)
-    if abs(value - float(expected)) > 1e-4 * max(1.0, abs(float(expected))):
-        raise Mismatch(f"your loss is {value:.6g} but the expected value is {float(expected):.6g} on the test batch "
-                       f"(off by {abs(value / float(expected) - 1):.2%}, far more than rounding): recheck x_t, "
-                       "u_t and the average")
+    _close_number(value, expected, "loss", "x_t, u_t and the average")
     return "this is exactly fmlite.train.flow_matching_loss on the straight path."
 
 
@@ -134,10 +139,7 @@ def _check_loss_floor(answer):
          _sq(u_t, marginal_velocity(tt * x_0 + (1 - tt) * x_1, t, data, path))),
     ] + [(ONE_TIME, _sq(u_t, marginal_velocity(x_t, torch.full_like(t, float(v)), data, path)))
          for v in (t[0], t.mean(), t.median())], expected)
-    if abs(value - float(expected)) > 1e-4 * max(1.0, abs(float(expected))):
-        raise Mismatch(f"your floor is {value:.6g} but the expected value is {float(expected):.6g} on the test "
-                       f"batch (off by {abs(value / float(expected) - 1):.2%}, far more than rounding): recheck "
-                       "x_t, the target u_t, the data set and the average")
+    _close_number(value, expected, "floor", "x_t, the target u_t, the data set and the average")
     return "no network can get its loss below this number on these data."
 
 
