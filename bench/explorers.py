@@ -8,6 +8,11 @@ cached control (steps, sigma, schedule) includes its computation; that is what a
 
     python bench/explorers.py            # about a minute here
     python bench/explorers.py --repeat 3 # move every control through its values 3 times
+    python bench/explorers.py --scale 1.6 # at lecture scale (as FMLITE_LECTURE_SCALE=1.6)
+
+Targets (issue 13/14): controls that only redisplay (t, w): median <= 60 ms, max <= 100 ms; controls that
+compute (steps, sigma, schedule, method): median <= 100 ms, max <= 150 ms; at a lecture scale above 1
+every change < 150 ms.
 
 One torch thread, as the notebooks that train set. Timings on a shared machine are inflated by its load.
 """
@@ -146,23 +151,46 @@ def measure(build, moves: dict, repeat: int = 1) -> dict:
     return times
 
 
+#: Controls whose change recomputes something (the others only redisplay a cached or stored state).
+COMPUTE = {"steps", "sigma", "schedule", "method"}
+
+
+def target(control: str, scale: float) -> str:
+    """The response target of a control (see the module docstring)."""
+    if scale > 1.0:
+        return "max < 150"
+    return "median <= 100, max <= 150" if control in COMPUTE else "median <= 60, max <= 100"
+
+
+def measure_all(scale: float = 1.0, repeat: int = 1, k: str = "") -> list[dict]:
+    """Every explorer (whose name contains k) at lecture scale `scale`: one dict per control with keys
+    explorer, control, median_ms, max_ms, target. Uses one torch thread and sets `lecture_style(scale)`."""
+    from fmlite.plotting import lecture_style
+    torch.set_num_threads(1)
+    lecture_style(scale=scale)
+    rows = []
+    for name, (build, moves) in setups().items():
+        if k not in name:
+            continue
+        for control, ts in measure(build, moves, repeat).items():
+            rows.append({"explorer": name, "control": control, "median_ms": 1000 * statistics.median(ts),
+                         "max_ms": 1000 * max(ts), "target": target(control, scale)})
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1, help="passes of every control through its values")
     parser.add_argument("-k", default="", help="only explorers whose name contains this")
+    parser.add_argument("--scale", type=float, default=1.0, help="lecture scale (1.0 default, 1.6 projector)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    from fmlite.plotting import lecture_style
-    lecture_style()
-    print(f"cores {os.cpu_count()}, torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}")
-    print(f"{'explorer':22s}{'control':10s}{'moves':>6s}{'median ms':>11s}{'max ms':>8s}")
+    print(f"cores {os.cpu_count()}, torch {torch.__version__}, load average {os.getloadavg()[0]:.2f}, "
+          f"scale {args.scale}")
+    print(f"{'explorer':22s}{'control':10s}{'median ms':>11s}{'max ms':>8s}  target")
     start = time.perf_counter()
-    for name, (build, moves) in setups().items():
-        if args.k not in name:
-            continue
-        for control, ts in measure(build, moves, args.repeat).items():
-            print(f"{name:22s}{control:10s}{len(ts):6d}{1000 * statistics.median(ts):11.0f}{1000 * max(ts):8.0f}",
-                  flush=True)
+    for row in measure_all(args.scale, args.repeat, args.k):
+        print(f"{row['explorer']:22s}{row['control']:10s}{row['median_ms']:11.0f}{row['max_ms']:8.0f}  "
+              f"{row['target']}", flush=True)
     print(f"total {time.perf_counter() - start:.0f} s, load average {os.getloadavg()[0]:.2f}")
 
 

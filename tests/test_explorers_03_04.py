@@ -205,12 +205,13 @@ def test_solver_explorer_recomputes_on_steps_and_method():
     ex.controls["steps"].value = 8
     assert ex.label.value == "t = 1.00, steps = 8, method = euler" and ex.image.value != first
     ax = ex.figure.axes[0]
-    assert ax.get_title() == "euler, 8 steps, NFE = 8: t = 1.00"
+    assert ax.get_title() == "euler, 8 steps, NFE = 8"   # the label states t, the title the solver
     assert len(ax.lines) == 20 and len(ax.lines[0].get_xdata()) == 21   # 10 grey reference + 10 solver paths
     ex.controls["method"].value = "rk4"
-    assert ex.figure.axes[0].get_title() == "rk4, 8 steps, NFE = 32: t = 1.00"
-    ex.controls["t"].value = 0.3
-    assert ex.figure.axes[0].get_title() == "rk4, 8 steps, NFE = 32: t = 0.25" and ex.draws == 4
+    assert ex.figure.axes[0].get_title() == "rk4, 8 steps, NFE = 32"
+    ex.controls["t"].value = 0.3   # snapped to the solver's grid: the label states the time shown
+    assert ex.label.value == "t = 0.25, steps = 8, method = rk4" and ex.draws == 4
+    assert ex.controls["t"].step == 1 / 8
     assert ex.controls["t"].continuous_update is False and ex.controls["steps"].max == 32
 
 
@@ -251,3 +252,27 @@ def test_field_arrows_is_the_one_way_quiver_arrows_and_field_panel_draw():
     moving = speed > 0
     assert np.allclose(np.hypot(q.U, q.V)[moving], 1.0) and np.allclose(q.get_array(), speed)
     assert q.get_gid() == "field"
+
+
+def test_solver_explorer_t_slider_follows_the_solver_grid():
+    """Every step of the t slider is one solver step (3 steps: 1/3), and a change of steps snaps t to the new
+    grid with one drawing; the points shown are the solver's state at exactly the label's t."""
+    x_0 = torch.randn(10, 2)
+    ex = solver_explorer(_rotation, x_0, steps=3, method="euler", t=0.5, reference_steps=12)
+    t = ex.controls["t"]
+    assert t.step == 1 / 3 and t.value == pytest.approx(2 / 3) and ex.label.value.startswith("t = 0.67,")
+    pngs = {ex.image.value}
+    for k in (0, 1, 2, 3):
+        t.value = k / 3
+        pngs.add(ex.image.value)
+    assert len(pngs) == 4   # each grid time its own picture
+    draws = ex.draws
+    ex.controls["steps"].value = 5   # t = 1 stays on the grid
+    t.value = 0.75                   # snapped to 0.8
+    assert t.step == 1 / 5 and t.value == pytest.approx(0.8) and ex.draws == draws + 2
+    ex.controls["steps"].value = 4   # 0.8 -> 0.75: snapped and drawn once
+    assert t.value == pytest.approx(0.75) and ex.draws == draws + 3 and ex.label.value.startswith("t = 0.75,")
+    from fmlite.solvers import integrate
+    shown = ex.figure.axes[0].collections[-1].get_offsets()
+    expected = integrate(_rotation, x_0, 4, "euler", return_trajectory=True).trajectory[3]
+    assert np.allclose(shown, expected.numpy(), atol=1e-5)

@@ -11,7 +11,7 @@ quality against cost) and images (grids and labelled rows), each in its own modu
 package; every public name is re-exported here, so `from fmlite.plotting import ...` is all a
 notebook needs.
 """
-from .style import COLORS, SOLVER_STYLE, lecture_style, figure, to_numpy, setup_axes, legend_below
+from .style import COLORS, SOLVER_STYLE, lecture_scale, lecture_style, figure, to_numpy, setup_axes, legend_below
 from .points import (conditional_paths, flow_snapshot, frame_index, interpolant_panel, scatter, solver_panel,
                      trajectories, velocity_arrows)
 from .fields import field_on_grid, arrow_scale, field_arrows, quiver, arrows, field_panel, error_points, density
@@ -22,6 +22,7 @@ __all__ = [
     "COLORS",
     "SOLVER_STYLE",
     "lecture_style",
+    "lecture_scale",
     "figure",
     "to_numpy",
     "setup_axes",

@@ -4,13 +4,15 @@ Part of `fmlite.plotting` (see its docstring); import from `fmlite.plotting`.
 """
 from __future__ import annotations
 
+import os
+
 import matplotlib as mpl
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
-__all__ = ["COLORS", "SOLVER_STYLE", "lecture_style", "figure", "to_numpy", "setup_axes", "legend_below"]
+__all__ = ["COLORS", "SOLVER_STYLE", "LECTURE_SCALE_VARIABLE", "lecture_scale", "lecture_style", "figure", "to_numpy", "setup_axes", "legend_below"]
 
 
 #: Colour roles used throughout the course: the colour-blind-safe Okabe-Ito palette (Okabe & Ito 2008;
@@ -40,14 +42,57 @@ def legend_below(ax: Axes, ncol: int = 2, **kw):
     return ax.legend(**kw)
 
 
-def lecture_style(scale: float = 1.0, dpi: int = 80) -> None:
+#: The lecture switch: `FMLITE_LECTURE_SCALE=1.5 jupyter lab notebooks/` (or `%env FMLITE_LECTURE_SCALE=1.5`
+#: before a notebook's setup cell) scales fonts, figures, legends, explorer pictures and sliders together.
+LECTURE_SCALE_VARIABLE = "FMLITE_LECTURE_SCALE"
+
+_scale: float | None = None  # set by lecture_style(); None: read the environment variable
+
+
+def _parse_scale(value, source: str) -> float:
+    try:
+        scale = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{source} must be a number such as 1.0 (default) or 1.5 (projector), got {value!r}; "
+                         f"fix it, e.g. `%env {LECTURE_SCALE_VARIABLE}=1.5` or unset the variable") from None
+    if not 0.5 <= scale <= 3.0:
+        raise ValueError(f"{source} must lie in [0.5, 3.0] (1.0 = normal, 1.5 = projector), got {value!r}; "
+                         f"fix it, e.g. `%env {LECTURE_SCALE_VARIABLE}=1.5` or unset the variable")
+    return scale
+
+
+def lecture_scale() -> float:
+    """The lecture scale every figure and explorer uses: the `scale` of the last `lecture_style()` call, else
+    the environment variable FMLITE_LECTURE_SCALE, else 1.0. Range [0.5, 3.0].
+
+    Raises:
+        ValueError: the environment variable is not a number in [0.5, 3.0] (the message says how to fix it).
+    """
+    if _scale is not None:
+        return _scale
+    value = os.environ.get(LECTURE_SCALE_VARIABLE, "").strip()
+    return _parse_scale(value, f"the environment variable {LECTURE_SCALE_VARIABLE}") if value else 1.0
+
+
+def lecture_style(scale: float | None = None, dpi: int = 80) -> None:
     """Fonts and lines readable from the back of a lecture hall (and small PNGs in the notebooks).
 
+    Every notebook's setup cell calls `lecture_style()`; the lecture switch is the environment variable
+    FMLITE_LECTURE_SCALE (e.g. `FMLITE_LECTURE_SCALE=1.5 jupyter lab notebooks/`), read here, so one setting
+    scales fonts, the default figure size (rcParams and `figure`), legends, explorer pictures and sliders.
+
     Args:
-        scale: multiplies every font size (1.0 = 14 pt body text; use 1.3 on a projector).
+        scale: multiplies every font size and figure size (1.0 = 14 pt body text, 6.4 x 4.8 in figures);
+            None (default) reads FMLITE_LECTURE_SCALE (1.0 when unset). An explicit value wins.
         dpi: resolution of inline figures; 80 keeps committed notebooks small.
+
+    Raises:
+        ValueError: scale (or the environment variable) is not a number in [0.5, 3.0].
     """
-    mpl.rcParams.update({
+    global _scale
+    _scale = None if scale is None else _parse_scale(scale, "lecture_style(scale=...)")
+    scale = lecture_scale()
+    mpl.rcParams.update({"figure.figsize": (6.4 * scale, 4.8 * scale),
         "font.size": 14 * scale, "axes.titlesize": 15 * scale, "axes.labelsize": 14 * scale,
         "xtick.labelsize": 12 * scale, "ytick.labelsize": 12 * scale, "legend.fontsize": 12 * scale,
         "figure.titlesize": 16 * scale, "lines.linewidth": 2.0, "axes.grid": False,
@@ -59,7 +104,9 @@ def lecture_style(scale: float = 1.0, dpi: int = 80) -> None:
 
 
 def figure(ncols: int = 1, nrows: int = 1, size: float = 3.6, **kw) -> tuple[Figure, np.ndarray]:
-    """A pyplot-free Figure with a grid of square panels; returns (fig, axes as a flat array)."""
+    """A pyplot-free Figure with a grid of square panels of `size` inches times `lecture_scale()`;
+    returns (fig, axes as a flat array)."""
+    size = size * lecture_scale()
     fig = Figure(figsize=(size * ncols, size * nrows), layout="constrained", **kw)
     axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
     return fig, axes

@@ -19,8 +19,9 @@ import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from ..plotting.style import lecture_scale
 
-__all__ = ["Explorer", "t_slider", "float_slider", "int_slider", "dropdown", "png_bytes", "layout_signature"]
+__all__ = ["BOX", "SLIDER_WIDTH", "Explorer", "picture_geometry", "size_control", "t_slider", "float_slider", "int_slider", "dropdown", "png_bytes", "layout_signature"]
 
 
 def png_bytes(fig: Figure, compress_level: int = 1) -> bytes:
@@ -73,6 +74,48 @@ def _apply_layout(fig: Figure, layout: dict) -> None:
         fig._suptitle.set_position(layout["suptitle"])
 
 
+#: The box (CSS px, at lecture scale 1) an explorer's picture is enlarged to fit: most of a JupyterLab notebook
+#: area (about 1,000 px wide at a 1,280 px window) and low enough to stay on screen with its controls.
+BOX = (960, 620)
+#: Width of a control and of its description (CSS px at lecture scale 1): slider tracks of about 300 px.
+SLIDER_WIDTH, DESCRIPTION_WIDTH = 440, 64
+
+
+def picture_geometry(figsize, dpi: float = 80, scale: float | None = None) -> dict:
+    """How an explorer shows a figure designed at `figsize` inches and `dpi`: enlarged by a zoom that fits it
+    into `BOX` (never shrunk), half the zoom as more room (inches) and half as larger type (resolution), all
+    times the lecture scale; at a lecture scale above 1 rendered at twice the resolution it is displayed at,
+    so it stays sharp when a projector or the notebook's width scales it.
+
+    Args:
+        figsize: (width, height) in inches, > 0. dpi: design resolution. scale: lecture scale (None: `lecture_scale()`).
+
+    Returns:
+        dict with figsize (inches of the Figure), dpi (of the render), width (CSS px it is displayed at).
+    Raises:
+        ValueError: a non-positive size.
+    """
+    w, h = (float(v) for v in figsize)
+    if w <= 0 or h <= 0 or dpi <= 0:
+        raise ValueError(f"figsize and dpi must be positive, got figsize={figsize}, dpi={dpi}")
+    scale = lecture_scale() if scale is None else float(scale)
+    zoom = max(1.0, min(BOX[0] / (w * dpi), BOX[1] / (h * dpi)))
+    grow = zoom ** 0.5
+    sharp = 2.0 if scale > 1.0 else 1.0
+    width = round(w * dpi * zoom * scale)
+    return {"figsize": (w * grow * scale, h * grow * scale), "dpi": dpi * zoom / grow * sharp, "width": width}
+
+
+def size_control(control, scale: float | None = None):
+    """Give a control the course's width (`SLIDER_WIDTH`, description `DESCRIPTION_WIDTH`) times the lecture
+    scale; returns it."""
+    scale = lecture_scale() if scale is None else float(scale)
+    control.layout.width = f"{round(SLIDER_WIDTH * scale)}px"
+    if hasattr(control.style, "description_width"):
+        control.style.description_width = f"{round(DESCRIPTION_WIDTH * scale)}px"
+    return control
+
+
 def t_slider(value: float = 0.5, step: float = 0.01, description: str = "t", continuous_update: bool = True):
     """A slider for time t in [0, 1] (0 = noise, 1 = data)."""
     return widgets.FloatSlider(value=value, min=0.0, max=1.0, step=step, description=description,
@@ -108,8 +151,9 @@ class Explorer:
     Args:
         draw: pure function draw(fig, **params) that draws everything into the empty Figure fig.
         controls: name -> ipywidgets value widget; names are draw's keyword arguments.
-        figsize: size of the Figure in inches.
-        dpi: resolution of the PNG.
+        figsize: the design size of the Figure in inches (at `dpi`); the Explorer enlarges it to fit `BOX`
+            and scales it by the lecture scale (see `picture_geometry`).
+        dpi: the design resolution.
         update: optional fast path update(fig, **params) that brings a figure drawn by `draw` to new values
             of the `cheap` controls in place (moving artists, new titles); it must leave the same picture as
             a fresh `draw` with those values (tests check this pixel by pixel), or return False, without
@@ -119,6 +163,7 @@ class Explorer:
 
     Attributes:
         figure, image (widgets.Image), label (widgets.Label), controls, widget (the VBox to display).
+        width: the CSS width (px) the picture is displayed at (at most the notebook's width).
         draws: how many times the figure has been drawn or updated.
         updates: how many of those took the in-place fast path.
         error: the exception of the last drawing, or None when it succeeded. After a slider
@@ -145,20 +190,25 @@ class Explorer:
             raise ValueError(f"cheap controls {sorted(unknown)} are not among the controls {sorted(controls)}")
         self.draw_fn, self.controls, self.fixed, self.dpi = draw, dict(controls), fixed, dpi
         self.update_fn, self.cheap = update, frozenset(cheap)
-        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        geometry = picture_geometry(figsize, dpi)
+        self.width = geometry["width"]
+        self.figure = Figure(figsize=geometry["figsize"], dpi=geometry["dpi"], layout="constrained")
         self._engine = self.figure.get_layout_engine()
         self._layouts: dict = {}
         self._drawn: dict | None = None  # the values of the picture on show, None after an error
         FigureCanvasAgg(self.figure)
-        self.image = widgets.Image(format="png", layout=widgets.Layout(width=f"{int(figsize[0] * dpi)}px"))
+        self.image = widgets.Image(format="png", layout=widgets.Layout(width=f"{self.width}px", max_width="100%",
+                                                                       height="auto"))
         self.label = widgets.Label()
         self.draws, self.updates, self.error = 0, 0, None
         self.redraw()
         if self.error is not None:
             raise self.error
         for c in self.controls.values():
+            size_control(c)
             c.observe(self._on_change, names="value")
-        self.widget = widgets.VBox([widgets.HBox(list(self.controls.values())), self.label, self.image])
+        row = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+        self.widget = widgets.VBox([row, self.label, self.image])
 
     @property
     def values(self) -> dict:
@@ -166,7 +216,8 @@ class Explorer:
         return {name: c.value for name, c in self.controls.items()}
 
     def _on_change(self, change) -> None:
-        self.redraw()
+        if self.values != self._drawn:  # one control may set another (a snapped slider): draw once
+            self.redraw()
 
     def _can_update(self, values: dict) -> bool:
         if self.update_fn is None or self._drawn is None:

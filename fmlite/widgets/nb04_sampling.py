@@ -9,11 +9,16 @@ from matplotlib.figure import Figure
 
 from .explorer import Explorer, dropdown, int_slider, t_slider
 
-__all__ = ["draw_solver_paths", "update_solver_paths", "update_solver_panel", "solver_explorer"]
+__all__ = ["draw_solver_paths", "update_solver_paths", "update_solver_panel", "solver_explorer", "snap_to_grid"]
+
+
+def _title(method: str, steps: int, nfe: int, shown: float, with_t: bool) -> str:
+    s = "" if int(steps) == 1 else "s"
+    return f"{method}, {steps} step{s}, NFE = {nfe}" + (f": t = {shown:.2f}" if with_t else "")
 
 
 def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, x_0, target=None,
-                      reference=None, lim: float = 3.0, n_paths: int = 40) -> None:
+                      reference=None, lim: float = 3.0, n_paths: int = 40, title_t: bool = True) -> None:
     """Sample with `steps` steps of `method` and show the points at time t with their paths so far.
 
     The points sit at the last solver step at or before t; the first n_paths paths are drawn as
@@ -25,6 +30,7 @@ def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, 
         method: "euler", "midpoint", "heun" or "rk4". velocity: v(x, t), e.g. a trained model.
         x_0: the starting noise (B, 2). target: optional data (N, 2), drawn faint.
         reference: optional (K + 1, B, 2) accurate trajectory from the same x_0 (uniform grid of [0, 1]).
+        title_t: end the title with the time shown (the explorer states it in its label instead).
     """
     from ..plotting import COLORS, SOLVER_STYLE, solver_panel
     from ..solvers import integrate
@@ -35,7 +41,7 @@ def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, 
                          reference, lim, n_paths)
     from ..plotting import legend_below
     legend_below(ax, ncol=2)
-    ax.set_title(f"{method}, {steps} step{'' if int(steps) == 1 else 's'}, NFE = {sol.nfe}: t = {shown:.2f}")
+    ax.set_title(_title(method, steps, sol.nfe, shown, title_t))
 
 
 def update_solver_panel(ax, trajectory, t: float, reference=None, n_paths: int = 40) -> float:
@@ -60,26 +66,41 @@ def update_solver_panel(ax, trajectory, t: float, reference=None, n_paths: int =
 
 
 def update_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, x_0, target=None,
-                        reference=None, lim: float = 3.0, n_paths: int = 40) -> None:
+                        reference=None, lim: float = 3.0, n_paths: int = 40, title_t: bool = True) -> None:
     """In-place fast path of `draw_solver_paths` for a new t or number of steps (same method)."""
     from ..solvers import integrate
 
     sol = integrate(velocity, x_0, int(steps), method, return_trajectory=True)
     ax = fig.axes[0]
     shown = update_solver_panel(ax, sol.trajectory, t, reference, n_paths)
-    ax.set_title(f"{method}, {steps} step{'' if int(steps) == 1 else 's'}, NFE = {sol.nfe}: t = {shown:.2f}")
+    ax.set_title(_title(method, steps, sol.nfe, shown, title_t))
+
+
+def snap_to_grid(t_control, steps_control) -> None:
+    """Keep a t slider on the grid of a fixed-step solver: step 1/steps, and its value moved to the nearest
+    grid time whenever it or `steps` changes, so every key press moves the picture one solver step and the
+    slider's t is the time the picture shows. Register it before any other observer of the two controls."""
+    def snap(change=None):
+        n = int(steps_control.value)
+        t_control.step = 1.0 / n
+        t_control.value = round(t_control.value * n) / n
+    snap()
+    steps_control.observe(snap, names="value")
+    t_control.observe(snap, names="value")
 
 
 def solver_explorer(velocity, x_0, target=None, steps: int = 4, method: str = "euler", t: float = 1.0,
                     reference_steps: int = 100, lim: float = 3.0, size: float = 5.5) -> "Explorer":
     """Sliders t and steps and a method menu over `draw_solver_paths`; the grey reference paths are
-    computed once here with RK4 and `reference_steps` steps."""
+    computed once here with RK4 and `reference_steps` steps. The t slider moves on the solver's grid
+    (`snap_to_grid`), so the label's t is the time the picture shows; the title states method, steps and NFE."""
     from ..solvers import integrate
 
     reference = integrate(velocity, x_0, reference_steps, "rk4", return_trajectory=True).trajectory
     controls = {"t": t_slider(t, step=0.01, continuous_update=False),
                 "steps": int_slider("steps", steps, 1, 32),
                 "method": dropdown("method", ["euler", "midpoint", "heun", "rk4"], method)}
+    snap_to_grid(controls["t"], controls["steps"])  # before the Explorer observes: one drawing per change
     return Explorer(draw_solver_paths, controls, figsize=(size, size), update=update_solver_paths,
                     cheap=("t", "steps"), velocity=velocity, x_0=x_0,
-                    target=target, reference=reference, lim=lim)
+                    target=target, reference=reference, lim=lim, title_t=False)
