@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
-__all__ = ["COLORS", "SOLVER_STYLE", "LECTURE_SCALE_VARIABLE", "lecture_scale", "lecture_style", "figure", "to_numpy", "setup_axes", "legend_below"]
+__all__ = ["COLORS", "SOLVER_STYLE", "LECTURE_SCALE_VARIABLE", "lecture_scale", "lecture_style", "scale_pyplot_figure", "figure", "to_numpy", "setup_axes", "legend_below"]
 
 
 #: Colour roles used throughout the course: the colour-blind-safe Okabe-Ito palette (Okabe & Ito 2008;
@@ -74,12 +74,27 @@ def lecture_scale() -> float:
     return _parse_scale(value, f"the environment variable {LECTURE_SCALE_VARIABLE}") if value else 1.0
 
 
+_HOOK = "fmlite.plotting.style:scale_pyplot_figure"
+
+
+def scale_pyplot_figure(fig: Figure) -> None:
+    """pyplot figure hook (rcParams["figure.hooks"], installed by `lecture_style` at a scale other than 1):
+    a figure made with an explicit figsize (e.g. `plt.subplots(1, 2, figsize=(12, 4.5))` in a notebook) gets
+    it times the lecture scale, as the default size already is, so fonts and figure grow together."""
+    scale = lecture_scale()
+    default = tuple(mpl.rcParams["figure.figsize"])
+    size = tuple(fig.get_size_inches())
+    if scale != 1.0 and not np.allclose(size, default):
+        fig.set_size_inches(size[0] * scale, size[1] * scale)
+
+
 def lecture_style(scale: float | None = None, dpi: int = 80) -> None:
     """Fonts and lines readable from the back of a lecture hall (and small PNGs in the notebooks).
 
     Every notebook's setup cell calls `lecture_style()`; the lecture switch is the environment variable
     FMLITE_LECTURE_SCALE (e.g. `FMLITE_LECTURE_SCALE=1.5 jupyter lab notebooks/`), read here, so one setting
-    scales fonts, the default figure size (rcParams and `figure`), legends, explorer pictures and sliders.
+    scales fonts, figure sizes (rcParams, `figure`, and explicit figsizes of pyplot figures through the hook
+    `scale_pyplot_figure`), legends, explorer pictures and sliders.
 
     Args:
         scale: multiplies every font size and figure size (1.0 = 14 pt body text, 6.4 x 4.8 in figures);
@@ -92,7 +107,8 @@ def lecture_style(scale: float | None = None, dpi: int = 80) -> None:
     global _scale
     _scale = None if scale is None else _parse_scale(scale, "lecture_style(scale=...)")
     scale = lecture_scale()
-    mpl.rcParams.update({"figure.figsize": (6.4 * scale, 4.8 * scale),
+    hooks = [h for h in mpl.rcParams["figure.hooks"] if h != _HOOK] + ([_HOOK] if scale != 1.0 else [])
+    mpl.rcParams.update({"figure.figsize": (6.4 * scale, 4.8 * scale), "figure.hooks": hooks,
         "font.size": 14 * scale, "axes.titlesize": 15 * scale, "axes.labelsize": 14 * scale,
         "xtick.labelsize": 12 * scale, "ytick.labelsize": 12 * scale, "legend.fontsize": 12 * scale,
         "figure.titlesize": 16 * scale, "lines.linewidth": 2.0, "axes.grid": False,

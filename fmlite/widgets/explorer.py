@@ -272,7 +272,8 @@ class Explorer:
         signature = layout_signature(fig)
         layout = self._layouts.get(signature)
         if layout is None:
-            if fig.axes:  # as Figure.draw: no layout without Axes
+            if fig.axes:  # as Figure.draw: no layout without Axes; a second pass settles it (titles, labels)
+                self._engine.execute(fig)
                 self._engine.execute(fig)
             layout = self._layouts[signature] = _record_layout(fig)
         else:
