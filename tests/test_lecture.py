@@ -22,9 +22,11 @@ def lecture(monkeypatch):
     def apply(scale):
         monkeypatch.setenv("FMLITE_LECTURE_SCALE", str(scale))
         P.lecture_style()
+    saved = dict(matplotlib.rcParams)
     yield apply
     monkeypatch.delenv("FMLITE_LECTURE_SCALE", raising=False)
-    P.lecture_style()
+    P.lecture_style()                 # removes the pyplot hook of a scale other than 1
+    matplotlib.rcParams.update(saved)  # and leaves the rcParams as the next test found them
     plt.close("all")
 
 
