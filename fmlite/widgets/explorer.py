@@ -79,13 +79,16 @@ def _apply_layout(fig: Figure, layout: dict) -> None:
 BOX = (960, 620)
 #: Width of a control and of its description (CSS px at lecture scale 1): slider tracks of about 300 px.
 SLIDER_WIDTH, DESCRIPTION_WIDTH = 440, 64
+#: Above lecture scale 1, pictures are rendered at this many times the resolution they are shown at.
+LECTURE_SHARPNESS = 2.0
 
 
 def picture_geometry(figsize, dpi: float = 80, scale: float | None = None) -> dict:
     """How an explorer shows a figure designed at `figsize` inches and `dpi`: enlarged by a zoom that fits it
-    into `BOX` (never shrunk), half the zoom as more room (inches) and half as larger type (resolution), all
-    times the lecture scale; at a lecture scale above 1 rendered at twice the resolution it is displayed at,
-    so it stays sharp when a projector or the notebook's width scales it.
+    into `BOX` (never shrunk), half the zoom as more room (inches) and half as larger type (resolution).
+    The lecture scale multiplies the inches (so type and lines grow against the picture) but not the width
+    the picture is shown at, which stays within the notebook; above scale 1 the picture is rendered at
+    `LECTURE_SHARPNESS` times the resolution it is shown at, so it stays sharp on a projector or zoomed in.
 
     Args:
         figsize: (width, height) in inches, > 0. dpi: design resolution. scale: lecture scale (None: `lecture_scale()`).
@@ -101,9 +104,9 @@ def picture_geometry(figsize, dpi: float = 80, scale: float | None = None) -> di
     scale = lecture_scale() if scale is None else float(scale)
     zoom = max(1.0, min(BOX[0] / (w * dpi), BOX[1] / (h * dpi)))
     grow = zoom ** 0.5
-    sharp = 2.0 if scale > 1.0 else 1.0
-    width = round(w * dpi * zoom * scale)
-    return {"figsize": (w * grow * scale, h * grow * scale), "dpi": dpi * zoom / grow * sharp, "width": width}
+    sharp = LECTURE_SHARPNESS if scale > 1.0 else 1.0
+    width = round(w * dpi * zoom)
+    return {"figsize": (w * grow * scale, h * grow * scale), "dpi": dpi * zoom / grow / scale * sharp, "width": width}
 
 
 def size_control(control, scale: float | None = None):
