@@ -58,7 +58,8 @@ def _add_train(commands) -> None:
     p.add_argument("data", help="'digits' (the 8x8 digits shipped with scikit-learn), 'flow' (the 2-D word model of "
                                 "notebook 00; --width, --blocks and --label-dropout do not apply), "
                                 "'moons_independent', 'moons_ot' or 'moons_reflow' (notebook 06, STRAIGHT_RECIPE; "
-                                "options as for flow) "
+                                "options as for flow), 'moons_sampling' (notebook 04's model), 'digits_short' "
+                                "(notebook 07's short run, SHORT_RUN) "
                                 "or a .npz file with "
                                 "'images' (N, C, H, W) float in [-1, 1] and optional integer 'labels' (N,)")
     p.add_argument("--steps", type=int, help=f"optimiser steps (digits {D['steps']}, flow {F['steps']})")
@@ -90,10 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
 def _recipe_values(args, parser) -> dict:
     """The training options of `train`: the recipe's values, overridden by every option the user gave."""
     from .recipes import DIGITS_RECIPE, FLOW_RECIPE
-    from .recipes import STRAIGHT_MODELS, STRAIGHT_RECIPE
+    from .recipes import SHORT_RUN, STRAIGHT_MODELS, STRAIGHT_OVERRIDES, STRAIGHT_RECIPE
     recipe, allowed = (FLOW_RECIPE, _FLOW_OPTIONS) if args.data == "flow" else (DIGITS_RECIPE, _CONVNET_OPTIONS)
+    if args.data == "digits_short":
+        recipe = {**DIGITS_RECIPE, **SHORT_RUN}
     if args.data in STRAIGHT_MODELS:
-        recipe, allowed = STRAIGHT_RECIPE, _FLOW_OPTIONS
+        recipe, allowed = {**STRAIGHT_RECIPE, **STRAIGHT_OVERRIDES.get(args.data, {})}, _FLOW_OPTIONS
     given = {k: getattr(args, k) for k in _CONVNET_OPTIONS if getattr(args, k) is not None}
     refused = sorted(set(given) - set(allowed))
     if refused:
@@ -115,7 +118,7 @@ def _output_file(args, parser) -> Path:
     """The checkpoint file to write, checked before any training: folder exists, no silent overwrite."""
     if args.out is None:
         from .recipes import STRAIGHT_MODELS
-        if args.data not in ("digits", "flow", *STRAIGHT_MODELS):
+        if args.data not in ("digits", "digits_short", "flow", *STRAIGHT_MODELS):
             parser.error("--out is required when training on a .npz file")
         from .pretrained import data_dir
         out = data_dir() / f"{args.data}.pt"
@@ -139,8 +142,8 @@ def _final_loss(loss: list) -> float:
 def cmd_train(args, parser, argv: list[str]) -> int:
     """`python -m fmlite train DATA [options]`: check everything, train the recipe, save a checkpoint."""
     from .recipes import STRAIGHT_MODELS
-    if args.data not in ("digits", "flow", *STRAIGHT_MODELS) and not args.data.endswith(".npz"):
-        parser.error(f"unknown data {args.data!r}: give 'digits', 'flow', {', '.join(map(repr, STRAIGHT_MODELS))} "
+    if args.data not in ("digits", "digits_short", "flow", *STRAIGHT_MODELS) and not args.data.endswith(".npz"):
+        parser.error(f"unknown data {args.data!r}: give 'digits', 'digits_short', 'flow', {', '.join(map(repr, STRAIGHT_MODELS))} "
                      "or a .npz file")
     values = _recipe_values(args, parser)
     out = _output_file(args, parser)
@@ -153,7 +156,7 @@ def cmd_train(args, parser, argv: list[str]) -> int:
         return _train_flow(args, values, out, argv)
     if args.data in STRAIGHT_MODELS:
         return _train_straight(args, values, out, argv)
-    if args.data == "digits":
+    if args.data in ("digits", "digits_short"):
         from .datasets import load_digits
         images, labels = load_digits()
     else:
@@ -176,6 +179,8 @@ def _environment(history) -> dict:
 
 
 def _train_images(args, values: dict, out: Path, argv: list[str], images, labels) -> int:
+    import torch
+
     from . import recipes
     from .checkpoints import save_checkpoint
     model, history = recipes.train_images(images, labels, **{**values, "ema": values["ema"] or None},
@@ -184,9 +189,10 @@ def _train_images(args, values: dict, out: Path, argv: list[str], images, labels
     meta = dict(data=args.data, command="python -m fmlite " + shlex.join(argv), **values, final_loss=final_loss,
                 image_size=list(images.shape[2:]), **_environment(history))
     meta["steps"] = history.steps  # the steps done (fewer than asked for after Ctrl-C)
+    meta["loss"] = torch.tensor(history.loss, dtype=torch.float32)  # per step, for a notebook's loss curve
     print(f"trained {history.steps} steps in {history.seconds:.1f} s on {history.device}, "
           f"loss (mean of the last {min(len(history.loss), 100)} steps) {final_loss:.3f}")
-    if args.data == "digits":
+    if args.data in ("digits", "digits_short"):
         meta["quality"] = _digit_quality(model)
     save_checkpoint(out, model, **meta)
     print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
@@ -228,7 +234,7 @@ def _train_straight(args, values: dict, out: Path, argv: list[str]) -> int:
     from .datasets import sample_2d
     from .metrics import energy_distance
     from .solvers import integrate
-    overrides = {**values, "ema": values["ema"] or None}
+    overrides = {**recipes.STRAIGHT_OVERRIDES.get(args.data, {}), **values, "ema": values["ema"] or None}
     kind = recipes.STRAIGHT_MODELS[args.data]
     model, history = recipes.train_straight(kind, device=args.device, progress=not args.no_progress, **overrides)
     recipe = {**recipes.STRAIGHT_RECIPE, **overrides}
@@ -237,7 +243,8 @@ def _train_straight(args, values: dict, out: Path, argv: list[str]) -> int:
     quality = {f"euler_{k}": round(energy_distance(integrate(model, x_0, k).x, fresh), 4) for k in (1, 2, 4, 8, 32)}
     meta = dict(coupling=kind, path="LinearPath()", command="python -m fmlite " + shlex.join(argv),
                 weights="EMA" if recipe["ema"] else "raw", **recipe, final_loss=_final_loss(history.loss),
-                energy_distance_2000=quality, **_environment(history))
+                energy_distance_2000=quality, loss=torch.tensor(history.loss, dtype=torch.float32),
+                **_environment(history))
     save_checkpoint(out, model, **meta)
     print(f"trained {history.steps} steps in {history.seconds:.1f} s (last run); energy distance of 2,000 Euler "
           f"samples to fresh data: {quality}; saved {out} ({out.stat().st_size / 1e3:.0f} kB)")

@@ -31,7 +31,9 @@ __all__ = ["load_pretrained", "sample_images", "data_dir", "PRETRAINED",
 #: Shipped models: name -> file in the data folder.
 PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt",
               # notebook 06: moons MLPs trained with independent pairing, mini-batch OT, and reflow
-              "moons_independent": "moons_independent.pt", "moons_ot": "moons_ot.pt", "moons_reflow": "moons_reflow.pt"}
+              "moons_independent": "moons_independent.pt", "moons_ot": "moons_ot.pt", "moons_reflow": "moons_reflow.pt",
+              # what the training cells of notebooks 04 and 07 give, loaded unless RETRAIN = True there
+              "moons_sampling": "moons_sampling.pt", "digits_short": "digits_short.pt"}
 
 
 def data_dir() -> _FilePath:

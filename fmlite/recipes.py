@@ -22,7 +22,8 @@ from .models import ConvNet
 from .paths import LinearPath
 from .train import History, train
 
-__all__ = ["FLOW_RECIPE", "DIGITS_RECIPE", "SHORT_RUN", "STRAIGHT_RECIPE", "STRAIGHT_MODELS", "train_images",
+__all__ = ["FLOW_RECIPE", "DIGITS_RECIPE", "SHORT_RUN", "STRAIGHT_RECIPE", "STRAIGHT_MODELS", "STRAIGHT_OVERRIDES",
+           "train_images",
            "train_digits", "train_flow", "train_straight", "check_images", "load_npz_images"]
 
 #: The recipe of the shipped "flow" checkpoint (notebook 00): an MLP on text_points("FLOW").
@@ -36,7 +37,12 @@ STRAIGHT_RECIPE = dict(data="moons", hidden=64, layers=3, steps=3000, batch_size
                        reflow_pairs=20000, reflow_steps=50)
 
 #: Shipped checkpoint name -> how it pairs noise with data (see `train_straight`).
-STRAIGHT_MODELS = {"moons_independent": "independent", "moons_ot": "minibatch_ot", "moons_reflow": "reflow"}
+STRAIGHT_MODELS = {"moons_independent": "independent", "moons_ot": "minibatch_ot", "moons_reflow": "reflow",
+                   "moons_sampling": "independent"}
+
+#: Per-checkpoint changes to STRAIGHT_RECIPE: "moons_sampling" is the model notebook 04 trains in its
+#: RETRAIN cell (default MLP(), 128 wide, 2,000 steps), shipped so that a kernel restart does not retrain it.
+STRAIGHT_OVERRIDES = {"moons_sampling": dict(hidden=128, steps=2000)}
 
 #: The short run of notebook 07 (about 20 s on a 2-core CPU): `train_digits(**SHORT_RUN)`.
 SHORT_RUN = dict(width=32, blocks=2, steps=400, batch_size=128, lr=2e-3, ema=None)
