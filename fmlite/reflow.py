@@ -55,9 +55,10 @@ def reflow_pairs(velocity, x_0: Tensor, steps: int = 50, method: str = "rk4",
 class PairedData:
     """Fixed pairs (x_0[i], x_1[i]) as data for `fmlite.train.train`: draw x_1 and keep each partner.
 
-    `train` draws x_1 = sample_data(n) and fresh noise; calling this object draws n random pairs (with
-    replacement) and returns their x_1, and `coupling(noise, x_1)` then replaces the fresh noise by
-    the partners x_0 of that very batch:
+    `train` draws x_1 = sample_data(n) (a pool of several batches) and fresh noise; calling this object
+    draws n random pairs (with replacement) and returns their x_1, and each `coupling(noise, x_1)` then
+    replaces the fresh noise by the partners x_0 of the next consecutive batch of that draw, in order
+    (as `train` slices its pool):
 
         pairs = PairedData(x_0, x_1)
         train(model, LinearPath(), pairs, steps, coupling=pairs.coupling)
@@ -67,7 +68,7 @@ class PairedData:
 
     Raises:
         ValueError: shapes differ or have no batch dimension; on `coupling`, a batch that is not the
-            one just drawn (call the object first, as `train` does).
+            the next slice of the draw (call the object first, as `train` does).
     """
 
     def __init__(self, x_0: Tensor, x_1: Tensor):
@@ -75,17 +76,20 @@ class PairedData:
             raise ValueError("x_0 and x_1 must be tensors of the same shape (N, *D)")
         self.x_0, self.x_1 = x_0.detach(), x_1.detach()
         self._last: Tensor | None = None
+        self._used = 0   # how many of the last draw's pairs `coupling` has handed out
 
     def __len__(self) -> int:
         return len(self.x_0)
 
     def __call__(self, n: int) -> Tensor:
-        self._last = torch.randint(0, len(self.x_0), (check_count(n, "n"),))
+        self._last, self._used = torch.randint(0, len(self.x_0), (check_count(n, "n"),)), 0
         return self.x_1[self._last]
 
     def coupling(self, x_0: Tensor, x_1: Tensor) -> tuple[Tensor, Tensor]:
-        """(partners of the batch just drawn, x_1): a coupling for `train` that ignores the fresh noise x_0."""
-        if self._last is None or len(self._last) != len(x_1):
+        """(partners of the next batch of the last draw, x_1): a coupling for `train` that ignores the fresh noise x_0."""
+        idx = None if self._last is None else self._last[self._used:self._used + len(x_1)]
+        if idx is None or len(idx) != len(x_1):
             raise ValueError("PairedData.coupling pairs the batch just drawn by calling the object; pass the object "
                              "itself as sample_data to train, with coupling=pairs.coupling")
-        return self.x_0[self._last].to(device=x_1.device, dtype=x_1.dtype), x_1
+        self._used += len(x_1)
+        return self.x_0[idx].to(device=x_1.device, dtype=x_1.dtype), x_1

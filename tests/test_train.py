@@ -55,10 +55,12 @@ def test_training_is_deterministic_with_a_seed():
 
 
 def test_nan_loss_stops_and_names_the_step():
-    def data(n, calls=[0]):  # noqa: B006 - counts calls on purpose
-        calls[0] += 1
+    def data(n, drawn=[0]):  # noqa: B006 - counts the rows drawn so far, whatever the pool sizes
         x = torch.randn(n, 2)
-        return x * float("nan") if calls[0] > 3 else x
+        rows = torch.arange(drawn[0], drawn[0] + n)
+        drawn[0] += n
+        x[rows >= 3 * 8] = float("nan")   # the batch of step 3 (batch 8) is the first with NaN
+        return x
 
     with pytest.raises(TrainingDiverged, match="at step 3; the data contains NaN") as info:
         train(MLP(), LinearPath(), data, steps=10, batch_size=8, progress=False, device="cpu")
@@ -66,14 +68,13 @@ def test_nan_loss_stops_and_names_the_step():
 
 
 def test_ctrl_c_keeps_model_and_history(capsys):
-    def data(n, calls=[0]):  # noqa: B006
-        calls[0] += 1
-        if calls[0] == 6:
+    def stop(step, model):
+        if step == 5:
             raise KeyboardInterrupt
-        return torch.randn(n, 2)
 
     model = MLP()
-    history = train(model, LinearPath(), data, steps=100, batch_size=8, progress=False, device="cpu")
+    history = train(model, LinearPath(), lambda n: torch.randn(n, 2), steps=100, batch_size=8, progress=False,
+                    device="cpu", callback=stop, eval_every=1)
     assert history.interrupted and history.steps == 5 and len(history.loss) == 5
     assert "Ctrl-C after 5 steps" in capsys.readouterr().out
 
