@@ -21,8 +21,9 @@ def _load(name):
     return module
 
 
-run = _load("run")  # puts bench/ on sys.path, so its `import peers` resolves
+run = _load("run")  # puts bench/ on sys.path, so its `import peers` and `import results_md` resolve
 peers = _load("peers")
+results_md = _load("results_md")
 
 
 def _pair(n=7, seed=0):
@@ -118,7 +119,7 @@ def test_report_has_every_table_and_ratio():
                    e={1.0: ([dict(explorer="00 trajectory", control="t", median_ms=20, max_ms=30,
                                   target="≤ 60 / 100")], "measure_all")})
     machine = dict(cores=2, cpu="cpu", load_start="0", load_end="0", date="today")
-    text = run.report(run.QUICK, Namespace(quick=True, threads=None), machine, results, 90.0)
+    text = results_md.report(run.QUICK, Namespace(quick=True, threads=None), machine, results, 90.0)
     for part in ("## (a)", "## (b)", "## (c)", "## (d)", "## (e)", "HISTORY.md"):
         assert part in text
     assert "| 128 | 600 | 300 | 200 | 2.00× | 3.00× |" in text
