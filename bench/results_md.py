@@ -1,0 +1,151 @@
+"""bench/RESULTS.md from the results of bench/run.py: the machine, the command, every table and the ratios."""
+import platform
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+BENCH = Path(__file__).resolve().parent
+THRESHOLD = 0.005  # energy distance that counts as "reached" in part (b)
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def version(module):
+    try:
+        from importlib.metadata import version as v
+        return v(module)
+    except Exception:
+        return "not installed"
+
+
+def fmt_ratio(x):
+    return f"{x:.2f}×" if x == x else "–"
+
+
+def report(cfg, args, machine, results, seconds):
+    names, rates = results["a"]
+    L = [f"# Benchmark results{' (QUICK smoke run: not a measurement)' if args.quick else ''}", "",
+         f"Command: `{' '.join(['python bench/run.py'] + sys.argv[1:])}`; {machine['date']}; the whole run took "
+         f"{seconds / 60:.1f} min.", "",
+         f"Machine: {machine['cores']} cores ({machine['cpu']}), load average at start {machine['load_start']}, "
+         f"at end {machine['load_end']}; Python {platform.python_version()}, torch {torch.__version__} "
+         f"({torch.get_num_threads()} threads for (a) to (c){', set by --threads' if args.threads else ', its default'}), torchcfm {version('torchcfm')}, flow_matching "
+         f"{version('flow_matching')}, torchdiffeq {version('torchdiffeq')}. Timings include whatever else the "
+         "machine ran; the runners are interleaved so that load hits all alike.", ""]
+    if results["notes"]:
+        L += ["Notes: " + " ".join(results["notes"]), ""]
+
+    if names:
+        L += table_a(cfg, names, rates)
+    if results["b"]:
+        L += table_b(cfg, results["b"])
+    if results["c"]:
+        L += table_c(cfg, results["c"])
+    if results["d"][2]:
+        L += table_d(cfg, *results["d"])
+    if results["e"]:
+        L += table_e(cfg, results["e"])
+    L += ["## History", "", "Earlier measurements (explorer response times before/after the in-place updates): "
+          "[bench/HISTORY.md](HISTORY.md).", ""]
+    tuning = BENCH / "TUNING.md"
+    if tuning.exists():
+        L += ["## Tuning study (bench/TUNING.md)", "", tuning.read_text().strip(), ""]
+    return "\n".join(L)
+
+
+def table_a(cfg, names, rates):
+    L = ["## (a) Training steps/s", "",
+         f"Same network (`fmlite.models.MLP(dim=2, hidden=W)`, 3 hidden SiLU layers), batch 256, the same sampler "
+         f"(`sample_2d(\"moons\", n)`, a fresh batch each step), default Adam (lr 1e-3), {cfg['steps_a']} steps per "
+         f"run, median over {cfg['reps_a']} interleaved repetitions; wall time of the whole call (optimiser set-up "
+         "included). Loops as the libraries' examples write them: bench/peers.py.", "",
+         "| width | " + " | ".join(names) + " | " + " | ".join(f"fmlite / {n}" for n in names[1:]) + " |",
+         "|---" * (2 * len(names)) + "|"]
+    for w in cfg["widths"]:
+        med = {n: median(rates[(n, w)]) for n in names}
+        L.append(f"| {w} | " + " | ".join(f"{med[n]:.0f}" for n in names) + " | "
+                 + " | ".join(fmt_ratio(med[names[0]] / med[n]) for n in names[1:]) + " |")
+    fastest = {w: max(median(rates[(n, w)]) for n in names[1:] if not n.startswith("plain")) if len(names) > 2
+               else float("nan") for w in cfg["widths"]}
+    L += ["", "fmlite / fastest peer library: " + ", ".join(
+        f"width {w}: {fmt_ratio(median(rates[(names[0], w)]) / fastest[w])}" for w in cfg["widths"])
+        + " (target ≥ 1.5×).", ""]
+    return L
+
+
+def table_b(cfg, b):
+    L = ["## (b) Time to a fixed quality", "",
+         f"Energy distance of 2,000 Euler-100 samples to 2,000 fresh moons ≤ {THRESHOLD}, checked every 100 steps, "
+         f"evaluation time excluded, median over seeds {list(cfg['seeds_b'])}, cap {cfg['cap_b']} steps. "
+         "Recipes: fmlite's defaults (`MLP(dim=2)`, `train(model, LinearPath(), sampler, steps, callback=..., "
+         "eval_every=100)`, nothing else given); TorchCFM's tutorial (torchcfm `MLP(dim=2, time_varying=True)`, "
+         "w=64, SELU; Adam lr 1e-3; batch 256; `ConditionalFlowMatcher(sigma=0.0)`); Meta's standalone example "
+         "(`Flow(h=64)`, ELU; Adam lr 1e-2; batch 256; the path from `AffineProbPath(CondOTScheduler())`). "
+         "Every recipe trains N(0, I) → fmlite's moons.", "",
+         "| recipe | steps (per seed) | seconds (per seed) | median steps | median s | reached | fmlite faster by |",
+         "|---|---|---|---|---|---|---|"]
+    fm = b.get("fmlite defaults")
+    fm_s = median([s for _, s, _ in fm]) if fm else float("nan")
+    for name, runs in b.items():
+        reached = sum(ed <= THRESHOLD for _, _, ed in runs)
+        med_s = median([s for _, s, _ in runs])
+        L.append(f"| {name} | {', '.join(str(n) for n, _, _ in runs)} | {', '.join(f'{s:.1f}' for _, s, _ in runs)}"
+                 f" | {median([n for n, _, _ in runs]):.0f} | {med_s:.1f} | {reached}/{len(runs)} | "
+                 f"{'–' if name == 'fmlite defaults' else fmt_ratio(med_s / fm_s)} |")
+    L += ["", "\"fmlite faster by\" = peer median seconds / fmlite median seconds (target ≥ 2×). A seed that hit the "
+          "cap counts its capped time.", ""]
+    return L
+
+
+def table_c(cfg, rows):
+    L = ["## (c) Sampling: NFE, wall time and quality", "",
+         f"`load_pretrained(\"moons_independent\")`, {cfg['n_c']} samples from the same noise, energy distance to "
+         f"{cfg['n_c']} fresh moons; median wall time over {cfg['reps_c']} interleaved repetitions. fmlite: "
+         "`fmlite.solvers.integrate`; Meta: `ODESolver.sample(step_size=1/steps)` (torchdiffeq fixed-grid methods; "
+         "heun → heun2; torchdiffeq's rk4 is the 3/8-rule variant, fmlite's the classic one, hence their different "
+         "results); NFE counted by wrapping the model.", "",
+         "| NFE | method | fmlite ms | Meta ms | fmlite / Meta time | Meta calls | fmlite energy dist | Meta energy dist |",
+         "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f_ms, m_ms = 1000 * median(r["fmlite_s"]), 1000 * median(r.get("meta_s", []))
+        L.append(f"| {r['nfe']} | {r['method']} | {f_ms:.1f} | {m_ms:.1f} | {fmt_ratio(f_ms / m_ms)} | "
+                 f"{r.get('meta_nfe', '–')} | {r['fmlite_ed']:.4f} | {r.get('meta_ed', float('nan')):.4f} |")
+    return L + [""]
+
+
+def table_d(cfg, total, rc, per, tail):
+    L = ["## (d) Notebooks under nbval", "",
+         f"One `pytest {cfg['notebooks']}` (strict nbval, pyproject addopts) in a subprocess: {total:.0f} s in all, "
+         f"exit status {rc} ({tail}). Per notebook, the sum of its cells' times from the junit xml (kernel start "
+         "not included):", "", "| notebook | seconds | passed |", "|---|---|---|"]
+    L += [f"| {name} | {s:.1f} | {'yes' if ok else 'NO'} |" for name, (s, ok) in sorted(per.items())]
+    return L + [""]
+
+
+def table_e(cfg, e):
+    L = ["## (e) Explorer response times", "",
+         "Server-side time of one control change (compute + draw + PNG encode), ms, from bench/explorers.py, one "
+         f"torch thread, at `lecture_style(scale)` for scale {' and '.join(str(s) for s in cfg['scales'])}.", ""]
+    for scale, (rows, how) in e.items():
+        L += [f"Scale {scale} ({how}):", "", "| explorer | control | median | max | target median / max |",
+              "|---|---|---|---|---|"]
+        L += [f"| {r['explorer']} | {r['control']} | {r['median_ms']:.0f} | {r['max_ms']:.0f} | {r['target']} |"
+              for r in rows]
+        L.append("")
+    return L
+
+

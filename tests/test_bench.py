@@ -1,0 +1,148 @@
+"""bench/run.py and bench/peers.py: the peers' loops train the same objective, Meta's ODESolver agrees with
+fmlite's solvers, the junit aggregation and the report. No timing is asserted; the peers' parts are skipped when
+TorchCFM or flow_matching is not installed (`pip install -e ".[bench]"`)."""
+import importlib.util
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+import torch
+
+from fmlite.models import MLP
+from fmlite.solvers import integrate
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+run = _load("run")  # puts bench/ on sys.path, so its `import peers` and `import results_md` resolve
+peers = _load("peers")
+results_md = _load("results_md")
+
+
+def _pair(n=7, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 2, generator=g), 3 + torch.randn(n, 2, generator=g)
+
+
+def test_torchcfm_sigma_zero_is_the_linear_path():
+    pytest.importorskip("torchcfm")
+    from torchcfm.conditional_flow_matching import ConditionalFlowMatcher
+    x_0, x_1 = _pair()
+    t, x_t, u_t = ConditionalFlowMatcher(sigma=0.0).sample_location_and_conditional_flow(x_0, x_1)
+    assert t.shape == (7,)
+    torch.testing.assert_close(x_t, (1 - t[:, None]) * x_0 + t[:, None] * x_1)
+    torch.testing.assert_close(u_t, x_1 - x_0)
+
+
+def test_meta_affine_path_is_the_linear_path():
+    pytest.importorskip("flow_matching")
+    from flow_matching.path import AffineProbPath
+    from flow_matching.path.scheduler import CondOTScheduler
+    x_0, x_1 = _pair(seed=1)
+    t = torch.tensor([0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 1.0])
+    s = AffineProbPath(scheduler=CondOTScheduler()).sample(t=t, x_0=x_0, x_1=x_1)
+    torch.testing.assert_close(s.x_t, (1 - t[:, None]) * x_0 + t[:, None] * x_1)
+    torch.testing.assert_close(s.dx_t, x_1 - x_0)
+
+
+@pytest.mark.parametrize("method,meta", [("euler", "euler"), ("midpoint", "midpoint"), ("heun", "heun2")])
+def test_meta_ode_solver_matches_fmlite(method, meta):
+    pytest.importorskip("flow_matching")
+    torch.manual_seed(0)
+    model = MLP(hidden=16).eval()
+    x_0 = torch.randn(9, 2, generator=torch.Generator().manual_seed(3))
+    x, calls = peers.meta_solve(model, x_0, 3, meta)
+    assert calls == integrate(model, x_0, 3, method).nfe
+    torch.testing.assert_close(x, integrate(model, x_0, 3, method).x, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["plain", "torchcfm", "meta"])
+def test_every_loop_takes_steps_on_fresh_batches(name, one_thread):
+    if name != "plain":
+        pytest.importorskip({"torchcfm": "torchcfm", "meta": "flow_matching"}[name])
+    torch.manual_seed(0)
+    model = MLP(hidden=8)
+    before = [p.detach().clone() for p in model.parameters()]
+    drawn = []
+
+    def sampler(n):
+        drawn.append(n)
+        return torch.randn(n, 2)
+
+    step = getattr(peers, f"{name}_step")(model, sampler, batch=5)
+    step()
+    step()
+    assert drawn == [5, 5]
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+@pytest.mark.parametrize("build", ["torchcfm_model", "MetaFlow"])
+def test_peer_networks_map_x_and_t_to_a_velocity(build):
+    if build == "torchcfm_model":
+        pytest.importorskip("torchcfm")
+    model = getattr(peers, build)()
+    x = torch.randn(4, 2)
+    v = peers.velocity(model)(x, torch.full((4,), 0.3))
+    assert v.shape == (4, 2)
+    assert sum(p.numel() for p in model.parameters()) == 3 * 64 + 64 + 2 * (64 * 64 + 64) + 64 * 2 + 2
+
+
+JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="4">
+<testcase classname="notebooks.00_start_here.ipynb" name="Cell 0" time="1.5" />
+<testcase classname="notebooks.00_start_here.ipynb" name="Cell 1" time="2.25" />
+<testcase classname="notebooks.03_training.ipynb" name="Cell 0" time="4.0" />
+<testcase classname="notebooks.03_training.ipynb" name="Cell 1" time="0.5"><failure message="x">x</failure></testcase>
+</testsuite></testsuites>"""
+
+
+def test_per_notebook_sums_cells_and_flags_failures(tmp_path):
+    xml = tmp_path / "j.xml"
+    xml.write_text(JUNIT)
+    assert run.per_notebook(xml) == {"00_start_here.ipynb": (3.75, True), "03_training.ipynb": (4.5, False)}
+
+
+def test_report_has_every_table_and_ratio():
+    names = ["fmlite train", "plain PyTorch", "TorchCFM loop"]
+    rates = {(n, w): [r * w / 128] for n, r in zip(names, (600.0, 300.0, 200.0)) for w in (128, 256)}
+    results = dict(notes=[], a=(names, rates),
+                   b={"fmlite defaults": [(1000, 2.0, 0.004)], "Meta standalone": [(3000, 8.0, 0.0049)]},
+                   c=[dict(nfe=4, method="rk4", fmlite_s=[0.01], meta_s=[0.02], fmlite_ed=0.01, meta_ed=0.02,
+                           meta_nfe=4)],
+                   d=(50.0, 0, {"00_start_here.ipynb": (3.0, True)}, "8 passed"),
+                   e={1.0: ([dict(explorer="00 trajectory", control="t", median_ms=20, max_ms=30,
+                                  target="≤ 60 / 100")], "measure_all")})
+    machine = dict(cores=2, cpu="cpu", load_start="0", load_end="0", date="today")
+    text = results_md.report(run.QUICK, Namespace(quick=True, threads=None), machine, results, 90.0)
+    for part in ("## (a)", "## (b)", "## (c)", "## (d)", "## (e)", "HISTORY.md"):
+        assert part in text
+    assert "| 128 | 600 | 300 | 200 | 2.00× | 3.00× |" in text
+    assert "width 128: 3.00×" in text  # against the fastest peer library (the plain loop is no library)
+    assert "| 4.00× |" in text  # Meta 8.0 s / fmlite 2.0 s
+    assert "| 4 | rk4 | 10.0 | 20.0 | 0.50× |" in text
+    assert "| 00_start_here.ipynb | 3.0 | yes |" in text
+
+
+def test_time_to_quality_stops_at_the_threshold_and_reports_train_time(monkeypatch):
+    """fmlite's row of (b) through the evaluation hook, with a stand-in `train` and quality (no peers needed)."""
+    from fmlite.train import History
+    values = iter([0.02, 0.004, 0.001])
+    monkeypatch.setattr(run, "quality", lambda model, seed: next(values))
+
+    def fake_train(model, path, sampler, steps, *, callback, eval_every, progress, seed):
+        history = History()
+        for done in range(eval_every, steps + 1, eval_every):
+            history.steps, history.seconds = done, done / 100
+            if callback(done, model):
+                break
+        return history
+
+    monkeypatch.setattr(run, "train", fake_train)
+    cfg = dict(run.QUICK, cap_b=1000, seeds_b=(0,))
+    assert run.time_to_quality(cfg, False, False, hook=True) == {"fmlite defaults": [(200, 2.0, 0.004)]}
