@@ -69,9 +69,8 @@ def update_field_arrows(q, velocity: Callable[[Tensor, Tensor], Tensor], t: floa
         velocity, t, lim, n, scale=scale, cap=cap, normalize=normalize)
     colored = q.get_array() is not None
     q.set_UVC(U, V, speed if colored else None)
-    if colored:
-        q.norm.vmin = q.norm.vmax = None  # as a fresh quiver: the colour limits are the speeds' range
-        q.autoscale_None()
+    if colored:  # as a fresh quiver: the colour limits are the speeds' range (one change: the colorbar redraws once)
+        q.set_clim(float(np.min(speed)), float(np.max(speed)))
     q.scale = scale
 
 
