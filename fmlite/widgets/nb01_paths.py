@@ -45,7 +45,7 @@ def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, 
     grid = fig.add_gridspec(1, 2, width_ratios=[1.35, 1.0])
     ax = fig.add_subplot(grid[0])
     interpolant_panel(ax, float(t), LinearPath(sched), x_0, x_1, eps, n_paths=n_paths, lim=lim)
-    ax.set_title(f"x_t at t = {float(t):.2f}")
+    ax.set_title(f"x_t at t = {float(t):.2f}", y=1.0)  # fixed position: a tickless panel, no search per draw
     from ..plotting import legend_below
     legend_below(ax, ncol=3)
     ax2 = fig.add_subplot(grid[1])
@@ -81,7 +81,7 @@ def update_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0
     sched = sigma_schedule(schedule, sigma)
     ax, ax2 = fig.axes[:2]
     update_interpolant_panel(ax, float(t), LinearPath(sched), x_0, x_1, eps, n_paths=n_paths)
-    ax.set_title(f"x_t at t = {float(t):.2f}")
+    ax.set_title(f"x_t at t = {float(t):.2f}", y=1.0)  # fixed position: a tickless panel, no search per draw
     update_schedule_curve(ax2, sched, t_mark=float(t))
     ax2.lines[2].set_xdata([float(t), float(t)])
     _schedule_panel_text(ax2, sched, t, sigma, schedule)

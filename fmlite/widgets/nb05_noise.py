@@ -103,7 +103,7 @@ def draw_noise_flow(fig: Figure, t: float, sigma: float, schedule: str, cache: F
     ax.add_collection(LineCollection(_trails(tr, k, n_trails), colors=COLORS["path"], linewidths=0.9, alpha=0.7,
                                      gid="paths"))
     scatter(ax, tr[k], color=COLORS["x_t"], s=5, alpha=0.7, gid="points")
-    ax.set_title(f"{schedule} σ, scale {float(sigma):.2f}: t = {shown:.2f}")
+    ax.set_title(f"{schedule} σ, scale {float(sigma):.2f}: t = {shown:.2f}", y=1.0)  # fixed: no search per draw
     ax2 = fig.add_subplot(grid[1])
     schedule_curve(ax2, sched, t_mark=shown, label="σ(t)")
     _schedule_text(ax2, sched, shown, sigma)
@@ -145,7 +145,7 @@ def update_noise_flow(fig: Figure, t: float, sigma: float, schedule: str, cache:
     update_field_arrows(by_gid["field"], None, shown, lim, n_grid, arrays=cache.extra[key])
     by_gid["paths"].set_segments(_trails(tr, k, n_trails))
     by_gid["points"].set_offsets(tr[k].numpy())
-    ax.set_title(f"{schedule} σ, scale {float(sigma):.2f}: t = {shown:.2f}")
+    ax.set_title(f"{schedule} σ, scale {float(sigma):.2f}: t = {shown:.2f}", y=1.0)
     update_schedule_curve(ax2, sched, t_mark=shown)
     _schedule_text(ax2, sched, shown, sigma)
 

@@ -74,7 +74,7 @@ def draw_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0
         ax = fig.add_subplot(1, len(results), i + 1)
         ref = None if references is None else references.get(name)
         shown = _panel(ax, r["trajectory"], t, colors[i % len(colors)], target, ref, lim, n_paths)
-        ax.set_title(_title(name, shown, r), fontsize="medium")
+        ax.set_title(_title(name, shown, r), fontsize="medium", y=1.0)
 
 
 def _panel(ax, trajectory, t: float, color: str, target, reference, lim: float, n_paths: int) -> float:
@@ -139,7 +139,7 @@ def update_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x
     for ax, (name, r) in zip(fig.axes, results.items()):
         ref = None if references is None else references.get(name)
         shown = _move_panel(ax, r["trajectory"], t, ref, n_paths)
-        ax.set_title(_title(name, shown, r), fontsize="medium")
+        ax.set_title(_title(name, shown, r), fontsize="medium", y=1.0)
 
 
 def straight_explorer(velocities: dict, x_0, target=None, steps: int = 2, t: float = 1.0, reference_steps: int = 20,
