@@ -64,7 +64,8 @@ def draw_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0
         fig: empty Figure. t: time in [0, 1]. steps: Euler steps >= 1.
         velocities: name -> v(x, t). x_0: noise (B, 2). target: data (N, 2), drawn faint.
         references: optional name -> accurate trajectory (M + 1, B, 2) from the same x_0.
-        cache: optional dict, filled with `euler_trajectories` per number of steps and reused.
+        cache: optional dict, filled with `euler_trajectories` per number of steps and reused (and the target's
+            within-cloud energy term): use one cache per (velocities, x_0, target).
     """
     from ..plotting import COLORS
 
