@@ -81,3 +81,33 @@ def test_likelihood_fast_path():
     ex = W.likelihood_explorer(maps, exact, t=1.0, size=2.0)
     assert_update_equals_fresh_draw(ex, [("t", 0.5), ("t", 0.0)])
 
+
+
+def test_interpolation_fast_path_for_t_sigma_and_schedule():
+    g = torch.Generator().manual_seed(5)
+    x_0, x_1, eps = (torch.randn(80, 2, generator=g) for _ in range(3))
+    ex = W.interpolation_explorer(x_0, x_1, eps, t=0.5, sigma=0.5, schedule="bridge", n_paths=5, size=2.5)
+    assert_update_equals_fresh_draw(ex, [("t", 0.8), ("t", 0.0), ("sigma", 1.0), ("t", 0.3), ("schedule", "sine"),
+                                         ("sigma", 0.0), ("schedule", "constant"), ("t", 1.0)])
+
+
+def test_vector_field_fast_path():
+    data = torch.randn(7, 2, generator=torch.Generator().manual_seed(6))
+    ex = W.vector_field_explorer(data, n=40, seed=1, t=0.5, n_grid=9, size=3)
+    assert_update_equals_fresh_draw(ex, [("t", 0.9), ("t", 0.0), ("t", 0.3)])
+
+
+def test_learned_vs_exact_fast_path():
+    from fmlite.paths import LinearPath
+    data = torch.randn(9, 2, generator=torch.Generator().manual_seed(7))
+    ex = W.learned_vs_exact_explorer(field, data, LinearPath(), t=0.5, n=7)
+    assert_update_equals_fresh_draw(ex, [("t", 0.9), ("t", 0.0), ("t", 0.5), ("t", 0.9)])
+    assert set(ex.fixed["cache"]) == {0.5, 0.9, 0.0}
+
+
+def test_noise_flow_fast_path_for_t_sigma_and_schedule():
+    g = torch.Generator().manual_seed(8)
+    ex = W.noise_flow_explorer(torch.randn(12, 2, generator=g), torch.randn(50, 2, generator=g), t=0.5, sigma=1.0,
+                               schedule="sine", steps=4, size=2.5)
+    assert_update_equals_fresh_draw(ex, [("t", 0.75), ("t", 0.0), ("sigma", 2.0), ("t", 1.0), ("schedule", "bridge"),
+                                         ("sigma", 0.0), ("schedule", "constant"), ("t", 0.25)])

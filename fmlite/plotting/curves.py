@@ -14,7 +14,8 @@ from torch import Tensor
 
 from .style import COLORS, SOLVER_STYLE, figure, legend_below, to_numpy
 
-__all__ = ["schedule_curve", "loss_curve", "time_profile", "quality_vs_nfe", "small_multiples"]
+__all__ = ["schedule_curve", "update_schedule_curve", "loss_curve", "time_profile", "quality_vs_nfe",
+           "small_multiples"]
 
 
 def schedule_curve(ax: Axes, fn: Callable[[Tensor], Tensor], t_mark: float | None = None, label: str = "σ(t)",
@@ -27,6 +28,15 @@ def schedule_curve(ax: Axes, fn: Callable[[Tensor], Tensor], t_mark: float | Non
         ax.plot([t_mark], [float(fn(torch.tensor([float(t_mark)]))[0])], "o", color="k")
     ax.set_xlim(0, 1)
     ax.set_xlabel("t")
+
+
+def update_schedule_curve(ax: Axes, fn: Callable[[Tensor], Tensor], t_mark: float | None = None) -> None:
+    """Move the curve (and the dot, if drawn) of an Axes whose first lines `schedule_curve` drew to another
+    schedule fn and mark t_mark, in place."""
+    t = torch.linspace(0, 1, 201)
+    ax.lines[0].set_ydata(to_numpy(fn(t)))
+    if t_mark is not None:
+        ax.lines[1].set_data([t_mark], [float(fn(torch.tensor([float(t_mark)]))[0])])
 
 
 def loss_curve(ax: Axes, loss: Sequence[float], floor: float | None = None, window: int = 50):

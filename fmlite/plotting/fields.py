@@ -14,8 +14,8 @@ from torch import Tensor
 from .style import COLORS, setup_axes, to_numpy
 from .points import scatter
 
-__all__ = ["field_on_grid", "arrow_scale", "field_arrows", "quiver", "arrows", "field_panel", "error_points",
-           "density"]
+__all__ = ["field_on_grid", "arrow_scale", "field_arrow_arrays", "field_arrows", "update_field_arrows", "quiver",
+           "arrows", "field_panel", "error_points", "update_error_points", "density"]
 
 
 def field_on_grid(velocity: Callable[[Tensor, Tensor], Tensor], t: float, lim: float = 3.0, n: int = 21):
@@ -36,6 +36,42 @@ def arrow_scale(speeds, lim: float = 3.0, n: int = 15) -> float:
     """A quiver scale (speed per data unit) that draws the 95th-percentile speed one grid spacing long."""
     spacing = 2 * lim / max(n - 1, 1)
     return max(float(np.quantile(to_numpy(speeds), 0.95)), 1e-6) / spacing
+
+
+def field_arrow_arrays(velocity: Callable[[Tensor, Tensor], Tensor], t: float, lim: float = 3.0, n: int = 15, *,
+                       scale: float | str | None = "auto", cap: float | None = None, normalize: bool = False):
+    """The arrays `field_arrows` draws: (X, Y, U, V, speed, scale), each array (n, n); U, V are the arrows
+    drawn (normalised and capped as asked), speed the unmodified |v| and scale the resolved quiver scale
+    (a number, or None for matplotlib's choice). Args as in `field_arrows`."""
+    X, Y, U, V = field_on_grid(velocity, t, lim, n)
+    speed = np.hypot(U, V)
+    if normalize:
+        unit = np.where(speed > 0, speed, 1.0)
+        U, V = U / unit, V / unit
+        if scale is None or scale == "auto":  # every arrow 0.7 of the grid spacing 2 lim / (n - 1) long
+            scale = (n - 1) / (1.4 * lim)
+    elif scale == "auto":
+        scale = arrow_scale(speed, lim, n)
+    if cap is not None and scale is not None:
+        longest = cap * scale * 2 * lim / max(n - 1, 1)
+        shrink = np.minimum(1.0, longest / np.maximum(np.hypot(U, V), 1e-12))
+        U, V = U * shrink, V * shrink
+    return X, Y, U, V, speed, scale
+
+
+def update_field_arrows(q, velocity: Callable[[Tensor, Tensor], Tensor], t: float, lim: float = 3.0, n: int = 15, *,
+                        scale: float | str | None = "auto", cap: float | None = None, normalize: bool = False,
+                        arrays=None) -> None:
+    """Move the arrows of a Quiver drawn by `field_arrows` (same lim, n and keyword arguments) to the field at
+    time t in place: new U, V, speeds (and colour limits, so a colorbar follows) and scale. `arrays`: the result
+    of `field_arrow_arrays` for these arguments, if already computed (e.g. cached)."""
+    _, _, U, V, speed, scale = arrays if arrays is not None else field_arrow_arrays(
+        velocity, t, lim, n, scale=scale, cap=cap, normalize=normalize)
+    colored = q.get_array() is not None
+    q.set_UVC(U, V, speed if colored else None)
+    if colored:  # as a fresh quiver: the colour limits are the speeds' range (one change: the colorbar redraws once)
+        q.set_clim(float(np.min(speed)), float(np.max(speed)))
+    q.scale = scale
 
 
 def field_arrows(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor], t: float, lim: float = 3.0, n: int = 15,
@@ -61,19 +97,7 @@ def field_arrows(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor], t: floa
         the Quiver artist: U, V hold the arrows drawn (capped or normalised), its array the speeds
         when coloured by speed.
     """
-    X, Y, U, V = field_on_grid(velocity, t, lim, n)
-    speed = np.hypot(U, V)
-    if normalize:
-        unit = np.where(speed > 0, speed, 1.0)
-        U, V = U / unit, V / unit
-        if scale is None or scale == "auto":  # every arrow 0.7 of the grid spacing 2 lim / (n - 1) long
-            scale = (n - 1) / (1.4 * lim)
-    elif scale == "auto":
-        scale = arrow_scale(speed, lim, n)
-    if cap is not None and scale is not None:
-        longest = cap * scale * 2 * lim / max(n - 1, 1)
-        shrink = np.minimum(1.0, longest / np.maximum(np.hypot(U, V), 1e-12))
-        U, V = U * shrink, V * shrink
+    X, Y, U, V, speed, scale = field_arrow_arrays(velocity, t, lim, n, scale=scale, cap=cap, normalize=normalize)
     style = dict(cmap=cmap) if color is None else dict(color=color)
     q = ax.quiver(X, Y, U, V, *([speed] if color is None else []), scale=scale,
                   scale_units="xy" if scale is not None else None, angles="xy", width=width, label=label, **style)
@@ -151,16 +175,40 @@ def error_points(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor],
     Returns:
         (PathCollection, errors as a numpy array (B,)).
     """
+    x, err, vmax = _errors(velocity, reference, x, t, vmax)
+    pts = to_numpy(x)
+    art = ax.scatter(pts[:, 0], pts[:, 1], c=err, s=s, cmap=cmap, vmin=0, vmax=vmax, linewidths=0)
+    if colorbar:
+        ax.figure.colorbar(art, ax=ax, shrink=0.8, label="|error|")
+    return art, err
+
+
+def _errors(velocity, reference, x, t: float, vmax):
     x = torch.as_tensor(x)
     times = torch.full((len(x),), float(t), dtype=x.dtype)
     with torch.no_grad():
         err = to_numpy((velocity(x, times) - reference(x, times)).norm(dim=1))
-    pts = to_numpy(x)
-    art = ax.scatter(pts[:, 0], pts[:, 1], c=err, s=s, cmap=cmap, vmin=0,
-                     vmax=vmax if vmax is not None else max(float(np.quantile(err, 0.98)), 1e-6), linewidths=0)
-    if colorbar:
-        ax.figure.colorbar(art, ax=ax, shrink=0.8, label="|error|")
-    return art, err
+    return x, err, vmax if vmax is not None else max(float(np.quantile(err, 0.98)), 1e-6)
+
+
+def update_error_points(art, velocity: Callable[[Tensor, Tensor], Tensor],
+                        reference: Callable[[Tensor, Tensor], Tensor], x, t: float, vmax: float | None = None,
+                        errors=None):
+    """Move the points drawn by `error_points` (art, its PathCollection) to x (B, 2) at time t in place: new
+    positions, errors and colour limits (a colorbar follows). `errors`: the errors (B,) if already computed.
+
+    Returns:
+        the errors as a numpy array (B,).
+    """
+    if errors is None:
+        x, err, vmax = _errors(velocity, reference, x, t, vmax)
+    else:
+        err = np.asarray(errors)
+        vmax = vmax if vmax is not None else max(float(np.quantile(err, 0.98)), 1e-6)
+    art.set_offsets(to_numpy(x))
+    art.set_array(err)
+    art.set_clim(0, vmax)
+    return err
 
 
 def density(ax: Axes, log_density: Callable[[Tensor, Tensor], Tensor], t: float, lim: float = 3.0, n: int = 120,

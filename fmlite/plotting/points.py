@@ -10,6 +10,7 @@ from matplotlib.axes import Axes
 from .style import COLORS, setup_axes, to_numpy
 
 __all__ = ["scatter", "trajectories", "conditional_paths", "velocity_arrows", "interpolant_panel",
+           "update_interpolant_panel",
            "frame_index", "flow_snapshot", "solver_panel"]
 
 
@@ -56,15 +57,23 @@ def conditional_paths(ax: Axes, x_0, x_1, path=None, eps=None, n: int = 10, t_ma
     x_0, x_1 = torch.as_tensor(x_0)[:n], torch.as_tensor(x_1)[:n]
     eps = torch.randn_like(x_0) if eps is None and not path.sigma.is_zero else eps
     eps = torch.zeros_like(x_0) if eps is None else torch.as_tensor(eps)[:n]
-    s = torch.linspace(0.0, float(t_max), steps + 1)
-    with torch.no_grad():
-        xs = to_numpy(torch.stack([path.interpolate(x_0, x_1, float(v), eps) for v in s]))  # (steps + 1, n, 2)
+    xs = _path_points(path, x_0, x_1, eps, t_max, steps)
     lines = [ax.plot(xs[:, i, 0], xs[:, i, 1], color=color or COLORS["path"], alpha=alpha, lw=lw)[0]
              for i in range(xs.shape[1])]
     if ends:
         ax.scatter(*to_numpy(x_0).T, s=30, color=COLORS["noise"], zorder=3, edgecolors="k", linewidths=0.5)
         ax.scatter(*to_numpy(x_1).T, s=30, color=COLORS["data"], zorder=3, edgecolors="k", linewidths=0.5)
     return lines
+
+
+def _path_points(path, x_0, x_1, eps, t_max: float, steps: int):
+    """The conditional paths of `conditional_paths` as an array (steps + 1, n, 2)."""
+    s = torch.linspace(0.0, float(t_max), steps + 1)
+    n, shape = len(x_0), (steps + 1, *x_0.shape)
+    with torch.no_grad():  # all times in one call (the same numbers as one call per time, much faster)
+        xs = path.interpolate(x_0.repeat(steps + 1, 1), x_1.repeat(steps + 1, 1), s.to(x_0.dtype).repeat_interleave(n),
+                              eps.repeat(steps + 1, 1))
+    return to_numpy(xs.reshape(shape))
 
 
 def velocity_arrows(ax: Axes, x, v, color: str | None = None, scale: float = 1.0, width: float = 0.008,
@@ -104,13 +113,44 @@ def interpolant_panel(ax: Axes, t: float, path, x_0, x_1, eps=None, n_paths: int
     if n_paths:
         for line in conditional_paths(ax, x_0, x_1, path, eps, n=n_paths, alpha=0.5, lw=1.0, ends=False):
             line.set_linestyle("--")
-        if t > 0:
-            lines = conditional_paths(ax, x_0, x_1, path, eps, n=n_paths, t_max=float(t), alpha=1.0, lw=2.0, ends=False)
-            lines[0].set_label("paths (dashed: ahead)")
+        lines = conditional_paths(ax, x_0, x_1, path, eps, n=n_paths, t_max=float(t), alpha=1.0, lw=2.0, ends=False)
+        lines[0].set_label("paths (dashed: ahead)")
+        if t <= 0:  # nothing travelled yet (the lines stay, empty, so the legend does not change with t)
+            for line in lines:
+                line.set_data([], [])
     points = scatter(ax, x_t, color=COLORS["x_t"], s=5, alpha=0.5, gid="x_t", label="$x_t$")
     if n_paths:
         ax.scatter(*to_numpy(x_t[:n_paths]).T, s=36, color=COLORS["x_t"], edgecolors="k", linewidths=0.8, zorder=4)
     return points
+
+
+def update_interpolant_panel(ax: Axes, t: float, path, x_0, x_1, eps=None, n_paths: int = 12,
+                             whole_paths: bool = True) -> None:
+    """Move the artists of an Axes drawn by `interpolant_panel` (same x_0, x_1, eps, n_paths and backdrop) to
+    another time t and/or path in place: the samples x_t, the solid paths up to t and, with whole_paths
+    (needed when the path changed), the dashed whole paths."""
+    if eps is None:
+        eps = torch.zeros_like(torch.as_tensor(x_0))
+    with torch.no_grad():
+        x_t = to_numpy(path.interpolate(x_0, x_1, float(t), eps))
+    points = next(c for c in ax.collections if c.get_gid() == "x_t")
+    points.set_offsets(x_t)
+    if not n_paths:
+        return
+    ends = [torch.as_tensor(v)[:n_paths] for v in (x_0, x_1, eps)]
+    n = len(ends[0])
+    dashed, solid = ax.lines[:n], ax.lines[n:2 * n]
+    if whole_paths:
+        xs = _path_points(path, *ends, 1.0, 60)
+        for i, line in enumerate(dashed):
+            line.set_data(xs[:, i, 0], xs[:, i, 1])
+    xs = _path_points(path, *ends, float(t), 60)
+    for i, line in enumerate(solid):
+        if t <= 0:
+            line.set_data([], [])
+        else:
+            line.set_data(xs[:, i, 0], xs[:, i, 1])
+    ax.collections[-1].set_offsets(x_t[:n_paths])
 
 
 def frame_index(t: float, frames: int, at_or_before: bool = False) -> int:

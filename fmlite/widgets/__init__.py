@@ -19,11 +19,12 @@ a new notebook adds one module and re-exports its explorers here.
 from .explorer import Explorer, dropdown, float_slider, int_slider, t_slider
 from .trajectories import draw_trajectory, update_trajectory, trajectory_explorer
 from .nb07_images import draw_image_flow, image_flow_explorer, draw_guidance, update_guidance, guidance_explorer
-from .nb01_paths import SIGMA_SCHEDULE_NAMES, sigma_schedule_by_name, draw_interpolation, interpolation_explorer
-from .nb02_vector_fields import draw_vector_field, vector_field_explorer
-from .nb03_training import draw_learned_vs_exact, learned_vs_exact_explorer
+from .nb01_paths import (SIGMA_SCHEDULE_NAMES, sigma_schedule_by_name, draw_interpolation, interpolation_explorer,
+                         update_interpolation)
+from .nb02_vector_fields import draw_vector_field, update_vector_field, vector_field_explorer
+from .nb03_training import draw_learned_vs_exact, update_learned_vs_exact, learned_vs_exact_explorer
 from .nb04_sampling import draw_solver_paths, update_solver_paths, solver_explorer
-from .nb05_noise import FlowCache, draw_noise_flow, noise_flow, noise_flow_explorer, start_noise
+from .nb05_noise import FlowCache, draw_noise_flow, noise_flow, noise_flow_explorer, start_noise, update_noise_flow
 from .nb08_likelihoods import (LogDensityMaps, draw_log_densities, likelihood_explorer, update_log_densities, log_density_maps,
                                log_density_panel, model_log_density)
 from .nb06_straight import STEP_CHOICES, euler_trajectories, draw_straight_paths, update_straight_paths, straight_explorer
@@ -43,10 +44,13 @@ __all__ = [
     "SIGMA_SCHEDULE_NAMES",
     "sigma_schedule_by_name",
     "draw_interpolation",
+    "update_interpolation",
     "interpolation_explorer",
     "draw_vector_field",
+    "update_vector_field",
     "vector_field_explorer",
     "draw_learned_vs_exact",
+    "update_learned_vs_exact",
     "learned_vs_exact_explorer",
     "draw_solver_paths",
     "solver_explorer",
@@ -54,6 +58,7 @@ __all__ = [
     "noise_flow",
     "FlowCache",
     "draw_noise_flow",
+    "update_noise_flow",
     "noise_flow_explorer",
     "model_log_density", "LogDensityMaps", "log_density_maps", "log_density_panel", "draw_log_densities",
     "likelihood_explorer",

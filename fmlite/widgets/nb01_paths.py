@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 from .explorer import Explorer, dropdown, float_slider, t_slider
 from ..paths import SIGMA_SCHEDULES, sigma_schedule
 
-__all__ = ["SIGMA_SCHEDULE_NAMES", "sigma_schedule_by_name", "draw_interpolation", "interpolation_explorer"]
+__all__ = ["SIGMA_SCHEDULE_NAMES", "sigma_schedule_by_name", "draw_interpolation", "update_interpolation",
+           "interpolation_explorer"]
 
 
 #: The sigma(t) schedules of the interpolation explorer, by dropdown name (`fmlite.paths.SIGMA_SCHEDULES`).
@@ -44,16 +45,46 @@ def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, 
     grid = fig.add_gridspec(1, 2, width_ratios=[1.35, 1.0])
     ax = fig.add_subplot(grid[0])
     interpolant_panel(ax, float(t), LinearPath(sched), x_0, x_1, eps, n_paths=n_paths, lim=lim)
-    ax.set_title(f"x_t at t = {float(t):.2f}")
+    ax.set_title(f"x_t at t = {float(t):.2f}", y=1.0)  # fixed position: a tickless panel, no search per draw
     from ..plotting import legend_below
     legend_below(ax, ncol=3)
     ax2 = fig.add_subplot(grid[1])
     schedule_curve(ax2, sched, t_mark=float(t), label="σ(t)")
     ax2.axvline(float(t), color="k", lw=1, ls=":")
-    ax2.set_ylim(0, 1.1 * max(1.0, float(sigma)))
+    _schedule_panel_text(ax2, sched, t, sigma, schedule)
+
+
+def schedule_axes(ax2, sigma: float) -> None:
+    """Limits and ticks of a sigma(t) panel for scales up to sigma: fixed ticks (not ones that depend on the
+    panel's size in pixels), so the layout of an explorer does not change between a fresh and an updated draw."""
+    from matplotlib.ticker import MaxNLocator
+    top = 1.1 * max(1.0, float(sigma))
+    ax2.set_ylim(0, top)
+    ax2.set_yticks([v for v in MaxNLocator(nbins=4).tick_values(0, top) if 0 <= v <= top])
+    ax2.set_xticks([0.0, 0.5, 1.0])
     ax2.set_box_aspect(1)
+
+
+def _schedule_panel_text(ax2, sched, t: float, sigma: float, schedule: str) -> None:
+    import torch
+    schedule_axes(ax2, sigma)
     value = float(sched(torch.tensor([float(t)]))[0])
     ax2.set_title(f"{schedule} σ(t): σ({float(t):.2f}) = {value:.2f}")
+
+
+def update_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, x_1, eps, lim: float = 3.0,
+                         n_paths: int = 12) -> None:
+    """In-place fast path of `draw_interpolation` for new t, sigma or schedule on a figure it drew: moves the
+    samples, the paths, the sigma(t) curve and its marks, and retitles (the same picture as a fresh draw)."""
+    from ..paths import LinearPath
+    from ..plotting import update_interpolant_panel, update_schedule_curve
+    sched = sigma_schedule(schedule, sigma)
+    ax, ax2 = fig.axes[:2]
+    update_interpolant_panel(ax, float(t), LinearPath(sched), x_0, x_1, eps, n_paths=n_paths)
+    ax.set_title(f"x_t at t = {float(t):.2f}", y=1.0)  # fixed position: a tickless panel, no search per draw
+    update_schedule_curve(ax2, sched, t_mark=float(t))
+    ax2.lines[2].set_xdata([float(t), float(t)])
+    _schedule_panel_text(ax2, sched, t, sigma, schedule)
 
 
 def interpolation_explorer(x_0, x_1, eps, t: float = 0.5, sigma: float = 0.5, schedule: str = "bridge",
@@ -65,5 +96,6 @@ def interpolation_explorer(x_0, x_1, eps, t: float = 0.5, sigma: float = 0.5, sc
     controls = {"t": t_slider(t, continuous_update=False),
                 "sigma": float_slider("σ scale", sigma, 0.0, 1.0, 0.05, continuous_update=False),
                 "schedule": dropdown("schedule", list(SIGMA_SCHEDULE_NAMES), schedule)}
-    return Explorer(draw_interpolation, controls, figsize=(2.2 * size, size), x_0=x_0, x_1=x_1, eps=eps, lim=lim,
+    return Explorer(draw_interpolation, controls, figsize=(2.2 * size, size), update=update_interpolation,
+                    cheap=("t", "sigma", "schedule"), x_0=x_0, x_1=x_1, eps=eps, lim=lim,
                     n_paths=n_paths)

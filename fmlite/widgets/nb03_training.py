@@ -1,7 +1,8 @@
 """Notebook 03: a learned field against the exact field, over t.
 
 Each explorer is a pure `draw_*(fig, ...)` function (tests and static figures call it) plus a thin
-`Explorer` wrapper (see `fmlite.widgets.explorer`).
+`Explorer` wrapper (see `fmlite.widgets.explorer`). The explorer's fast path (`update_learned_vs_exact`)
+moves the arrows and points in place and keeps what it computed per t, so a revisited t only redisplays.
 """
 from __future__ import annotations
 
@@ -9,11 +10,37 @@ from matplotlib.figure import Figure
 
 from .explorer import Explorer, float_slider
 
-__all__ = ["draw_learned_vs_exact", "learned_vs_exact_explorer"]
+__all__ = ["draw_learned_vs_exact", "update_learned_vs_exact", "learned_vs_exact_explorer"]
+
+
+def _samples(t: float, data, path, n_points: int, seed: int):
+    """The samples x_t ~ p_t of the error panel (the same noise for every t)."""
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    x_1 = data[torch.randint(0, len(data), (n_points,), generator=g)]
+    x_0 = torch.randn(x_1.shape, generator=g, dtype=x_1.dtype)
+    return path.interpolate(x_0, x_1, float(t), eps=torch.randn(x_1.shape, generator=g, dtype=x_1.dtype))
+
+
+def _frame(t: float, model, data, path, lim: float, n: int, n_points: int, seed: int) -> dict:
+    """Everything the three panels show at t: samples, shared arrow scale, both arrow grids, errors."""
+    import torch
+
+    from ..exact import marginal_velocity
+    from ..plotting import arrow_scale, field_arrow_arrays
+    exact = lambda x, s: marginal_velocity(x, s, data, path)  # noqa: E731
+    with torch.no_grad():
+        x_t = _samples(t, data, path, n_points, seed)
+        times = torch.full((n_points,), float(t))
+        u = exact(x_t, times)
+        err = (model(x_t, times.to(x_t.dtype)) - u).norm(dim=1).numpy()
+    scale = arrow_scale(u.norm(dim=1), lim, n)
+    arrays = [field_arrow_arrays(f, t, lim, n, scale=scale, cap=1.5) for f in (model, exact)]
+    return dict(x_t=x_t.numpy(), scale=scale, arrays=arrays, err=err)
 
 
 def draw_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float = 3.0, n: int = 15,
-                          n_points: int = 1000, seed: int = 0) -> None:
+                          n_points: int = 1000, seed: int = 0, cache: dict | None = None) -> None:
     """Three panels at time t: the learned field v_theta(x, t), the exact marginal field u_t(x) of the
     finite data set (`fmlite.exact.marginal_velocity`), and the error |v_theta(x_t, t) - u_t(x_t)| at samples
     x_t ~ p_t (points coloured by the error: that is where sampling goes).
@@ -25,34 +52,57 @@ def draw_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float =
         fig: empty Figure. t: time in [0, 1] (0 = noise, 1 = data).
         model: velocity network model(x, t). data: the finite training set (N, 2). path: its `Path`.
         n: arrows per side. n_points: samples x_t drawn (with a fixed `seed`) for the error panel.
+        cache: optional dict keeping what was computed per t (`update_learned_vs_exact` reuses it).
     """
-    import torch
-
     from ..exact import marginal_velocity
-    from ..plotting import COLORS, arrow_scale, arrows, error_points, scatter, setup_axes
+    from ..plotting import COLORS, arrows, error_points, scatter, setup_axes
 
-    g = torch.Generator().manual_seed(seed)
-    x_1 = data[torch.randint(0, len(data), (n_points,), generator=g)]
-    x_0 = torch.randn(x_1.shape, generator=g, dtype=x_1.dtype)
-    x_t = path.interpolate(x_0, x_1, float(t), eps=torch.randn(x_1.shape, generator=g, dtype=x_1.dtype))
+    frame = _cached_frame(t, model, data, path, lim, n, n_points, seed, cache)
     exact = lambda x, s: marginal_velocity(x, s, data, path)  # noqa: E731
-    scale = arrow_scale(exact(x_t, torch.full((n_points,), float(t))).norm(dim=1), lim, n)
     axes = fig.subplots(1, 3)
     for ax, field, color, name in ((axes[0], model, COLORS["model"], "learned $v_\\theta$ (green)"),
                                    (axes[1], exact, COLORS["exact"], "exact $u_t(x)$ (purple)")):
-        setup_axes(ax, lim, name)
+        setup_axes(ax, lim)
+        ax.set_title(name, y=1.0)  # a fixed title position: tickless panels need no search for it on every draw
         scatter(ax, data, color=COLORS["data"], s=4, alpha=0.3)
-        arrows(ax, field, t, color, lim, n, scale=scale)
+        arrows(ax, field, t, color, lim, n, scale=frame["scale"])
     setup_axes(axes[2], lim)
-    _, err = error_points(axes[2], model, exact, x_t, t)
-    axes[2].set_title(f"error $|v_\\theta - u_t(x)|$ at $x_t$: mean {err.mean():.2f}")
+    _, err = error_points(axes[2], model, exact, frame["x_t"], t)
+    axes[2].set_title(f"error $|v_\\theta - u_t(x)|$ at $x_t$: mean {err.mean():.2f}", y=1.0)
+    fig.suptitle(f"t = {float(t):.2f}")
+
+
+def _cached_frame(t, model, data, path, lim, n, n_points, seed, cache) -> dict:
+    key = round(float(t), 6)
+    if cache is not None and key in cache:
+        return cache[key]
+    frame = _frame(float(t), model, data, path, lim, n, n_points, seed)
+    if cache is not None:
+        cache[key] = frame
+    return frame
+
+
+def update_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float = 3.0, n: int = 15,
+                            n_points: int = 1000, seed: int = 0, cache: dict | None = None) -> None:
+    """In-place fast path of `draw_learned_vs_exact` for a new t: both arrow grids (new vectors and shared
+    scale), the error points (positions, colours, colour limits) and the titles; the same picture as a fresh
+    draw. What it computes per t is kept in `cache`, so a revisited t costs only the drawing."""
+    from ..plotting import update_error_points, update_field_arrows
+
+    frame = _cached_frame(t, model, data, path, lim, n, n_points, seed, cache)
+    axes = fig.axes[:3]
+    for ax, arrays in zip(axes[:2], frame["arrays"]):
+        update_field_arrows(ax.collections[-1], None, t, lim, n, arrays=arrays)
+    err = update_error_points(axes[2].collections[-1], None, None, frame["x_t"], t, errors=frame["err"])
+    axes[2].set_title(f"error $|v_\\theta - u_t(x)|$ at $x_t$: mean {err.mean():.2f}", y=1.0)
     fig.suptitle(f"t = {float(t):.2f}")
 
 
 def learned_vs_exact_explorer(model, data, path, t: float = 0.5, lim: float = 3.0, n: int = 15,
                               t_max: float = 0.95) -> "Explorer":
     """Slider over t (0 to t_max) comparing a learned field with the exact field of its training set; see
-    `draw_learned_vs_exact`. Redraws when the slider is released (a frame takes a few tenths of a second).
+    `draw_learned_vs_exact`. Redraws when the slider is released; each t is computed once and kept.
     t_max < 1 as in `vector_field_explorer`: at t = 1 the exact field is only a convention (see `fmlite.exact`)."""
     return Explorer(draw_learned_vs_exact, {"t": float_slider("t", t, 0.0, t_max, 0.05, continuous_update=False)},
-                    figsize=(12.5, 4.2), model=model, data=data, path=path, lim=lim, n=n)
+                    figsize=(12.5, 4.2), update=update_learned_vs_exact, cheap=("t",), model=model, data=data,
+                    path=path, lim=lim, n=n, cache={})

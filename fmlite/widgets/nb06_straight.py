@@ -16,26 +16,42 @@ __all__ = ["STEP_CHOICES", "euler_trajectories", "draw_straight_paths", "update_
 STEP_CHOICES = (1, 2, 4, 8, 32)
 
 
-def euler_trajectories(velocities: dict, x_0, steps: int, target=None) -> dict:
+def euler_trajectories(velocities: dict, x_0, steps: int, target=None, within: dict | None = None) -> dict:
     """For each named velocity field: its Euler trajectory from x_0 in `steps` steps, its straightness S and,
     with a target, the energy distance of its end points to the target.
 
     Args:
         velocities: name -> v(x, t), e.g. {"independent": model_a, "OT": model_b}.
         x_0: starting noise (B, 2). steps: Euler steps >= 1. target: optional data (N, 2).
+        within: optional dict keeping the target's within-cloud energy term between calls (same target).
 
     Returns:
         name -> dict(trajectory=(steps + 1, B, 2), straightness=float, energy=float or None).
     """
-    from ..metrics import energy_distance, straightness
+    from ..metrics import straightness
     from ..solvers import integrate
 
-    out = {}
+    out, within = {}, {} if within is None else within
     for name, velocity in velocities.items():
         tr = integrate(velocity, x_0, int(steps), "euler", return_trajectory=True).trajectory
-        energy = None if target is None else energy_distance(tr[-1], target)
+        energy = None if target is None else _energy_distance(tr[-1], target, within)
         out[name] = dict(trajectory=tr, straightness=straightness(tr), energy=energy)
     return out
+
+
+def _energy_distance(a, b, within: dict) -> float:
+    """`fmlite.metrics.energy_distance(a, b)`, the same operations, with the target's within-cloud term
+    computed once per target and kept in `within` (it is most of the cost and the same for every model)."""
+    import torch
+
+    from ..metrics import _as_clouds
+    a, b = _as_clouds(a, b)
+    n, m = len(a), len(b)
+    ab = torch.cdist(a, b).mean()
+    aa = torch.cdist(a, a).sum() / (n * (n - 1))
+    if "bb" not in within:
+        within["bb"] = torch.cdist(b, b).sum() / (m * (m - 1))
+    return float(2 * ab - aa - within["bb"])
 
 
 def draw_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0, target=None, references=None,
@@ -48,23 +64,65 @@ def draw_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0
         fig: empty Figure. t: time in [0, 1]. steps: Euler steps >= 1.
         velocities: name -> v(x, t). x_0: noise (B, 2). target: data (N, 2), drawn faint.
         references: optional name -> accurate trajectory (M + 1, B, 2) from the same x_0.
-        cache: optional dict, filled with `euler_trajectories` per number of steps and reused.
+        cache: optional dict, filled with `euler_trajectories` per number of steps and reused (and the target's
+            within-cloud energy term): use one cache per (velocities, x_0, target).
     """
-    from ..plotting import COLORS, solver_panel
+    from ..plotting import COLORS
 
     results = _results(velocities, x_0, int(steps), target, cache)
     colors = [COLORS["path"], COLORS["exact"], COLORS["data"], COLORS["noise"]]
     for i, (name, r) in enumerate(results.items()):
         ax = fig.add_subplot(1, len(results), i + 1)
         ref = None if references is None else references.get(name)
-        shown = solver_panel(ax, r["trajectory"], t, colors[i % len(colors)], target, ref, lim, n_paths)
-        ax.set_title(_title(name, shown, r), fontsize="medium")
+        shown = _panel(ax, r["trajectory"], t, colors[i % len(colors)], target, ref, lim, n_paths)
+        ax.set_title(_title(name, shown, r), fontsize="medium", y=1.0)
+
+
+def _panel(ax, trajectory, t: float, color: str, target, reference, lim: float, n_paths: int) -> float:
+    """`fmlite.plotting.solver_panel` drawn with one LineCollection per kind of path and one scatter of the
+    step dots (gids "reference", "paths", "steps"; the points last), so it draws and updates fast."""
+    from matplotlib.collections import LineCollection
+
+    from ..plotting import COLORS, scatter, setup_axes
+    setup_axes(ax, lim)
+    if target is not None:
+        scatter(ax, target, color="0.85", s=3, alpha=1.0, label="data")
+    if reference is not None:
+        ax.add_collection(LineCollection([], colors="k", linewidths=0.8, linestyles=":", alpha=0.8, zorder=2,
+                                         gid="reference", label="accurate path"))
+    ax.add_collection(LineCollection([], colors=color, linewidths=1.2, alpha=0.8, zorder=2, gid="paths",
+                                     label="solver path (dots: steps)"))
+    ax.scatter([], [], s=2.5 ** 2, color=color, alpha=0.8, linewidths=1.0, zorder=2, gid="steps")
+    ax.scatter([], [], s=10, alpha=0.9, color=COLORS["x_t"], edgecolors="k", linewidths=0.3, zorder=3,
+               label="points at the step")
+    return _move_panel(ax, trajectory, t, reference, n_paths)
+
+
+def _move_panel(ax, trajectory, t: float, reference, n_paths: int) -> float:
+    """Set the artists of a `_panel` to time t of the trajectory; returns the time of the step shown."""
+    import numpy as np
+
+    from ..plotting import frame_index, to_numpy
+    tr = to_numpy(trajectory)
+    steps = len(tr) - 1
+    k = frame_index(t, len(tr), at_or_before=True)
+    m = min(n_paths, tr.shape[1])
+    by_gid = {c.get_gid(): c for c in ax.collections}
+    if reference is not None:
+        ref = to_numpy(reference)
+        kr = frame_index(k / max(steps, 1), len(ref))
+        by_gid["reference"].set_segments(list(ref[:kr + 1, :m].transpose(1, 0, 2)))
+    by_gid["paths"].set_segments(list(tr[:k + 1, :m].transpose(1, 0, 2)))
+    by_gid["steps"].set_offsets(np.asarray(tr[:k + 1, :m]).reshape(-1, 2))
+    ax.collections[-1].set_offsets(tr[k])
+    return k / max(steps, 1)
 
 
 def _results(velocities, x_0, steps: int, target, cache) -> dict:
     if cache is not None and steps in cache:
         return cache[steps]
-    results = euler_trajectories(velocities, x_0, steps, target)
+    within = None if cache is None else cache.setdefault("target term", {})
+    results = euler_trajectories(velocities, x_0, steps, target, within)
     if cache is not None:
         cache[steps] = results
     return results
@@ -78,13 +136,11 @@ def _title(name: str, shown: float, r: dict) -> str:
 def update_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0, target=None, references=None,
                           cache: dict | None = None, lim: float = 3.0, n_paths: int = 30) -> None:
     """In-place fast path of `draw_straight_paths` for a new t or number of steps: moves the lines and points."""
-    from .nb04_sampling import update_solver_panel
-
     results = _results(velocities, x_0, int(steps), target, cache)
     for ax, (name, r) in zip(fig.axes, results.items()):
         ref = None if references is None else references.get(name)
-        shown = update_solver_panel(ax, r["trajectory"], t, ref, n_paths)
-        ax.set_title(_title(name, shown, r), fontsize="medium")
+        shown = _move_panel(ax, r["trajectory"], t, ref, n_paths)
+        ax.set_title(_title(name, shown, r), fontsize="medium", y=1.0)
 
 
 def straight_explorer(velocities: dict, x_0, target=None, steps: int = 2, t: float = 1.0, reference_steps: int = 20,
