@@ -139,16 +139,19 @@ def _run_and_move_every_control(playwright, base: str, token: str, name: str) ->
             explorer = page.locator(".widget-vbox:has(> .widget-image)").nth(i)
             explorer.scroll_into_view_if_needed()
             image = explorer.locator(".widget-image")
-            label = explorer.locator(":scope > .widget-label")  # the Explorer's "t = 0.50" line
-            for handle in explorer.locator(".widget-slider .noUi-handle").all():
-                old_src, old_label = image.get_attribute("src"), label.inner_text()
+            label = explorer.locator(":scope > .widget-label")  # the Explorer's error line, hidden unless a drawing fails
+            assert not label.is_visible()
+            for slider in explorer.locator(".widget-slider").all():
+                handle, readout = slider.locator(".noUi-handle"), slider.locator(".widget-readout")
+                old_src, old_readout = image.get_attribute("src"), readout.inner_text()
                 at_min = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemin")
                 handle.focus()
                 for _ in range(3):
                     page.keyboard.press("ArrowRight" if at_min else "ArrowLeft")
                 _wait_for_new_picture(page, i, old_src)
                 page.wait_for_timeout(500)  # let the last streamed slider event land
-                assert label.inner_text() != old_label  # the label states the new value
+                assert readout.inner_text() != old_readout  # the slider states the new value
+                assert not label.is_visible()  # and no drawing failed
                 moved += 1
             for select in explorer.locator("select").all():
                 old_src = image.get_attribute("src")

@@ -54,13 +54,15 @@ def test_a_drawing_that_raises_is_shown_in_the_widget_and_picture_label_slider_a
 
     ex = Explorer(draw, {"t": t_slider(0.25)})
     good = ex.image.value
+    assert ex.label.layout.display == "none"  # the slider states the value; no second statement on screen
     ex.controls["t"].value = 0.75  # must not raise into the widget callback
     assert ex.controls["t"].value == 0.75
     assert ex.label.value == "t = 0.75: could not draw (ValueError: t too large for this demo)"
+    assert ex.label.layout.display is None  # shown: the reader learns why the picture is a message
     assert isinstance(ex.error, ValueError) and ex.image.value != good and ex.image.value[:4] == b"\x89PNG"
     assert "t too large" in ex.figure.texts[0].get_text()  # the picture says it, not the old values
     ex.controls["t"].value = 0.25
-    assert ex.error is None and ex.label.value == "t = 0.25" and ex.draws == 2
+    assert ex.error is None and ex.label.value == "t = 0.25" and ex.draws == 2 and ex.label.layout.display == "none"
 
 
 def test_an_explorer_whose_first_drawing_raises_raises_at_once():

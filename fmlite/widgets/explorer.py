@@ -149,7 +149,11 @@ def _format(name: str, value) -> str:
 
 
 class Explorer:
-    """Controls -> draw(fig, **values) -> PNG in an Image widget, with a Label stating the values.
+    """Controls -> draw(fig, **values) -> PNG in an Image widget; a Label appears only when a drawing fails.
+
+    One statement of the values on screen: the sliders' readouts and the figure's title say what is shown;
+    the Label holds the same values as text (for tests and screen readers) but is displayed only to
+    report an error, so it never repeats the title.
 
     Args:
         draw: pure function draw(fig, **params) that draws everything into the empty Figure fig.
@@ -202,7 +206,7 @@ class Explorer:
         FigureCanvasAgg(self.figure)
         self.image = widgets.Image(format="png", layout=widgets.Layout(width=f"{self.width}px", max_width="100%",
                                                                        height="auto"))
-        self.label = widgets.Label()
+        self.label = widgets.Label(layout=widgets.Layout(display="none"))
         self.draws, self.updates, self.error = 0, 0, None
         self.redraw()
         if self.error is not None:
@@ -258,10 +262,12 @@ class Explorer:
                              va="center", wrap=True, color="#d62728")
             self.image.value = self._png()
             self.label.value = f"{stated}: could not draw ({message})"
+            self.label.layout.display = None   # shown: the reader needs to know why the picture is a message
             return
         self.error, self._drawn = None, values
         self.image.value = png
         self.label.value = stated
+        self.label.layout.display = "none"
         self.draws += 1
         self.updates += fast
 
