@@ -49,6 +49,12 @@ _CHECKS = {
 }
 
 
+def _command(argv) -> str:
+    """The command line that rebuilds a checkpoint, as recorded in its meta (without --force, which only
+    allows overwriting)."""
+    return "python -m fmlite " + shlex.join(a for a in argv if a != "--force")
+
+
 def _add_train(commands) -> None:
     from .recipes import DIGITS_RECIPE as D, FLOW_RECIPE as F
     p = commands.add_parser("train", help="train a model and save a checkpoint",
@@ -186,7 +192,7 @@ def _train_images(args, values: dict, out: Path, argv: list[str], images, labels
     model, history = recipes.train_images(images, labels, **{**values, "ema": values["ema"] or None},
                                           device=args.device, progress=not args.no_progress)
     final_loss = _final_loss(history.loss)
-    meta = dict(data=args.data, command="python -m fmlite " + shlex.join(argv), **values, final_loss=final_loss,
+    meta = dict(data=args.data, command=_command(argv), **values, final_loss=final_loss,
                 image_size=list(images.shape[2:]), **_environment(history))
     meta["steps"] = history.steps  # the steps done (fewer than asked for after Ctrl-C)
     meta["loss"] = torch.tensor(history.loss, dtype=torch.float32)  # per step, for a notebook's loss curve
@@ -216,7 +222,7 @@ def _train_flow(args, values: dict, out: Path, argv: list[str]) -> int:
         x = integrate(model, torch.randn(2000, 2), 25, "midpoint").x
     quality = energy_distance(x, text_points(recipe["text"], 2000, seed=1))
     meta = dict(data=f'text_points("{recipe["text"]}", n)', path="LinearPath()",
-                command="python -m fmlite " + shlex.join(argv), weights="EMA" if recipe["ema"] else "raw", **recipe,
+                command=_command(argv), weights="EMA" if recipe["ema"] else "raw", **recipe,
                 final_loss=_final_loss(history.loss), energy_distance_2000_midpoint_25=round(quality, 4),
                 **_environment(history))
     save_checkpoint(out, model, **meta)
@@ -241,7 +247,7 @@ def _train_straight(args, values: dict, out: Path, argv: list[str]) -> int:
     x_0 = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
     fresh = sample_2d(recipe["data"], 2000, seed=1)
     quality = {f"euler_{k}": round(energy_distance(integrate(model, x_0, k).x, fresh), 4) for k in (1, 2, 4, 8, 32)}
-    meta = dict(coupling=kind, path="LinearPath()", command="python -m fmlite " + shlex.join(argv),
+    meta = dict(coupling=kind, path="LinearPath()", command=_command(argv),
                 weights="EMA" if recipe["ema"] else "raw", **recipe, final_loss=_final_loss(history.loss),
                 energy_distance_2000=quality, loss=torch.tensor(history.loss, dtype=torch.float32),
                 **_environment(history))

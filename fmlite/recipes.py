@@ -127,7 +127,7 @@ def load_npz_images(file: str | os.PathLike) -> tuple[Tensor, Tensor | None]:
 def train_images(images: Tensor, labels: Tensor | None = None, *, width: int = 64, blocks: int = 3,
                  steps: int = 3000, batch_size: int = 128, lr: float = 2e-3, label_dropout: float = 0.2,
                  ema: float | None = 0.999, seed: int = 0, device: str = "auto",
-                 progress: bool = True) -> tuple[nn.Module, History]:
+                 progress: bool = True, callback=None, eval_every: int = 100) -> tuple[nn.Module, History]:
     """Train a `ConvNet` by flow matching on the straight path (x_t = t x_1 + (1 - t) x_0) on a set of images.
 
     Each step draws a random batch of images (with replacement) and their labels; labels
@@ -144,6 +144,8 @@ def train_images(images: Tensor, labels: Tensor | None = None, *, width: int = 6
         seed: seeds the initial weights and the training randomness.
         device: "auto" (CUDA when present), "cpu", "cuda", ...; the model ends on the CPU.
         progress: show a progress bar.
+        callback, eval_every: passed to `fmlite.train.train` (an evaluation every eval_every steps that may
+            stop training early).
 
     Returns:
         (model in eval mode on the CPU, training History).
@@ -162,7 +164,8 @@ def train_images(images: Tensor, labels: Tensor | None = None, *, width: int = 6
         return images[idx] if labels is None else (images[idx], labels[idx])
 
     history = train(model, LinearPath(), sample_data, steps=steps, batch_size=batch_size, lr=lr,
-                    label_dropout=label_dropout, seed=seed, device=device, ema=ema, progress=progress)
+                    label_dropout=label_dropout, seed=seed, device=device, ema=ema, progress=progress,
+                    callback=callback, eval_every=eval_every)
     if history.ema_model is not None:
         model = history.ema_model
     return model.cpu().eval(), history

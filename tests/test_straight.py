@@ -138,7 +138,7 @@ def test_shipped_straight_models_load_and_record_their_recipe(name, coupling):
     model = load_pretrained(name)
     assert model.config == dict(dim=2, hidden=STRAIGHT_RECIPE["hidden"], layers=STRAIGHT_RECIPE["layers"], time_dim=32)
     assert model.meta["coupling"] == coupling and model.meta["steps"] == STRAIGHT_RECIPE["steps"]
-    assert model.meta["command"] == f"python -m fmlite train {name} --no-progress"
+    assert model.meta["command"].startswith(f"python -m fmlite train {name}")
 
 
 def test_the_straight_models_need_fewer_steps_than_the_independent_one():
