@@ -70,7 +70,9 @@ def report(cfg, args, machine, results, seconds):
 def table_a(cfg, names, rates):
     L = ["## (a) Training steps/s", "",
          f"Same network (`fmlite.models.MLP(dim=2, hidden=W)`, 3 hidden SiLU layers), batch 256, the same sampler "
-         f"(`sample_2d(\"moons\", n)`, a fresh batch each step), default Adam (lr 1e-3), {cfg['steps_a']} steps per "
+         f"(`sample_2d(\"moons\", n)`): the peers' loops and the plain loop draw a fresh batch each step and use "
+         f"default Adam (lr 1e-3); `fmlite.train` runs with its defaults (data drawn in pools, fused Adam, lr 1e-2, "
+         f"one CPU thread). {cfg['steps_a']} steps per "
          f"run, median over {cfg['reps_a']} interleaved repetitions; wall time of the whole call (optimiser set-up "
          "included). Loops as the libraries' examples write them: bench/peers.py.", "",
          "| width | " + " | ".join(names) + " | " + " | ".join(f"fmlite / {n}" for n in names[1:]) + " |",

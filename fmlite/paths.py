@@ -83,7 +83,10 @@ class Path:
                 an infinite value (or derivative, if asked for) or a value above
                 `fmlite.checks.SIGMA_MAX` at some t.
         """
-        t = check_time(t)
+        return self._coefficients(check_time(t), derivatives)
+
+    def _coefficients(self, t: Tensor, derivatives: bool = True) -> dict[str, Tensor]:
+        """`coefficients` for a t already checked by `check_time` (sample and interpolate check it once)."""
         c = {"alpha_t": self.alpha(t), "beta_t": self.beta(t), "sigma_t": self.sigma(t)}
         if derivatives:
             c.update(d_alpha_t=self.alpha_derivative(t), d_beta_t=self.beta_derivative(t),
@@ -106,6 +109,8 @@ class Path:
         return c
 
     def _check_sigma(self, t: Tensor, c: dict[str, Tensor]) -> None:
+        if self.sigma.is_zero:   # sigma(t) = sigma'(t) = 0 everywhere: nothing can be infinite or too large
+            return
         names = {"sigma_t": "sigma(t)", "d_sigma_t": "sigma'(t)", "sigma_d_sigma_t": "sigma(t) sigma'(t)"}
         for key, what in names.items():
             bad = ~torch.isfinite(c[key]) if key in c else torch.zeros_like(t, dtype=torch.bool)
@@ -142,7 +147,7 @@ class Path:
         """
         eps = self._check(x_0, x_1, eps)
         t = check_time(t, x_0.shape[0], like=x_0)
-        c = {k: broadcast_time(v, x_0) for k, v in self.coefficients(t, derivatives=False).items()}
+        c = {k: broadcast_time(v, x_0) for k, v in self._coefficients(t, derivatives=False).items()}
         return c["alpha_t"] * x_1 + c["beta_t"] * x_0 + c["sigma_t"] * eps
 
     def sample(self, x_0: Tensor, x_1: Tensor, t, eps: Tensor | None = None) -> PathSample:
@@ -167,7 +172,7 @@ class Path:
         """
         eps = self._check(x_0, x_1, eps)
         t = check_time(t, x_0.shape[0], like=x_0)
-        c = {k: broadcast_time(v, x_0) for k, v in self.coefficients(t).items()}
+        c = {k: broadcast_time(v, x_0) for k, v in self._coefficients(t).items()}
         x_t = c["alpha_t"] * x_1 + c["beta_t"] * x_0 + c["sigma_t"] * eps
         u_t = c["d_alpha_t"] * x_1 + c["d_beta_t"] * x_0 + c["d_sigma_t"] * eps
         return PathSample(t=t, x_0=x_0, x_1=x_1, eps=eps, x_t=x_t, u_t=u_t)
