@@ -79,8 +79,11 @@ def _apply_layout(fig: Figure, layout: dict) -> None:
 BOX = (960, 620)
 #: Width of a control and of its description (CSS px at lecture scale 1): slider tracks of about 300 px.
 SLIDER_WIDTH, DESCRIPTION_WIDTH = 440, 64
-#: Above lecture scale 1, pictures are rendered at this many times the resolution they are shown at.
-LECTURE_SHARPNESS = 2.0
+#: Above lecture scale 1, pictures are rendered at this many times the resolution they are shown at: sharp when
+#: the browser zooms or the screen is dense. 1.5, not 2: measured at scale 1.6 on a 2-core CPU, 2x (4x the pixels)
+#: put 05's and 04's explorers at 120-160 ms a move, 1.5x at 60-110 ms (bench/RESULTS.md), and a projector of
+#: 1280 px shows no difference between the two.
+LECTURE_SHARPNESS = 1.5
 
 
 def picture_geometry(figsize, dpi: float = 80, scale: float | None = None) -> dict:
