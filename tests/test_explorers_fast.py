@@ -50,13 +50,11 @@ def test_trajectory_fast_path():
     assert ex.updates == 3 and ex.error is None
 
 
-def test_solver_fast_path_for_t_and_steps_not_method():
+def test_solver_fast_path_for_t_steps_and_method():
     x_0 = torch.randn(30, 2, generator=torch.Generator().manual_seed(1))
     ex = W.solver_explorer(field, x_0, target=torch.randn(40, 2), steps=3, t=1.0, reference_steps=10, size=3)
-    assert_update_equals_fresh_draw(ex, [("t", 0.4), ("steps", 5), ("t", 0.9)])
-    updates = ex.updates
-    ex.controls["method"].value = "rk4"
-    assert ex.updates == updates and ex.error is None
+    assert_update_equals_fresh_draw(ex, [("t", 0.4), ("steps", 5), ("t", 0.9), ("method", "rk4"),
+                                         ("method", "midpoint"), ("steps", 2)])   # paths and legend recoloured
 
 
 def test_straight_fast_path():

@@ -44,9 +44,10 @@ def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, 
     ax.set_title(_title(method, steps, sol.nfe, shown, title_t))
 
 
-def update_solver_panel(ax, trajectory, t: float, reference=None, n_paths: int = 40) -> float:
+def update_solver_panel(ax, trajectory, t: float, reference=None, n_paths: int = 40, color: str | None = None) -> float:
     """Move the artists of an Axes drawn by `fmlite.plotting.solver_panel` (same reference, n_paths and
-    number of points) to another time t or another trajectory of the same solver; returns the time shown."""
+    number of points) to another time t or another trajectory; `color` recolours the solver's paths and their
+    legend entry (another method). Returns the time shown."""
     from ..plotting import frame_index, to_numpy
     tr = to_numpy(trajectory)
     steps = len(tr) - 1
@@ -61,18 +62,27 @@ def update_solver_panel(ax, trajectory, t: float, reference=None, n_paths: int =
         lines = lines[m:]
     for i, line in enumerate(lines):
         line.set_data(tr[:k + 1, i, 0], tr[:k + 1, i, 1])
+        if color is not None:
+            line.set_color(color)
+    legend = ax.get_legend()
+    if color is not None and legend is not None:
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            if text.get_text().startswith("solver path"):
+                handle.set_color(color)
     ax.collections[-1].set_offsets(tr[k])
     return k / max(steps, 1)
 
 
 def update_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, x_0, target=None,
                         reference=None, lim: float = 3.0, n_paths: int = 40, title_t: bool = True) -> None:
-    """In-place fast path of `draw_solver_paths` for a new t or number of steps (same method)."""
+    """In-place fast path of `draw_solver_paths` for a new t, number of steps or method."""
+    from ..plotting import COLORS, SOLVER_STYLE
     from ..solvers import integrate
 
     sol = integrate(velocity, x_0, int(steps), method, return_trajectory=True)
     ax = fig.axes[0]
-    shown = update_solver_panel(ax, sol.trajectory, t, reference, n_paths)
+    shown = update_solver_panel(ax, sol.trajectory, t, reference, n_paths,
+                                color=SOLVER_STYLE.get(method, (COLORS["path"],))[0])
     ax.set_title(_title(method, steps, sol.nfe, shown, title_t))
 
 
@@ -102,5 +112,5 @@ def solver_explorer(velocity, x_0, target=None, steps: int = 4, method: str = "e
                 "method": dropdown("method", ["euler", "midpoint", "heun", "rk4"], method)}
     snap_to_grid(controls["t"], controls["steps"])  # before the Explorer observes: one drawing per change
     return Explorer(draw_solver_paths, controls, figsize=(size, size), update=update_solver_paths,
-                    cheap=("t", "steps"), velocity=velocity, x_0=x_0,
+                    cheap=("t", "steps", "method"), velocity=velocity, x_0=x_0,
                     target=target, reference=reference, lim=lim, title_t=False)
