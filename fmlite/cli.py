@@ -1,280 +1,21 @@
-"""Command line: rebuild the shipped checkpoints (`python -m fmlite ...`, also installed as `fmlite`).
+"""Command line (`python -m fmlite ...`, also installed as `fmlite`): one parser builder and one `cmd_*`
+function per subcommand (`COMMANDS`); a new subcommand adds a `_add_<name>` parser builder and a `cmd_<name>`.
 
-    python -m fmlite train digits                   # rebuilds data/digits.pt (asks for --force to overwrite)
-    python -m fmlite train flow                     # rebuilds data/flow.pt, the MLP of notebook 00
-    python -m fmlite train moons_ot                 # rebuilds data/moons_ot.pt (also moons_independent, moons_reflow)
-    python -m fmlite train digits --steps 500 --out /tmp/quick.pt
-    python -m fmlite train my_images.npz --width 128 --blocks 6 --device cuda --out my_images.pt
+    python -m fmlite train digits                   # rebuild a shipped checkpoint (fmlite.cli_train)
     python -m fmlite site [--out site/] [--execute]   # the course as an offline HTML site (fmlite.site)
     python -m fmlite doctor                          # check this environment (fmlite.doctor)
     python -m fmlite animate [--out flow.gif]        # noise flowing into FLOW, as a GIF (fmlite.animate)
     python -m fmlite solutions DIR                   # solved copies of the notebooks (fmlite.solutions)
-
-A .npz file holds `images` (N, C, H, W) float in [-1, 1] and optionally `labels` (N,)
-integers 0..K-1 (a local data set of your own; nothing is downloaded); both are checked
-by `fmlite.recipes.load_npz_images` before training starts.
-
-Every option defaults to None in the parser and is filled from the recipe of the data
-asked for (`DIGITS_RECIPE` for digits and .npz files, `FLOW_RECIPE` for flow), so a value
-the user gives (`--steps 50`, `--steps=50`, `--st 50`) is always honoured, and an option
-that does not apply to a recipe is refused. Every value, the data and the output file are
-checked before training starts. One function per subcommand (`COMMANDS`); a new subcommand
-adds a `_add_<name>` parser builder and a `cmd_<name>` function.
 """
 from __future__ import annotations
 
 import argparse
-import platform
-import shlex
 import sys
-import time
 from pathlib import Path
 
+from .cli_train import add_train as _add_train, cmd_train
+
 __all__ = ["main", "build_parser", "cmd_train", "cmd_site", "cmd_doctor", "cmd_animate", "cmd_solutions", "COMMANDS"]
-
-#: Options of `train` that each kind of data accepts (dest names); the rest are refused.
-_CONVNET_OPTIONS = ("steps", "width", "blocks", "batch_size", "lr", "label_dropout", "ema", "seed")
-_FLOW_OPTIONS = ("steps", "batch_size", "lr", "ema", "seed")
-
-#: Range checks of the numeric options: dest -> (test, what is allowed).
-_CHECKS = {
-    "steps": (lambda v: v >= 1, ">= 1"),
-    "width": (lambda v: v >= 16 and v % 8 == 0, "a multiple of 8 and >= 16"),
-    "blocks": (lambda v: v >= 1, ">= 1"),
-    "batch_size": (lambda v: v >= 1, ">= 1"),
-    "lr": (lambda v: v > 0 and v != float("inf"), "> 0 and finite"),
-    "label_dropout": (lambda v: 0 <= v <= 1, "in [0, 1]"),
-    "ema": (lambda v: 0 <= v < 1, "in [0, 1) (0: no EMA)"),
-    "seed": (lambda v: v >= 0, ">= 0"),
-}
-
-
-def _command(argv) -> str:
-    """The command line that rebuilds a checkpoint, as recorded in its meta (without --force, which only
-    allows overwriting)."""
-    return "python -m fmlite " + shlex.join(a for a in argv if a != "--force")
-
-
-def _add_train(commands) -> None:
-    from .recipes import DIGITS_RECIPE as D, FLOW_RECIPE as F
-    p = commands.add_parser("train", help="train a model and save a checkpoint",
-                            description="Train a model by flow matching and save it as a checkpoint. Options left "
-                                        "out take the recipe's value: DIGITS_RECIPE for 'digits' and .npz files, "
-                                        "FLOW_RECIPE for 'flow'.")
-    p.add_argument("data", help="'digits' (the 8x8 digits shipped with scikit-learn), 'flow' (the 2-D word model of "
-                                "notebook 00; --width, --blocks and --label-dropout do not apply), "
-                                "'moons_independent', 'moons_ot' or 'moons_reflow' (notebook 06, STRAIGHT_RECIPE; "
-                                "options as for flow), 'moons_sampling' (notebook 04's model), 'digits_short' "
-                                "(notebook 07's short run, SHORT_RUN) "
-                                "or a .npz file with "
-                                "'images' (N, C, H, W) float in [-1, 1] and optional integer 'labels' (N,)")
-    p.add_argument("--steps", type=int, help=f"optimiser steps (digits {D['steps']}, flow {F['steps']})")
-    p.add_argument("--width", type=int, help=f"ConvNet channels (default {D['width']})")
-    p.add_argument("--blocks", type=int, help=f"ConvNet residual blocks (default {D['blocks']})")
-    p.add_argument("--batch-size", type=int, help=f"digits {D['batch_size']}, flow {F['batch_size']}")
-    p.add_argument("--lr", type=float, help=f"Adam learning rate (default {D['lr']})")
-    p.add_argument("--label-dropout", type=float,
-                   help=f"probability of dropping a label (default {D['label_dropout']})")
-    p.add_argument("--ema", type=float, help=f"EMA decay, 0 for none (default {D['ema']})")
-    p.add_argument("--seed", type=int, help=f"default {D['seed']}")
-    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:N, mps")
-    p.add_argument("--out", type=Path, default=None,
-                   help="checkpoint file (default: the shipped data/digits.pt or data/flow.pt; required for .npz)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing checkpoint")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    p.set_defaults(run=cmd_train)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `python -m fmlite`: one subparser per entry of `COMMANDS`."""
-    parser = argparse.ArgumentParser(prog="python -m fmlite", description="fmlite: the course's command line.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in _PARSERS:
-        add(commands)
-    return parser
-
-
-def _recipe_values(args, parser) -> dict:
-    """The training options of `train`: the recipe's values, overridden by every option the user gave."""
-    from .recipes import DIGITS_RECIPE, FLOW_RECIPE
-    from .recipes import SHORT_RUN, STRAIGHT_MODELS, STRAIGHT_OVERRIDES, STRAIGHT_RECIPE
-    recipe, allowed = (FLOW_RECIPE, _FLOW_OPTIONS) if args.data == "flow" else (DIGITS_RECIPE, _CONVNET_OPTIONS)
-    if args.data == "digits_short":
-        recipe = {**DIGITS_RECIPE, **SHORT_RUN}
-    if args.data in STRAIGHT_MODELS:
-        recipe, allowed = {**STRAIGHT_RECIPE, **STRAIGHT_OVERRIDES.get(args.data, {})}, _FLOW_OPTIONS
-    given = {k: getattr(args, k) for k in _CONVNET_OPTIONS if getattr(args, k) is not None}
-    refused = sorted(set(given) - set(allowed))
-    if refused:
-        names = ", ".join("--" + k.replace("_", "-") for k in refused)
-        parser.error(f"{names} do{'es' if len(refused) == 1 else ''} not apply to {args.data!r} "
-                     f"(it takes {', '.join('--' + k.replace('_', '-') for k in allowed)})")
-    values = {k: recipe[k] for k in allowed}
-    values.update(given)
-    for k, v in given.items():
-        ok, allowed_range = _CHECKS[k]
-        if v != v or not ok(v):  # v != v: NaN
-            parser.error(f"invalid --{k.replace('_', '-')} {v}: must be {allowed_range}")
-    if values["ema"] is None:
-        values["ema"] = 0.0
-    return values
-
-
-def _output_file(args, parser) -> Path:
-    """The checkpoint file to write, checked before any training: folder exists, no silent overwrite."""
-    if args.out is None:
-        from .recipes import STRAIGHT_MODELS
-        if args.data not in ("digits", "digits_short", "flow", *STRAIGHT_MODELS):
-            parser.error("--out is required when training on a .npz file")
-        from .pretrained import data_dir
-        out = data_dir() / f"{args.data}.pt"
-    else:
-        out = args.out
-    if out.is_dir():
-        parser.error(f"--out {out} is a folder; give a file name such as {out / 'model.pt'}")
-    if out.exists() and not args.force:
-        parser.error(f"{out} exists; pass --force to overwrite it")
-    if not out.parent.is_dir():
-        parser.error(f"folder {out.parent} does not exist (of --out {out}); create it first")
-    return out
-
-
-def _final_loss(loss: list) -> float:
-    """Mean of the last 100 losses, or of all of them when there are fewer (NaN when there are none)."""
-    tail = list(loss)[-100:]
-    return round(sum(tail) / len(tail), 3) if tail else float("nan")
-
-
-def cmd_train(args, parser, argv: list[str]) -> int:
-    """`python -m fmlite train DATA [options]`: check everything, train the recipe, save a checkpoint."""
-    from .recipes import STRAIGHT_MODELS
-    if args.data not in ("digits", "digits_short", "flow", *STRAIGHT_MODELS) and not args.data.endswith(".npz"):
-        parser.error(f"unknown data {args.data!r}: give 'digits', 'digits_short', 'flow', {', '.join(map(repr, STRAIGHT_MODELS))} "
-                     "or a .npz file")
-    values = _recipe_values(args, parser)
-    out = _output_file(args, parser)
-    from .train import resolve_device
-    try:
-        resolve_device(args.device)
-    except ValueError as err:
-        parser.error(f"--device: {err}")
-    if args.data == "flow":
-        return _train_flow(args, values, out, argv)
-    if args.data in STRAIGHT_MODELS:
-        return _train_straight(args, values, out, argv)
-    if args.data in ("digits", "digits_short"):
-        from .datasets import load_digits
-        images, labels = load_digits()
-    else:
-        from .recipes import load_npz_images
-        file = Path(args.data)
-        if not file.is_file():
-            parser.error(f"data file {file} not found")
-        try:
-            images, labels = load_npz_images(file)
-        except ValueError as err:
-            parser.error(str(err))
-    return _train_images(args, values, out, argv, images, labels)
-
-
-def _environment(history) -> dict:
-    import torch
-    return dict(train_seconds=round(history.seconds, 1), device=history.device, torch=str(torch.__version__),
-                cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
-                date=time.strftime("%Y-%m-%d"))
-
-
-def _train_images(args, values: dict, out: Path, argv: list[str], images, labels) -> int:
-    import torch
-
-    from . import recipes
-    from .checkpoints import save_checkpoint
-    model, history = recipes.train_images(images, labels, **{**values, "ema": values["ema"] or None},
-                                          device=args.device, progress=not args.no_progress)
-    final_loss = _final_loss(history.loss)
-    meta = dict(data=args.data, command=_command(argv), **values, final_loss=final_loss,
-                image_size=list(images.shape[2:]), **_environment(history))
-    meta["steps"] = history.steps  # the steps done (fewer than asked for after Ctrl-C)
-    meta["loss"] = torch.tensor(history.loss, dtype=torch.float32)  # per step, for a notebook's loss curve
-    print(f"trained {history.steps} steps in {history.seconds:.1f} s on {history.device}, "
-          f"loss (mean of the last {min(len(history.loss), 100)} steps) {final_loss:.3f}")
-    if args.data in ("digits", "digits_short"):
-        meta["quality"] = _digit_quality(model)
-    save_checkpoint(out, model, **meta)
-    print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
-    return 0
-
-
-def _train_flow(args, values: dict, out: Path, argv: list[str]) -> int:
-    """Rebuild data/flow.pt from FLOW_RECIPE with the user's overrides (steps, batch size, lr, EMA, seed)."""
-    import torch
-
-    from . import recipes
-    from .checkpoints import save_checkpoint
-    from .datasets import text_points
-    from .metrics import energy_distance
-    from .solvers import integrate
-    overrides = {**values, "ema": values["ema"] or None}
-    model, history = recipes.train_flow(device=args.device, progress=not args.no_progress, **overrides)
-    recipe = {**recipes.FLOW_RECIPE, **overrides}
-    torch.manual_seed(1)
-    with torch.no_grad():
-        x = integrate(model, torch.randn(2000, 2), 25, "midpoint").x
-    quality = energy_distance(x, text_points(recipe["text"], 2000, seed=1))
-    meta = dict(data=f'text_points("{recipe["text"]}", n)', path="LinearPath()",
-                command=_command(argv), weights="EMA" if recipe["ema"] else "raw", **recipe,
-                final_loss=_final_loss(history.loss), energy_distance_2000_midpoint_25=round(quality, 4),
-                **_environment(history))
-    save_checkpoint(out, model, **meta)
-    print(f"trained {history.steps} steps in {history.seconds:.1f} s; energy distance of 2,000 samples to the "
-          f"word: {quality:.4f}; saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
-    return 0
-
-
-def _train_straight(args, values: dict, out: Path, argv: list[str]) -> int:
-    """Rebuild one of notebook 06's moons models from STRAIGHT_RECIPE (`fmlite.recipes.train_straight`)."""
-    import torch
-
-    from . import recipes
-    from .checkpoints import save_checkpoint
-    from .datasets import sample_2d
-    from .metrics import energy_distance
-    from .solvers import integrate
-    overrides = {**recipes.STRAIGHT_OVERRIDES.get(args.data, {}), **values, "ema": values["ema"] or None}
-    kind = recipes.STRAIGHT_MODELS[args.data]
-    model, history = recipes.train_straight(kind, device=args.device, progress=not args.no_progress, **overrides)
-    recipe = {**recipes.STRAIGHT_RECIPE, **overrides}
-    x_0 = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
-    fresh = sample_2d(recipe["data"], 2000, seed=1)
-    quality = {f"euler_{k}": round(energy_distance(integrate(model, x_0, k).x, fresh), 4) for k in (1, 2, 4, 8, 32)}
-    meta = dict(coupling=kind, path="LinearPath()", command=_command(argv),
-                weights="EMA" if recipe["ema"] else "raw", **recipe, final_loss=_final_loss(history.loss),
-                energy_distance_2000=quality, loss=torch.tensor(history.loss, dtype=torch.float32),
-                **_environment(history))
-    save_checkpoint(out, model, **meta)
-    print(f"trained {history.steps} steps in {history.seconds:.1f} s (last run); energy distance of 2,000 Euler "
-          f"samples to fresh data: {quality}; saved {out} ({out.stat().st_size / 1e3:.0f} kB)")
-    return 0
-
-
-def _digit_quality(model) -> dict:
-    """Scores of 1,000 samples (100 per digit) at guidance w = 0, 1, 2, next to the real-digit ceiling."""
-    import torch
-
-    from .digit_metrics import digit_scores, real_digit_scores
-    from .pretrained import sample_images
-    labels = torch.arange(10).repeat_interleave(100)
-    quality = {}
-    for w in (0.0, 1.0, 2.0):
-        x = sample_images(model, 1000, None if w == 0 else labels, w=1.0 if w == 0 else w, seed=1)
-        s = digit_scores(x, None if w == 0 else labels)
-        quality[f"w={w:g}"] = dict(confidence=round(s.confidence, 3), nn_distance=round(s.nn_distance, 3),
-                                   spread=round(s.spread, 3),
-                                   agreement=None if s.agreement is None else round(s.agreement, 3))
-        print(f"  w = {w:g} (midpoint, 10 steps): {s.summary()}")
-    r = real_digit_scores()
-    print(f"  real held-out digits (ceiling): {r.summary()}")
-    return quality
 
 
 def _add_site(commands) -> None:
@@ -339,6 +80,15 @@ def cmd_solutions(args, parser, argv) -> int:
 COMMANDS = {"train": cmd_train, "site": cmd_site, "doctor": cmd_doctor, "animate": cmd_animate,
             "solutions": cmd_solutions}
 _PARSERS = (_add_train, _add_site, _add_doctor, _add_animate, _add_solutions)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `python -m fmlite`: one subparser per entry of `COMMANDS`."""
+    parser = argparse.ArgumentParser(prog="python -m fmlite", description="fmlite: the course's command line.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in _PARSERS:
+        add(commands)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -67,7 +67,7 @@ class PairedData:
         x_0, x_1: paired points (N, *D) of the same shape, e.g. from `reflow_pairs`.
 
     Raises:
-        ValueError: shapes differ or have no batch dimension; on `coupling`, a batch that is not the
+        ValueError: shapes differ or have no batch dimension; on `coupling`, a batch that is not
             the next slice of the draw (call the object first, as `train` does).
     """
 

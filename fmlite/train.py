@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,10 +23,11 @@ from torch import Tensor, nn
 from .batches import BatchPool
 from .checks import check_count, model_dtype, network_input
 from .couplings import COUPLINGS
+from .optim import LR_SCHEDULES, auto_threads, cpu_threads, make_optimizer  # noqa: F401 - re-exported
 from .paths import Path
 
 __all__ = ["flow_matching_loss", "sample_time", "drop_labels", "resolve_device", "train", "History",
-           "TrainingDiverged", "auto_threads", "make_optimizer"]
+           "TrainingDiverged", "auto_threads", "make_optimizer"]   # the last two live in fmlite.optim
 
 
 def sample_time(batch: int, device=None, dtype=None) -> Tensor:
@@ -171,40 +171,6 @@ class History:
         return self.steps / self.seconds if self.seconds > 0 else float("nan")
 
 
-def auto_threads(model: nn.Module) -> int:
-    """The CPU thread count `train(threads=None)` uses: 1 for every network of this course.
-
-    Measured on a 2-core CPU (bench/TUNING.md): MLP widths 64 to 256 and the digits ConvNet train
-    as fast or faster on one thread than on two, since each step is many small operations whose
-    hand-off between threads costs more than it saves. Returns a whole number >= 1.
-    """
-    return 1
-
-
-@contextmanager
-def _cpu_threads(dev: torch.device, threads: int | None, model: nn.Module):
-    """Set torch's intra-op CPU threads for the block and restore them afterwards (also on error); CPU only."""
-    if dev.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(auto_threads(model) if threads is None else threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def make_optimizer(params, lr: float) -> torch.optim.Optimizer:
-    """Adam with PyTorch's fused kernel (one kernel for all parameters) where the installed torch supports
-    the parameters' device and dtype; otherwise the default Adam. Same maths either way (Kingma & Ba 2015)."""
-    params = list(params)
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except (RuntimeError, ValueError, TypeError):
-        return torch.optim.Adam(params, lr=lr)
-
-
 def train(model: nn.Module, path: Path, sample_data: Callable[[int], Tensor], steps: int, batch_size: int = 256,
           lr: float = 1e-2, *, coupling: Callable | str | None = None, label_dropout: float = 0.1,
           seed: int | None = 0, device: str = "auto", ema: float | None = None, progress: bool = True,
@@ -221,12 +187,10 @@ def train(model: nn.Module, path: Path, sample_data: Callable[[int], Tensor], st
         path: a `fmlite.paths.Path`.
         sample_data: callable n -> data (n, *D), or -> (data, labels (n,)) for class-
             conditional training (labels dropped to `model.null_label` with
-            probability `label_dropout`). It is called with POOL sizes, not batch_size: first
-            n = batch_size, then n = k * batch_size with k up to 64 (fewer for large samples, at
-            most 2**20 numbers per pool, never more than the steps left), and must return exactly
-            n samples drawn independently; `train` slices consecutive batches from each pool
-            (see `fmlite.batches.BatchPool`). Floating data of any precision is converted to
-            the model's dtype; integer data is refused (convert and rescale it first).
+            probability `label_dropout`). It is called with POOL sizes n = k * batch_size (k up to
+            64, see `fmlite.batches.BatchPool`), not batch_size, and must return exactly n samples
+            drawn independently; `train` slices consecutive batches from each pool. Floating data is
+            converted to the model's dtype; integer data is refused (convert and rescale it first).
         steps: number of optimiser steps. batch_size: samples per step (both whole numbers
             >= 1, see `fmlite.checks.check_count`). lr: Adam learning rate; the default 1e-2
             reaches the quality of bench/TUNING.md on moons in about 5x fewer steps than 1e-3.
@@ -268,15 +232,9 @@ def train(model: nn.Module, path: Path, sample_data: Callable[[int], Tensor], st
     if lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"unknown lr_schedule {lr_schedule!r}; choose one of {list(LR_SCHEDULES)}")
     dev = resolve_device(device)
-    with _cpu_threads(dev, threads, model):
+    with cpu_threads(dev, threads, model):
         return _loop(model, path, sample_data, steps, batch_size, lr, coupling, label_dropout, seed, dev, ema,
                      progress, callback, eval_every, tqdm, LR_SCHEDULES[lr_schedule])
-
-
-#: lr_schedule name -> factor(step, steps) multiplying the learning rate.
-LR_SCHEDULES = {"constant": None,
-                "cosine": lambda s, n: 0.5 * (1 + math.cos(math.pi * s / n)),
-                "linear": lambda s, n: 1 - s / n}
 
 
 def _loop(model, path, sample_data, steps, batch_size, lr, coupling, label_dropout, seed, dev, ema, progress,

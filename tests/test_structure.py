@@ -8,9 +8,9 @@ PACKAGE = Path(__file__).resolve().parent.parent / "fmlite"
 
 #: The maths: these read like the equations and must not depend on figures, sliders, exercises or the CLI.
 MATHS = {"checks", "schedules", "paths", "exact", "couplings", "solvers", "train", "models", "datasets", "metrics",
-         "digit_metrics", "checkpoints"}
+         "digit_metrics", "checkpoints", "optim", "batches"}
 #: The teaching and tooling layers that the maths must not import.
-LAYERS = {"plotting", "widgets", "exercises", "cli", "__main__"}
+LAYERS = {"plotting", "widgets", "exercises", "cli", "cli_train", "__main__"}
 
 
 def _module_name(file: Path) -> str:

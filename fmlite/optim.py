@@ -1,0 +1,54 @@
+"""How `fmlite.train.train` steps: Adam (fused where the installed torch supports it), learning-rate
+schedules, and the CPU thread count of the training call.
+
+Kept apart from the loss and the loop so that `fmlite/train.py` reads as the maths plus one loop.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+__all__ = ["make_optimizer", "LR_SCHEDULES", "auto_threads", "cpu_threads"]
+
+
+def auto_threads(model: nn.Module) -> int:
+    """The CPU thread count `train(threads=None)` uses: 1 for every network of this course.
+
+    Measured on a 2-core CPU (bench/TUNING.md): MLP widths 64 to 256 and the digits ConvNet train
+    as fast or faster on one thread than on two, since each step is many small operations whose
+    hand-off between threads costs more than it saves. Returns a whole number >= 1.
+    """
+    return 1
+
+
+@contextmanager
+def cpu_threads(dev: torch.device, threads: int | None, model: nn.Module):
+    """Set torch's intra-op CPU threads for the block and restore them afterwards (also on error); CPU only."""
+    if dev.type != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(auto_threads(model) if threads is None else threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def make_optimizer(params, lr: float) -> torch.optim.Optimizer:
+    """Adam with PyTorch's fused kernel (one kernel for all parameters) where the installed torch supports
+    the parameters' device and dtype; otherwise the default Adam. Same maths either way (Kingma & Ba 2015)."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, ValueError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
+
+
+#: lr_schedule name -> factor(step, steps) multiplying the learning rate.
+LR_SCHEDULES = {"constant": None,
+                "cosine": lambda s, n: 0.5 * (1 + math.cos(math.pi * s / n)),
+                "linear": lambda s, n: 1 - s / n}
