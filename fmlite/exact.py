@@ -89,8 +89,10 @@ def _prepare(x: Tensor, t, data: Tensor, path: Path, field: bool = False):
     xf = x.reshape(x.shape[0], data[0].numel()).double()
     yf = data.reshape(data.shape[0], -1).double().to(x.device)
     s2 = c["beta_t"] ** 2 + c["sigma_t"] ** 2  # (B,)
-    # squared distances |x - alpha_t x^(i)|^2, (B, N)
-    d2 = ((xf[:, None, :] - c["alpha_t"][:, None, None] * yf[None, :, :]) ** 2).sum(-1)
+    # squared distances |x - alpha_t x^(i)|^2 = |x|^2 - 2 alpha_t x.x^(i) + alpha_t^2 |x^(i)|^2, (B, N), by one
+    # matrix product (float64: the cancellation costs about 1e-16 of |x|^2, far below the softmax's resolution)
+    a = c["alpha_t"][:, None]
+    d2 = (xf * xf).sum(1, keepdim=True) - 2 * a * (xf @ yf.T) + a ** 2 * (yf * yf).sum(1)[None, :]
     return t, c, xf, yf, s2, d2
 
 

@@ -120,8 +120,12 @@ def test_solver_panel_shows_the_last_step_at_or_before_t():
     shown = solver_panel(ax, tr, 0.6, "orange", reference=ref, n_paths=10)
     assert shown == 0.5                                              # steps at 0, .25, .5, .75, 1
     assert np.allclose(ax.collections[-1].get_offsets(), tr[2].numpy())
-    assert len(ax.lines) == 20                                       # 10 reference + 10 solver paths
-    assert len(ax.lines[0].get_xdata()) == 21 and len(ax.lines[-1].get_xdata()) == 3
+    by_gid = {c.get_gid(): c for c in ax.collections}
+    reference, paths = by_gid["reference"].get_segments(), by_gid["paths"].get_segments()
+    assert len(reference) == len(paths) == 10                       # 10 reference + 10 solver paths
+    assert len(reference[0]) == 21 and len(paths[-1]) == 3           # up to t = 0.5 on each grid
+    np.testing.assert_allclose(paths[3], tr[:3, 3].numpy(), atol=1e-6)
+    assert len(by_gid["steps"].get_offsets()) == 30                  # a dot at each of 3 steps of 10 paths
     ax2 = _fig().add_subplot()
     assert solver_panel(ax2, tr, 1.0) == 1.0 and solver_panel(ax2, tr, 0.0) == 0.0
 
@@ -154,7 +158,7 @@ def test_learned_vs_exact_explorer_moves_with_t(setting):
     ex = learned_vs_exact_explorer(model, data, path, t=0.5, n=9)
     assert ex.controls["t"].continuous_update is False               # a frame takes a few tenths of a second
     first = ex.image.value
-    assert ex.label.value == "t = 0.50" and first[:4] == b"\x89PNG"
+    assert ex.label.value == "t = 0.50" and first[8:12] == b"WEBP"
     ex.controls["t"].value = 0.7
     assert ex.label.value == "t = 0.70" and ex.image.value != first and ex.draws == 2
     assert ex.figure._suptitle.get_text() == "t = 0.70"
@@ -177,7 +181,8 @@ def test_draw_solver_paths_follows_the_solver(method, nfe):
     expected = integrate(_rotation, x_0, 4, method, return_trajectory=True).trajectory[2]
     assert np.allclose(ax.collections[-1].get_offsets(), expected.numpy(), atol=1e-6)
     assert ax.get_title() == f"{method}, 4 steps, NFE = {nfe}: t = 0.50"
-    assert len(ax.lines) == 5 and len(ax.lines[0].get_xdata()) == 3
+    paths = {c.get_gid(): c for c in ax.collections}["paths"].get_segments()
+    assert len(paths) == 5 and len(paths[0]) == 3                    # 5 paths through the steps 0, 1, 2
 
 
 def test_draw_solver_paths_title_says_1_step():
@@ -206,7 +211,9 @@ def test_solver_explorer_recomputes_on_steps_and_method():
     assert ex.label.value == "t = 1.00, steps = 8, method = euler" and ex.image.value != first
     ax = ex.figure.axes[0]
     assert ax.get_title() == "euler, 8 steps, NFE = 8"   # the label states t, the title the solver
-    assert len(ax.lines) == 20 and len(ax.lines[0].get_xdata()) == 21   # 10 grey reference + 10 solver paths
+    by_gid = {c.get_gid(): c for c in ax.collections}
+    reference, paths = by_gid["reference"].get_segments(), by_gid["paths"].get_segments()
+    assert len(reference) == len(paths) == 10 and len(reference[0]) == 21 and len(paths[0]) == 9
     ex.controls["method"].value = "rk4"
     assert ex.figure.axes[0].get_title() == "rk4, 8 steps, NFE = 32"
     ex.controls["t"].value = 0.3   # snapped to the solver's grid: the label states the time shown

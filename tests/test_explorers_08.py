@@ -67,7 +67,7 @@ def test_maps_draw_and_explorer_follow_t(mixture):
 
     ex = likelihood_explorer(maps, exact, t=1.0)
     first = ex.image.value
-    assert ex.label.value == "t = 1.00" and first[:4] == b"\x89PNG" and ex.controls["t"].step == 0.5
+    assert ex.label.value == "t = 1.00" and first[8:12] == b"WEBP" and ex.controls["t"].step == 0.5
     ex.controls["t"].value = 0.0
     assert ex.label.value == "t = 0.00" and ex.image.value != first and ex.draws == 2 and ex.error is None
     assert ex.figure._suptitle.get_text() == "t = 0.00"

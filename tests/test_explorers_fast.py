@@ -1,4 +1,5 @@
-"""In-place fast paths of the explorers: an updated picture equals a fresh draw_* of the same values."""
+"""In-place fast paths of the explorers: an updated picture (redrawn by blitting only what changed) equals a
+fresh draw_* of the same values."""
 import io
 
 import numpy as np
@@ -7,7 +8,7 @@ import torch
 from PIL import Image
 
 from fmlite import widgets as W
-from fmlite.widgets.explorer import png_bytes
+from fmlite.widgets.explorer import Explorer, float_slider, picture_bytes
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -33,13 +34,63 @@ def field(x, t):
     return torch.stack([-x[:, 1], x[:, 0]], dim=1) * (1 + t[:, None])
 
 
-def test_png_bytes_matches_savefig():
+def test_picture_bytes_are_the_pixels_of_savefig():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     fig = Figure(figsize=(3, 2), dpi=40)
     fig.add_subplot(1, 1, 1).plot([0, 1], [1, 0])
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=40)
-    assert np.array_equal(pixels(png_bytes(fig)), pixels(buf.getvalue()))
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    webp, png = picture_bytes(canvas, "webp"), picture_bytes(canvas, "png")   # png: where Pillow lacks WebP
+    assert webp[:4] == b"RIFF" and webp[8:12] == b"WEBP" and png[:4] == b"\x89PNG"
+    assert np.array_equal(pixels(webp), pixels(buf.getvalue()))   # lossless
+    assert np.array_equal(pixels(png), pixels(buf.getvalue()))
+
+
+def _overlapping(fig, x, limit, inside):
+    """A scatter at x under an opaque legend (inside the Axes) or a legend below it, a line and a title."""
+    ax = fig.add_subplot(1, 1, 1)
+    ax.scatter([x, -x, 0.5 * x], [0.0, 0.5, -0.5], s=900, label="moving points", zorder=1)
+    ax.plot([-1, 1], [-1, 1], lw=6, label="a static line", zorder=2)
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-1, 1)
+    ax.set_title(f"x = {x:.2f}")
+    ax.legend(loc="center" if inside else "upper center", bbox_to_anchor=None if inside else (0.5, -0.12),
+              framealpha=1.0)
+
+
+def _move(fig, x, limit, inside):
+    ax = fig.axes[0]
+    ax.collections[0].set_offsets(np.array([[x, 0.0], [-x, 0.5], [0.5 * x, -0.5]]))
+    if ax.get_xlim() != (-limit, limit):   # setting limits, even the same ones, redraws the Axis
+        ax.set_xlim(-limit, limit)
+    ax.set_title(f"x = {x:.2f}")
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_blit_redraws_what_lies_above_a_changed_artist(inside):
+    """The points move under an opaque legend (inside) and a thick line: both are drawn again above them, and
+    nothing else is (the legend below the Axes stays in the background)."""
+    ex = Explorer(_overlapping, {"x": float_slider("x", 0.0, -1.0, 1.0)}, figsize=(3, 3), update=_move,
+                  cheap=("x",), limit=1.2, inside=inside)
+    assert_update_equals_fresh_draw(ex, [("x", 0.1), ("x", 0.6), ("x", -0.3)])
+    assert ex.blits == 3
+    ax = ex.figure.axes[0]
+    ex.controls["x"].value = 0.2
+    from fmlite.widgets.explorer import _stale_tops, dynamic_artists
+    _move(ex.figure, 0.25, 1.2, inside)
+    drawn, _ = dynamic_artists(ex.figure, ex._view, ex.figure.canvas.get_renderer(), {}, _stale_tops(ex.figure))
+    assert ax.collections[0] in drawn and ax.lines[0] in drawn and ax.title in drawn
+    assert (ax.get_legend() in drawn) is inside and ax.xaxis not in drawn
+
+
+def test_blit_redraws_an_axes_whose_limits_changed():
+    ex = Explorer(_overlapping, {"x": float_slider("x", 0.0, -1.0, 1.0)}, figsize=(3, 3), update=_move,
+                  cheap=("x",), limit=1.2, inside=False)
+    ex.fixed["limit"] = 2.0      # new x limits and tick labels on the next move
+    assert_update_equals_fresh_draw(ex, [("x", 0.5)])
 
 
 def test_trajectory_fast_path():

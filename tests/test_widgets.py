@@ -17,7 +17,7 @@ def test_explorer_redraws_on_slider_change_and_states_values():
 
     ex = Explorer(draw, {"t": t_slider(0.25), "k": widgets.IntSlider(value=2, min=0, max=5)})
     first = ex.image.value
-    assert ex.label.value == "t = 0.25, k = 2" and first[:4] == b"\x89PNG"
+    assert ex.label.value == "t = 0.25, k = 2" and first[8:12] == b"WEBP"
     ex.controls["t"].value = 0.7
     assert ex.label.value == "t = 0.70, k = 2" and ex.image.value != first
     assert seen == [(0.25, 2), (0.7, 2)] and ex.draws == 2
@@ -59,7 +59,7 @@ def test_a_drawing_that_raises_is_shown_in_the_widget_and_picture_label_slider_a
     assert ex.controls["t"].value == 0.75
     assert ex.label.value == "t = 0.75: could not draw (ValueError: t too large for this demo)"
     assert ex.label.layout.display is None  # shown: the reader learns why the picture is a message
-    assert isinstance(ex.error, ValueError) and ex.image.value != good and ex.image.value[:4] == b"\x89PNG"
+    assert isinstance(ex.error, ValueError) and ex.image.value != good and ex.image.value[8:12] == b"WEBP"
     assert "t too large" in ex.figure.texts[0].get_text()  # the picture says it, not the old values
     ex.controls["t"].value = 0.25
     assert ex.error is None and ex.label.value == "t = 0.25" and ex.draws == 2 and ex.label.layout.display == "none"

@@ -13,7 +13,7 @@ notebook needs.
 """
 from .style import COLORS, SOLVER_STYLE, lecture_scale, lecture_style, figure, to_numpy, setup_axes, legend_below
 from .points import (conditional_paths, flow_snapshot, frame_index, interpolant_panel, scatter, solver_panel,
-                     trajectories, update_interpolant_panel, velocity_arrows)
+                     trajectories, update_interpolant_panel, update_solver_panel, velocity_arrows)
 from .fields import (field_on_grid, arrow_scale, field_arrow_arrays, field_arrows, update_field_arrows, quiver,
                      arrows, field_panel, error_points, update_error_points, density)
 from .curves import schedule_curve, update_schedule_curve, loss_curve, time_profile, quality_vs_nfe, small_multiples
@@ -36,6 +36,7 @@ __all__ = [
     "frame_index",
     "flow_snapshot",
     "solver_panel",
+    "update_solver_panel",
     "legend_below",
     "field_on_grid",
     "arrow_scale",

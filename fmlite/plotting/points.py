@@ -11,7 +11,7 @@ from .style import COLORS, setup_axes, to_numpy
 
 __all__ = ["scatter", "trajectories", "conditional_paths", "velocity_arrows", "interpolant_panel",
            "update_interpolant_panel",
-           "frame_index", "flow_snapshot", "solver_panel"]
+           "frame_index", "flow_snapshot", "solver_panel", "update_solver_panel"]
 
 
 def scatter(ax: Axes, x, color: str | None = None, s: float = 4, alpha: float = 0.6, label: str | None = None,
@@ -206,6 +206,10 @@ def solver_panel(ax: Axes, trajectory, t: float, color: str | None = None, targe
     before t in red, optionally an accurate `reference` trajectory of the same starts in thin grey and the
     data faint behind.
 
+    Drawn with one LineCollection per kind of path and one scatter of the step dots (gids "reference",
+    "paths", "steps"; the points are the last collection), so that it draws and updates fast
+    (`update_solver_panel` moves it to another t, trajectory or colour).
+
     Args:
         trajectory: (K + 1, B, 2) states of K equal steps over [0, 1], e.g.
             `integrate(v, x_0, K, method, return_trajectory=True).trajectory`.
@@ -213,25 +217,52 @@ def solver_panel(ax: Axes, trajectory, t: float, color: str | None = None, targe
 
     Returns:
         the time of the step shown, k / K.
+    Raises:
+        ValueError: a trajectory that is not (K + 1, B, 2).
     """
+    from matplotlib.collections import LineCollection
     tr = to_numpy(trajectory)
     if tr.ndim != 3 or tr.shape[2] != 2:
         raise ValueError(f"solver_panel needs a trajectory of shape (K + 1, B, 2), got {tr.shape}")
-    steps = len(tr) - 1
-    k = frame_index(t, len(tr), at_or_before=True)
+    color = color or COLORS["path"]
     setup_axes(ax, lim)
     if target is not None:
         scatter(ax, target, color="0.85", s=3, alpha=1.0, label="data")
+    if reference is not None:
+        ax.add_collection(LineCollection([], colors="k", linewidths=0.8, linestyles=":", alpha=0.8, zorder=2,
+                                         gid="reference", label="accurate path"))
+    ax.add_collection(LineCollection([], colors=color, linewidths=1.2, alpha=0.8, zorder=2, gid="paths",
+                                     label="solver path (dots: steps)"))
+    ax.scatter([], [], s=2.5 ** 2, color=color, alpha=0.8, linewidths=1.0, zorder=2, gid="steps")
+    ax.scatter([], [], s=10, alpha=0.9, color=COLORS["x_t"], edgecolors="k", linewidths=0.3, zorder=3,
+               label="points at the step")   # dark rims: apart from an orange (Euler) path by more than hue
+    return update_solver_panel(ax, tr, t, reference, n_paths)
+
+
+def update_solver_panel(ax: Axes, trajectory, t: float, reference=None, n_paths: int = 40,
+                        color: str | None = None) -> float:
+    """Move the artists of an Axes drawn by `solver_panel` (same reference given or not) to time t of a
+    trajectory (K + 1, B, 2) with the same B; `color` recolours the solver's paths, their dots and their
+    legend entry (another method). Returns the time of the step shown, k / K."""
+    import numpy as np
+    from matplotlib.colors import same_color
+    tr = to_numpy(trajectory)
+    steps = len(tr) - 1
+    k = frame_index(t, len(tr), at_or_before=True)
     m = min(n_paths, tr.shape[1])
+    by_gid = {c.get_gid(): c for c in ax.collections}
     if reference is not None:
         ref = to_numpy(reference)
         kr = frame_index(k / max(steps, 1), len(ref))
-        for i in range(m):
-            ax.plot(ref[:kr + 1, i, 0], ref[:kr + 1, i, 1], color="k", lw=0.8, ls=":", alpha=0.8,
-                    label=None if i else "accurate path")
-    for i in range(m):
-        ax.plot(tr[:k + 1, i, 0], tr[:k + 1, i, 1], color=color or COLORS["path"], lw=1.2, alpha=0.8,
-                marker="o", ms=2.5, label=None if i else "solver path (dots: steps)")
-    ax.scatter(tr[k][:, 0], tr[k][:, 1], s=10, alpha=0.9, color=COLORS["x_t"], edgecolors="k", linewidths=0.3,
-               zorder=3, label="points at the step")   # dark rims: apart from an orange (Euler) path by more than hue
+        by_gid["reference"].set_segments(list(ref[:kr + 1, :m].transpose(1, 0, 2)))
+    by_gid["paths"].set_segments(list(tr[:k + 1, :m].transpose(1, 0, 2)))
+    by_gid["steps"].set_offsets(np.asarray(tr[:k + 1, :m]).reshape(-1, 2))
+    if color is not None and not same_color(color, by_gid["paths"].get_color()[0][:3]):  # only on a change: a
+        by_gid["paths"].set_color(color)                                             # legend costs to redraw
+        by_gid["steps"].set_color(color)
+        legend = ax.get_legend()
+        for handle, text in zip(legend.legend_handles if legend else [], legend.get_texts() if legend else []):
+            if text.get_text().startswith("solver path"):
+                handle.set_color(by_gid["paths"].get_color()[0])   # as the legend made it: the colour with alpha
+    ax.collections[-1].set_offsets(tr[k])
     return k / max(steps, 1)

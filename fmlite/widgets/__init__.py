@@ -3,11 +3,11 @@
 Each explorer is a pure drawing function `draw_*(fig, **params)` that draws the whole
 figure from its parameters (tests call it directly), plus a thin ipywidgets wrapper,
 `Explorer`, that redraws one pyplot-free Figure on every slider change, renders it to
-PNG and swaps the bytes of a `widgets.Image` (no flicker, no output-area churn), and
+a lossless WebP picture and swaps the bytes of a `widgets.Image` (no flicker, no output-area churn), and
 states the current values in a `widgets.Label` (e.g. "t = 0.25").
 
 Tests move the sliders programmatically: `ex.controls["t"].value = 0.7` redraws
-synchronously, then `ex.image.value` holds the new PNG. When a drawing raises after a
+synchronously, then `ex.image.value` holds the new picture. When a drawing raises after a
 slider move, the picture says so and the label reads "t = 0.70: could not draw (...)",
 so picture, label and slider never disagree; the error is kept in `ex.error`.
 

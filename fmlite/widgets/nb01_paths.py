@@ -59,10 +59,15 @@ def schedule_axes(ax2, sigma: float) -> None:
     panel's size in pixels), so the layout of an explorer does not change between a fresh and an updated draw."""
     from matplotlib.ticker import MaxNLocator
     top = 1.1 * max(1.0, float(sigma))
-    ax2.set_ylim(0, top)
-    ax2.set_yticks([v for v in MaxNLocator(nbins=4).tick_values(0, top) if 0 <= v <= top])
-    ax2.set_xticks([0.0, 0.5, 1.0])
-    ax2.set_box_aspect(1)
+    yticks = [v for v in MaxNLocator(nbins=4).tick_values(0, top) if 0 <= v <= top]
+    if ax2.get_ylim() != (0, top):  # set only what differs: setting limits or ticks redraws the Axis
+        ax2.set_ylim(0, top)
+    if list(ax2.get_yticks()) != yticks:
+        ax2.set_yticks(yticks)
+    if list(ax2.get_xticks()) != [0.0, 0.5, 1.0]:
+        ax2.set_xticks([0.0, 0.5, 1.0])
+    if ax2.get_box_aspect() != 1:
+        ax2.set_box_aspect(1)
 
 
 def _schedule_panel_text(ax2, sched, t: float, sigma: float, schedule: str) -> None:

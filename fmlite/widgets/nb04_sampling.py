@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from .explorer import Explorer, dropdown, int_slider, t_slider
 
-__all__ = ["draw_solver_paths", "update_solver_paths", "update_solver_panel", "solver_explorer", "snap_to_grid"]
+__all__ = ["draw_solver_paths", "update_solver_paths", "solver_explorer", "snap_to_grid"]
 
 
 def _title(method: str, steps: int, nfe: int, shown: float, with_t: bool) -> str:
@@ -23,7 +23,7 @@ def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, 
 
     The points sit at the last solver step at or before t; the first n_paths paths are drawn as
     polylines through the solver's steps (straight segments: that is all a fixed-step solver knows),
-    over the same paths of an accurate `reference` trajectory in thin grey.
+    over the same paths of an accurate `reference` trajectory in thin grey (`fmlite.plotting.solver_panel`).
 
     Args:
         fig: empty Figure. t: time in [0, 1]. steps: number of solver steps >= 1.
@@ -44,39 +44,10 @@ def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, 
     ax.set_title(_title(method, steps, sol.nfe, shown, title_t))
 
 
-def update_solver_panel(ax, trajectory, t: float, reference=None, n_paths: int = 40, color: str | None = None) -> float:
-    """Move the artists of an Axes drawn by `fmlite.plotting.solver_panel` (same reference, n_paths and
-    number of points) to another time t or another trajectory; `color` recolours the solver's paths and their
-    legend entry (another method). Returns the time shown."""
-    from ..plotting import frame_index, to_numpy
-    tr = to_numpy(trajectory)
-    steps = len(tr) - 1
-    k = frame_index(t, len(tr), at_or_before=True)
-    m = min(n_paths, tr.shape[1])
-    lines = ax.lines
-    if reference is not None:
-        ref = to_numpy(reference)
-        kr = frame_index(k / max(steps, 1), len(ref))
-        for i, line in enumerate(lines[:m]):
-            line.set_data(ref[:kr + 1, i, 0], ref[:kr + 1, i, 1])
-        lines = lines[m:]
-    for i, line in enumerate(lines):
-        line.set_data(tr[:k + 1, i, 0], tr[:k + 1, i, 1])
-        if color is not None:
-            line.set_color(color)
-    legend = ax.get_legend()
-    if color is not None and legend is not None:
-        for handle, text in zip(legend.legend_handles, legend.get_texts()):
-            if text.get_text().startswith("solver path"):
-                handle.set_color(color)
-    ax.collections[-1].set_offsets(tr[k])
-    return k / max(steps, 1)
-
-
 def update_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, x_0, target=None,
                         reference=None, lim: float = 3.0, n_paths: int = 40, title_t: bool = True) -> None:
     """In-place fast path of `draw_solver_paths` for a new t, number of steps or method."""
-    from ..plotting import COLORS, SOLVER_STYLE
+    from ..plotting import COLORS, SOLVER_STYLE, update_solver_panel
     from ..solvers import integrate
 
     sol = integrate(velocity, x_0, int(steps), method, return_trajectory=True)

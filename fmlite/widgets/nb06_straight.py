@@ -67,55 +67,15 @@ def draw_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0
         cache: optional dict, filled with `euler_trajectories` per number of steps and reused (and the target's
             within-cloud energy term): use one cache per (velocities, x_0, target).
     """
-    from ..plotting import COLORS
+    from ..plotting import COLORS, solver_panel
 
     results = _results(velocities, x_0, int(steps), target, cache)
     colors = [COLORS["path"], COLORS["exact"], COLORS["data"], COLORS["noise"]]
     for i, (name, r) in enumerate(results.items()):
         ax = fig.add_subplot(1, len(results), i + 1)
         ref = None if references is None else references.get(name)
-        shown = _panel(ax, r["trajectory"], t, colors[i % len(colors)], target, ref, lim, n_paths)
+        shown = solver_panel(ax, r["trajectory"], t, colors[i % len(colors)], target, ref, lim, n_paths)
         ax.set_title(_title(name, shown, r), fontsize="medium", y=1.0)
-
-
-def _panel(ax, trajectory, t: float, color: str, target, reference, lim: float, n_paths: int) -> float:
-    """`fmlite.plotting.solver_panel` drawn with one LineCollection per kind of path and one scatter of the
-    step dots (gids "reference", "paths", "steps"; the points last), so it draws and updates fast."""
-    from matplotlib.collections import LineCollection
-
-    from ..plotting import COLORS, scatter, setup_axes
-    setup_axes(ax, lim)
-    if target is not None:
-        scatter(ax, target, color="0.85", s=3, alpha=1.0, label="data")
-    if reference is not None:
-        ax.add_collection(LineCollection([], colors="k", linewidths=0.8, linestyles=":", alpha=0.8, zorder=2,
-                                         gid="reference", label="accurate path"))
-    ax.add_collection(LineCollection([], colors=color, linewidths=1.2, alpha=0.8, zorder=2, gid="paths",
-                                     label="solver path (dots: steps)"))
-    ax.scatter([], [], s=2.5 ** 2, color=color, alpha=0.8, linewidths=1.0, zorder=2, gid="steps")
-    ax.scatter([], [], s=10, alpha=0.9, color=COLORS["x_t"], edgecolors="k", linewidths=0.3, zorder=3,
-               label="points at the step")
-    return _move_panel(ax, trajectory, t, reference, n_paths)
-
-
-def _move_panel(ax, trajectory, t: float, reference, n_paths: int) -> float:
-    """Set the artists of a `_panel` to time t of the trajectory; returns the time of the step shown."""
-    import numpy as np
-
-    from ..plotting import frame_index, to_numpy
-    tr = to_numpy(trajectory)
-    steps = len(tr) - 1
-    k = frame_index(t, len(tr), at_or_before=True)
-    m = min(n_paths, tr.shape[1])
-    by_gid = {c.get_gid(): c for c in ax.collections}
-    if reference is not None:
-        ref = to_numpy(reference)
-        kr = frame_index(k / max(steps, 1), len(ref))
-        by_gid["reference"].set_segments(list(ref[:kr + 1, :m].transpose(1, 0, 2)))
-    by_gid["paths"].set_segments(list(tr[:k + 1, :m].transpose(1, 0, 2)))
-    by_gid["steps"].set_offsets(np.asarray(tr[:k + 1, :m]).reshape(-1, 2))
-    ax.collections[-1].set_offsets(tr[k])
-    return k / max(steps, 1)
 
 
 def _results(velocities, x_0, steps: int, target, cache) -> dict:
@@ -136,10 +96,11 @@ def _title(name: str, shown: float, r: dict) -> str:
 def update_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0, target=None, references=None,
                           cache: dict | None = None, lim: float = 3.0, n_paths: int = 30) -> None:
     """In-place fast path of `draw_straight_paths` for a new t or number of steps: moves the lines and points."""
+    from ..plotting import update_solver_panel
     results = _results(velocities, x_0, int(steps), target, cache)
     for ax, (name, r) in zip(fig.axes, results.items()):
         ref = None if references is None else references.get(name)
-        shown = _move_panel(ax, r["trajectory"], t, ref, n_paths)
+        shown = update_solver_panel(ax, r["trajectory"], t, ref, n_paths)
         ax.set_title(_title(name, shown, r), fontsize="medium", y=1.0)
 
 
