@@ -5,8 +5,10 @@
     python bench/run.py --quick    # a smoke run of every part (about 2 minutes); writes bench/RESULTS-quick.md
 
 Parts (runners interleaved round-robin within each repetition, so machine noise hits all alike):
-  (a) training steps/s on the same network (fmlite MLP, widths 128 and 256), batch 256, the same sampler:
-      fmlite's `train` against a plain PyTorch loop and the loops of TorchCFM's and Meta's examples (bench/peers.py).
+  (a) training steps/s on the same network (fmlite MLP, widths 128 and 256), batch 256, the same sampler, every
+      runner at 1 and at 2 torch threads: fmlite's `train` against a plain PyTorch loop and the loops of TorchCFM's
+      and Meta's examples (bench/peers.py), and the bound of any loop: the network's forward and backward and a
+      fused Adam step alone, on a fixed batch.
   (b) time to a fixed quality: energy distance of 2,000 Euler-100 samples to 2,000 fresh moons <= 0.005, checked
       every 100 steps, evaluation excluded, median over 3 seeds; fmlite's defaults against each peer's 2-D recipe.
   (c) sampling wall time and quality at 1 to 100 NFE: fmlite's solvers against Meta's ODESolver, one trained model.
@@ -42,9 +44,9 @@ from fmlite.paths import LinearPath  # noqa: E402
 from fmlite.solvers import METHODS, integrate  # noqa: E402
 from fmlite.train import train  # noqa: E402
 
-FULL = dict(widths=(128, 256), steps_a=500, reps_a=3, seeds_b=(0, 1, 2), cap_b=6000, nfes=(1, 2, 4, 8, 16, 32, 100),
+FULL = dict(widths=(128, 256), threads_a=(1, 2), steps_a=500, reps_a=3, seeds_b=(0, 1, 2), cap_b=6000, nfes=(1, 2, 4, 8, 16, 32, 100),
             n_c=2000, reps_c=3, notebooks="notebooks/", explorers="", scales=(1.0, 1.6))
-QUICK = dict(widths=(128, 256), steps_a=30, reps_a=1, seeds_b=(0,), cap_b=100, nfes=(1, 2, 4), n_c=500, reps_c=1,
+QUICK = dict(widths=(128, 256), threads_a=(1, 2), steps_a=30, reps_a=1, seeds_b=(0,), cap_b=100, nfes=(1, 2, 4), n_c=500, reps_c=1,
              notebooks="notebooks/00_start_here.ipynb", explorers="00", scales=(1.0, 1.6))
 META_METHODS = {"euler": "euler", "midpoint": "midpoint", "heun": "heun2", "rk4": "rk4"}  # torchdiffeq's names
 
@@ -68,35 +70,64 @@ def has_eval_hook():
 
 
 # ----- (a) training steps/s -------------------------------------------------------------------------------------------
+#: The runner of (a) that bounds every loop: forward, backward and a fused Adam step of the same network on one fixed
+#: batch (no data, no path, no checks). No training loop of this network and optimiser can take steps faster.
+ALONE = "network + Adam alone"
+
+
+def network_and_adam(model, batch=256):
+    """A step of `ALONE`: loss on a fixed batch, backward, fused Adam (fmlite's optimiser); nothing else."""
+    from fmlite.optim import make_optimizer
+    optimizer = make_optimizer(model.parameters(), 1e-2)
+    g = torch.Generator().manual_seed(0)
+    x, t, u = torch.randn(batch, 2, generator=g), torch.rand(batch, generator=g), torch.randn(batch, 2, generator=g)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        torch.mean((model(x, t) - u) ** 2).backward()
+        optimizer.step()
+    return step
+
+
 def steps_per_second(cfg, have_cfm, have_meta):
+    """rates[(runner, width, threads)] = [steps/s per repetition]; every runner at the same torch thread count."""
     runners = {"fmlite train": None, "plain PyTorch": peers.plain_step}
     if have_cfm:
         runners["TorchCFM loop"] = peers.torchcfm_step
     if have_meta:
         runners["Meta loop"] = peers.meta_step
+    runners[ALONE] = lambda model, sampler: network_and_adam(model)
 
-    def run(name, width, steps, seed):
+    def run(name, width, steps, seed, threads):
         torch.manual_seed(seed)
+        torch.set_num_threads(threads)
         model = MLP(dim=2, hidden=width)
         start = time.perf_counter()
         if runners[name] is None:
-            train(model, LinearPath(), sampler, steps, progress=False, seed=seed)
+            train(model, LinearPath(), sampler, steps, progress=False, seed=seed, threads=threads)
         else:
             step = runners[name](model, sampler)
             for _ in range(steps):
                 step()
         return steps / (time.perf_counter() - start)
 
+    before = torch.get_num_threads()
+    thread_counts = [n for n in cfg["threads_a"] if n <= (os.cpu_count() or 1)]
     for name in runners:  # warm-up: first calls, lazy imports
-        run(name, 128, 20, 0)
-    rates = {(name, w): [] for name in runners for w in cfg["widths"]}
+        run(name, 128, 20, 0, 1)
+    rates = {(name, w, n): [] for name in runners for w in cfg["widths"] for n in thread_counts}
     names = list(runners)
-    for rep in range(cfg["reps_a"]):
-        order = names[rep % len(names):] + names[:rep % len(names)]  # rotate who goes first
-        for width in cfg["widths"]:
-            for name in order:
-                rates[(name, width)].append(run(name, width, cfg["steps_a"], rep))
-                print(f"  (a) rep {rep} width {width} {name:14s} {rates[(name, width)][-1]:7.0f} steps/s", flush=True)
+    try:
+        for rep in range(cfg["reps_a"]):
+            order = names[rep % len(names):] + names[:rep % len(names)]  # rotate who goes first
+            for threads in thread_counts:
+                for width in cfg["widths"]:
+                    for name in order:
+                        rates[(name, width, threads)].append(run(name, width, cfg["steps_a"], rep, threads))
+                        print(f"  (a) rep {rep} {threads} thread(s) width {width} {name:20s} "
+                              f"{rates[(name, width, threads)][-1]:7.0f} steps/s", flush=True)
+    finally:
+        torch.set_num_threads(before)
     return names, rates
 
 
@@ -250,7 +281,8 @@ def main():
                         help="where to write the report (default bench/RESULTS.md, or bench/RESULTS-quick.md)")
     parser.add_argument("--skip", default="", help="parts to leave out, e.g. 'de' (for tests)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads for (a) to (c), every runner alike (default: torch's own choice)")
+                        help="torch threads for (b) and (c), every runner alike (default: torch's own choice); "
+                             "(a) runs at 1 and 2 threads")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
