@@ -91,11 +91,21 @@ def table_a(cfg, names, rates):
             L.append(f"| {n} | {w} | " + " | ".join(f"{med[k]:.0f}" for k in names) + " | "
                      + " | ".join(fmt_ratio(med[loops[0]] / med[k]) for k in loops[1:])
                      + f" | {fmt_ratio(med[alone] / fastest)} |")
-            summary.append(f"{n} thread{'s' if n > 1 else ''}, width {w}: {fmt_ratio(med[loops[0]] / fastest)} "
+            paired = [r for r in _paired(rates, loops[0], libraries, w, n)]
+            spread = f", repetitions {min(paired):.2f}–{max(paired):.2f}" if len(paired) > 1 else ""
+            summary.append(f"{n} thread{'s' if n > 1 else ''}, width {w}: {fmt_ratio(median(paired))}{spread} "
                            f"(bound {fmt_ratio(med[alone] / fastest)})")
-    L += ["", "fmlite / fastest peer library (target ≥ 1.5×; in brackets the most any loop could reach, "
-          f"{alone} / fastest library): " + "; ".join(summary) + ".", ""]
+    L += ["", "fmlite / fastest peer library, the median of the ratios within each repetition (which cancels the "
+          "machine's drift between repetitions; target ≥ 1.5×), and in brackets the most any loop could reach, "
+          f"{alone} / fastest library: " + "; ".join(summary) + ".", ""]
     return L
+
+
+def _paired(rates, fmlite, libraries, width, threads):
+    """Per repetition: fmlite's steps/s over the fastest library's in the same repetition."""
+    reps = len(rates[(fmlite, width, threads)])
+    return [rates[(fmlite, width, threads)][r] / max(rates[(k, width, threads)][r] for k in libraries)
+            for r in range(reps) if libraries]
 
 
 def table_b(cfg, b):

@@ -160,3 +160,10 @@ def test_network_and_adam_trains_the_network_on_its_fixed_batch():
     for _ in range(5):
         step()
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_ratios_are_paired_within_each_repetition():
+    """A slow repetition slows every runner: the ratio is taken within a repetition, then the median."""
+    rates = {("fmlite", 128, 1): [300.0, 600.0, 450.0], ("A", 128, 1): [200.0, 500.0, 300.0],
+             ("B", 128, 1): [100.0, 400.0, 350.0]}
+    assert results_md._paired(rates, "fmlite", ["A", "B"], 128, 1) == [1.5, 1.2, 450.0 / 350.0]
