@@ -1,4 +1,4 @@
-"""Benchmark: server-side response time of every explorer (compute + draw + PNG encode) per control change.
+"""Benchmark: server-side response time of every explorer (compute + draw + picture encode) per control change.
 
 Builds each explorer the way its notebook does (same arguments, smaller seeded setup: shipped models where the
 notebook uses them, an untrained network of the notebook's size where it trains one, since the timing does not

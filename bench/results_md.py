@@ -159,7 +159,7 @@ def table_d(cfg, total, rc, per, tail):
 
 def table_e(cfg, e):
     L = ["## (e) Explorer response times", "",
-         "Server-side time of one control change (compute + draw + PNG encode), ms, from bench/explorers.py, one "
+         "Server-side time of one control change (compute + draw + picture encode), ms, from bench/explorers.py, one "
          f"torch thread, at `lecture_style(scale)` for scale {' and '.join(str(s) for s in cfg['scales'])}.", ""]
     for scale, (rows, how) in e.items():
         L += [f"Scale {scale} ({how}):", "", "| explorer | control | median | max | target median / max |",

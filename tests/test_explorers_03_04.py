@@ -150,7 +150,7 @@ def test_draw_learned_vs_exact_draws_both_fields_and_the_error(setting):
     with torch.no_grad():
         err = (model(x_t, torch.full((200,), 0.3)) - marginal_velocity(x_t, 0.3, data, path)).norm(dim=1)
     assert np.allclose(pts.get_array(), err.numpy(), atol=1e-5)
-    assert error_ax.get_title() == f"error $|v_\\theta - u_t(x)|$ at $x_t$: mean {err.mean().item():.2f}"
+    assert error_ax.get_title() == f"error |v_θ − u_t(x)| at x_t: mean {err.mean().item():.2f}"
 
 
 def test_learned_vs_exact_explorer_moves_with_t(setting):

@@ -15,7 +15,7 @@ from .style import COLORS, SOLVER_STYLE, lecture_scale, lecture_style, figure, t
 from .points import (conditional_paths, flow_snapshot, frame_index, interpolant_panel, scatter, solver_panel,
                      trajectories, update_interpolant_panel, update_solver_panel, velocity_arrows)
 from .fields import (field_on_grid, arrow_scale, field_arrow_arrays, field_arrows, update_field_arrows, quiver,
-                     arrows, field_panel, error_points, update_error_points, density)
+                     arrows, field_panel, error_points, update_error_points, density, steady_colorbar)
 from .curves import schedule_curve, update_schedule_curve, loss_curve, time_profile, quality_vs_nfe, small_multiples
 from .images import tile_images, image_grid, image_rows
 
@@ -48,6 +48,7 @@ __all__ = [
     "field_panel",
     "error_points",
     "update_error_points",
+    "steady_colorbar",
     "density",
     "schedule_curve",
     "update_schedule_curve",

@@ -9,13 +9,14 @@ from typing import Callable
 import numpy as np
 import torch
 from matplotlib.axes import Axes
+from matplotlib.ticker import ScalarFormatter
 from torch import Tensor
 
 from .style import COLORS, setup_axes, to_numpy
 from .points import scatter
 
 __all__ = ["field_on_grid", "arrow_scale", "field_arrow_arrays", "field_arrows", "update_field_arrows", "quiver",
-           "arrows", "field_panel", "error_points", "update_error_points", "density"]
+           "arrows", "field_panel", "error_points", "update_error_points", "density", "steady_colorbar"]
 
 
 def field_on_grid(velocity: Callable[[Tensor, Tensor], Tensor], t: float, lim: float = 3.0, n: int = 21):
@@ -102,7 +103,7 @@ def field_arrows(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor], t: floa
     q = ax.quiver(X, Y, U, V, *([speed] if color is None else []), scale=scale,
                   scale_units="xy" if scale is not None else None, angles="xy", width=width, label=label, **style)
     if colorbar and color is None:
-        ax.figure.colorbar(q, ax=ax, shrink=0.8, label="speed |u|")
+        steady_colorbar(q, ax, "speed |u|")
     return q
 
 
@@ -179,8 +180,29 @@ def error_points(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor],
     pts = to_numpy(x)
     art = ax.scatter(pts[:, 0], pts[:, 1], c=err, s=s, cmap=cmap, vmin=0, vmax=vmax, linewidths=0)
     if colorbar:
-        ax.figure.colorbar(art, ax=ax, shrink=0.8, label="|error|")
+        steady_colorbar(art, ax, "|error|")
     return art, err
+
+
+class _PaddedFormatter(ScalarFormatter):
+    """matplotlib's default tick labels, padded on the right to a fixed number of characters (invisible on
+    the labels of a colorbar, which start at its edge)."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.width = width
+
+    def __call__(self, x, pos=None):
+        return super().__call__(x, pos).ljust(self.width)
+
+
+def steady_colorbar(mappable, ax: Axes, label: str, width: int = 6):
+    """A colorbar beside ax whose tick labels all have `width` characters (padded with spaces), so that new
+    colour limits (an explorer's next t) keep the figure's layout and need no new one. Returns the Colorbar."""
+    bar = ax.figure.colorbar(mappable, ax=ax, shrink=0.8, label=label)
+    bar.formatter = _PaddedFormatter(width)
+    bar.update_ticks()
+    return bar
 
 
 def _errors(velocity, reference, x, t: float, vmax):

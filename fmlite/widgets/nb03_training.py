@@ -68,8 +68,13 @@ def draw_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float =
         arrows(ax, field, t, color, lim, n, scale=frame["scale"])
     setup_axes(axes[2], lim)
     _, err = error_points(axes[2], model, exact, frame["x_t"], t)
-    axes[2].set_title(f"error $|v_\\theta - u_t(x)|$ at $x_t$: mean {err.mean():.2f}", y=1.0)
+    axes[2].set_title(_error_title(err), y=1.0)
     fig.suptitle(f"t = {float(t):.2f}")
+
+
+def _error_title(err) -> str:
+    """The error panel's title, in plain text: mathtext would be parsed anew for every new mean (20 ms a move)."""
+    return f"error |v_θ − u_t(x)| at x_t: mean {err.mean():.2f}"
 
 
 def _cached_frame(t, model, data, path, lim, n, n_points, seed, cache) -> dict:
@@ -94,7 +99,7 @@ def update_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float
     for ax, arrays in zip(axes[:2], frame["arrays"]):
         update_field_arrows(ax.collections[-1], None, t, lim, n, arrays=arrays)
     err = update_error_points(axes[2].collections[-1], None, None, frame["x_t"], t, errors=frame["err"])
-    axes[2].set_title(f"error $|v_\\theta - u_t(x)|$ at $x_t$: mean {err.mean():.2f}", y=1.0)
+    axes[2].set_title(_error_title(err), y=1.0)
     fig.suptitle(f"t = {float(t):.2f}")
 
 
