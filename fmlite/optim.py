@@ -17,9 +17,11 @@ __all__ = ["make_optimizer", "LR_SCHEDULES", "auto_threads", "cpu_threads"]
 def auto_threads(model: nn.Module) -> int:
     """The CPU thread count `train(threads=None)` uses: 1 for every network of this course.
 
-    Measured on a 2-core CPU (bench/TUNING.md): MLP widths 64 to 256 and the digits ConvNet train
-    as fast or faster on one thread than on two, since each step is many small operations whose
-    hand-off between threads costs more than it saves. Returns a whole number >= 1.
+    Measured on a 2-core CPU (bench/RESULTS.md, part (a)): on a quiet machine two threads train the width-128
+    MLP no faster than one and the width-256 MLP about 1.4x faster; on a machine busy with other work, two
+    threads measured up to 30x slower, since each step is many small operations whose threads wait for one
+    another. One thread is never that slow, so it is the default; pass `train(..., threads=2)` for a larger
+    network on an otherwise idle machine. Returns a whole number >= 1.
     """
     return 1
 
