@@ -43,7 +43,8 @@ def report(cfg, args, machine, results, seconds):
          f"{seconds / 60:.1f} min.", "",
          f"Machine: {machine['cores']} cores ({machine['cpu']}), load average at start {machine['load_start']}, "
          f"at end {machine['load_end']}; Python {platform.python_version()}, torch {torch.__version__} "
-         f"({torch.get_num_threads()} threads for (b) and (c){', set by --threads' if args.threads else ', its default'}), torchcfm {version('torchcfm')}, flow_matching "
+         f"({torch.get_num_threads()} threads for (b) and (c)"
+         f"{', set by --threads' if args.threads else ', its default'}), torchcfm {version('torchcfm')}, flow_matching "
          f"{version('flow_matching')}, torchdiffeq {version('torchdiffeq')}. Timings include whatever else the "
          "machine ran; the runners are interleaved so that load hits all alike.", ""]
     if results["notes"]:

@@ -44,10 +44,10 @@ from fmlite.paths import LinearPath  # noqa: E402
 from fmlite.solvers import METHODS, integrate  # noqa: E402
 from fmlite.train import train  # noqa: E402
 
-FULL = dict(widths=(128, 256), threads_a=(1, 2), steps_a=500, reps_a=3, seeds_b=(0, 1, 2), cap_b=6000, nfes=(1, 2, 4, 8, 16, 32, 100),
-            n_c=2000, reps_c=3, notebooks="notebooks/", explorers="", scales=(1.0, 1.6))
-QUICK = dict(widths=(128, 256), threads_a=(1, 2), steps_a=30, reps_a=1, seeds_b=(0,), cap_b=100, nfes=(1, 2, 4), n_c=500, reps_c=1,
-             notebooks="notebooks/00_start_here.ipynb", explorers="00", scales=(1.0, 1.6))
+FULL = dict(widths=(128, 256), threads_a=(1, 2), steps_a=500, reps_a=3, seeds_b=(0, 1, 2), cap_b=6000,
+            nfes=(1, 2, 4, 8, 16, 32, 100), n_c=2000, reps_c=3, notebooks="notebooks/", explorers="", scales=(1.0, 1.6))
+QUICK = dict(widths=(128, 256), threads_a=(1, 2), steps_a=30, reps_a=1, seeds_b=(0,), cap_b=100, nfes=(1, 2, 4),
+             n_c=500, reps_c=1, notebooks="notebooks/00_start_here.ipynb", explorers="00", scales=(1.0, 1.6))
 META_METHODS = {"euler": "euler", "midpoint": "midpoint", "heun": "heun2", "rk4": "rk4"}  # torchdiffeq's names
 
 

@@ -27,8 +27,8 @@ from matplotlib.transforms import Bbox
 
 from ..plotting.style import lecture_scale
 
-__all__ = ["BOX", "SLIDER_WIDTH", "Explorer", "picture_geometry", "size_control", "t_slider", "float_slider", "int_slider", "dropdown", "picture_format", "picture_bytes",
-           "layout_signature", "dynamic_artists"]
+__all__ = ["BOX", "SLIDER_WIDTH", "Explorer", "picture_geometry", "size_control", "t_slider", "float_slider",
+           "int_slider", "dropdown", "picture_format", "picture_bytes", "layout_signature", "dynamic_artists"]
 
 
 def picture_format() -> str:
@@ -282,7 +282,7 @@ def _format(name: str, value) -> str:
 
 
 class Explorer:
-    """Controls -> draw(fig, **values) -> a picture (WebP) in an Image widget; a Label appears only when a drawing fails.
+    """Controls -> draw(fig, **values) -> a picture in an Image widget; a Label appears only when a drawing fails.
 
     One statement of the values on screen: the sliders' readouts and the figure's title say what is shown;
     the Label holds the same values as text (for tests and screen readers) but is displayed only to
@@ -306,6 +306,7 @@ class Explorer:
         width: the CSS width (px) the picture is displayed at (at most the notebook's width).
         draws: how many times the figure has been drawn or updated.
         updates: how many of those took the in-place fast path.
+        blits: how many of those updates were drawn by redrawing only what changed (`dynamic_artists`).
         error: the exception of the last drawing, or None when it succeeded. After a slider
             move whose drawing raises, the picture shows the message, the label states the values
             followed by "could not draw (message)", and nothing is raised (an exception in a
@@ -340,8 +341,8 @@ class Explorer:
         self._signature = self._view = self._background = None  # the picture on show, for `_blit`
         self._regions: dict = {}
         FigureCanvasAgg(self.figure)
-        self.image = widgets.Image(format=picture_format(), layout=widgets.Layout(width=f"{self.width}px", max_width="100%",
-                                                                       height="auto"))
+        self.image = widgets.Image(format=picture_format(),
+                                   layout=widgets.Layout(width=f"{self.width}px", max_width="100%", height="auto"))
         self.label = widgets.Label(layout=widgets.Layout(display="none"))
         self.draws, self.updates, self.blits, self.error = 0, 0, 0, None
         self.redraw()
@@ -389,7 +390,7 @@ class Explorer:
             if not fast:
                 self._clear()
                 self.draw_fn(self.figure, **values, **self.fixed)
-            png = self._picture(fast)
+            picture = self._picture(fast)
         except Exception as err:  # noqa: BLE001 - shown in the widget, kept in self.error
             self.error, self._drawn = err, None
             message = f"{type(err).__name__}: {err}"
@@ -401,7 +402,7 @@ class Explorer:
             self.label.layout.display = None   # shown: the reader needs to know why the picture is a message
             return
         self.error, self._drawn = None, values
-        self.image.value = png
+        self.image.value = picture
         self.label.value = stated
         self.label.layout.display = "none"
         self.draws += 1
@@ -442,7 +443,8 @@ class Explorer:
 
     def _blit(self, stale: set) -> bytes | None:
         """After an in-place update: restore a background rendered without the changed artists and draw only
-        them (and what lies above them in their Axes), the same pixels as a full draw. None when it cannot."""
+        them and what may overlap them from above (`dynamic_artists`): the same pixels as a full draw. None when
+        it cannot (nothing changed, or the figure's background did)."""
         fig, canvas = self.figure, self.figure.canvas
         if self._view is None:
             return None
