@@ -118,7 +118,7 @@ def check_checkpoints() -> str:
 
 
 def check_figure() -> str:
-    """A matplotlib figure renders to PNG with the Agg backend (no display needed)."""
+    """A matplotlib figure renders to PNG with the Agg backend (no display needed); which format explorers use."""
     import io
 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -134,7 +134,10 @@ def check_figure() -> str:
                      "pip install --force-reinstall matplotlib pillow") from None
     if not buf.getvalue().startswith(b"\x89PNG"):
         raise Failed("a figure rendered to something that is not a PNG", "pip install --force-reinstall matplotlib")
-    return f"a {len(buf.getvalue()):,}-byte PNG with Agg"
+    from .widgets.explorer import picture_format
+    kind = picture_format()
+    return (f"a {len(buf.getvalue()):,}-byte PNG with Agg; explorer pictures in {kind.upper()}"
+            + ("" if kind == "webp" else " (Pillow without WebP: slower; pip install --force-reinstall pillow)"))
 
 
 #: name -> check, run in this order.

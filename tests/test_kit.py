@@ -143,3 +143,10 @@ def test_solutions_refuse_the_notebooks_folder(capsys):
     assert "is the notebooks folder itself" in capsys.readouterr().err
     with pytest.raises(ValueError):
         write_solutions(ROOT / "notebooks")
+
+
+def test_doctor_says_which_picture_format_explorers_use(monkeypatch):
+    from fmlite.widgets import explorer
+    assert doctor.check_figure().endswith("explorer pictures in WEBP")
+    monkeypatch.setattr(explorer, "picture_format", lambda: "png")   # a Pillow built without WebP
+    assert "Pillow without WebP" in doctor.check_figure()
