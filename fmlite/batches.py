@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-import torch
 from torch import Tensor
 
-from .checks import check_labels, network_input
+from .checks import check_labels, model_dtype, network_input
 
 __all__ = ["BatchPool", "POOL_ELEMENTS", "POOL_BATCHES"]
 
@@ -50,7 +49,7 @@ class BatchPool:
     def __init__(self, sample_data: Callable, batch_size: int, model, device, owner: str = "train"):
         self.sample_data, self.batch_size, self.model, self.device, self.owner = (
             sample_data, batch_size, model, device, owner)
-        self.dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+        self.dtype = model_dtype(model)
         self.per_sample: int | None = None   # numbers per sample, known after the first pool
         self.x_1: Tensor | None = None
         self.y: Tensor | None = None

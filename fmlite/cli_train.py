@@ -145,7 +145,7 @@ def cmd_train(args, parser, argv: list[str]) -> int:
         parser.error(f"unknown data {args.data!r}: give {', '.join(map(repr, _shipped_names()))} or a .npz file")
     values = _recipe_values(args, parser)
     out = _output_file(args, parser)
-    from .train import resolve_device
+    from .optim import resolve_device
     try:
         resolve_device(args.device)
     except ValueError as err:

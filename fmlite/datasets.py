@@ -8,7 +8,6 @@ handwritten digits (1,797 images, shipped with scikit-learn, no download).
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch

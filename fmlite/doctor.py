@@ -3,7 +3,7 @@
 Each check returns a line of what it found, or raises `Failed(problem, fix)`; the report prints
 one line per check ("ok" or "FAIL" with a one-line fix) and the exit status is 0 only when every
 check passes. Checks: Python and package versions (from pyproject's bounds), the torch build and
-the device "auto" picks (`fmlite.train.resolve_device`), the JupyterLab widget extension in this
+the device "auto" picks (`fmlite.optim.resolve_device`), the JupyterLab widget extension in this
 same environment (the classic cause of explorers that show only `VBox(children=...)`), the
 shipped checkpoints in `data/` (`fmlite.pretrained.load_pretrained`), and a figure rendered with Agg.
 """
@@ -76,7 +76,7 @@ def check_torch() -> str:
     """The torch build (CPU or CUDA) and the device that device="auto" picks."""
     import torch
 
-    from .train import resolve_device
+    from .optim import resolve_device
     build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only"
     device = resolve_device("auto")
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
@@ -134,7 +134,7 @@ def check_figure() -> str:
                      "pip install --force-reinstall matplotlib pillow") from None
     if not buf.getvalue().startswith(b"\x89PNG"):
         raise Failed("a figure rendered to something that is not a PNG", "pip install --force-reinstall matplotlib")
-    from .widgets.explorer import picture_format
+    from .widgets.render import picture_format
     kind = picture_format()
     return (f"a {len(buf.getvalue()):,}-byte PNG with Agg; explorer pictures in {kind.upper()}"
             + ("" if kind == "webp" else " (Pillow without WebP: slower; pip install --force-reinstall pillow)"))

@@ -1,5 +1,5 @@
-"""How `fmlite.train.train` steps: Adam (fused where the installed torch supports it), learning-rate
-schedules, and the CPU thread count of the training call.
+"""Where and how `fmlite.train.train` steps: the device, Adam (fused where the installed torch supports it),
+learning-rate schedules, and the CPU thread count of the training call.
 
 Kept apart from the loss and the loop so that `fmlite/train.py` reads as the maths plus one loop.
 """
@@ -11,7 +11,31 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-__all__ = ["make_optimizer", "LR_SCHEDULES", "auto_threads", "cpu_threads"]
+__all__ = ["resolve_device", "make_optimizer", "LR_SCHEDULES", "auto_threads", "cpu_threads"]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """"auto" -> CUDA when available, else CPU; otherwise check the name and return it.
+
+    Raises:
+        ValueError: unknown device name (lists the valid ones) or CUDA/MPS asked for but absent.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    valid = "'auto', 'cpu', 'cuda', 'cuda:N', 'mps'"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r}; choose one of {valid}") from None
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unknown device {device!r}; choose one of {valid}")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} asked for, but MPS is not available here; use 'auto' or 'cpu'")
+    return dev
 
 
 def auto_threads(model: nn.Module) -> int:

@@ -22,7 +22,7 @@ from .checkpoints import load_checkpoint
 from .models import guided_velocity
 from .recipes import DIGITS_RECIPE, FLOW_RECIPE, SHORT_RUN, train_digits, train_flow, train_images
 from .solvers import METHODS, integrate
-from .train import resolve_device
+from .optim import resolve_device
 
 __all__ = ["load_pretrained", "sample_images", "data_dir", "PRETRAINED",
            # re-exported from fmlite.recipes

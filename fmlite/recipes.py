@@ -152,7 +152,7 @@ def train_images(images: Tensor, labels: Tensor | None = None, *, width: int = 6
 
     Raises:
         ValueError: images or labels that `check_images` refuses (channels-last, integer pixels,
-            outside [-1, 1], float labels, ...), or a bad device name (`fmlite.train.resolve_device`).
+            outside [-1, 1], float labels, ...), or a bad device name (`fmlite.optim.resolve_device`).
     """
     images, labels = check_images(images, labels)
     num_classes = None if labels is None else int(labels.max()) + 1

@@ -23,11 +23,11 @@ from torch import Tensor, nn
 from .batches import BatchPool
 from .checks import check_count, model_dtype, network_input
 from .couplings import COUPLINGS
-from .optim import LR_SCHEDULES, auto_threads, cpu_threads, make_optimizer  # noqa: F401 - re-exported
+from .optim import LR_SCHEDULES, auto_threads, cpu_threads, make_optimizer, resolve_device  # noqa: F401 - re-exported
 from .paths import Path
 
 __all__ = ["flow_matching_loss", "sample_time", "drop_labels", "resolve_device", "train", "History",
-           "TrainingDiverged", "auto_threads", "make_optimizer"]   # the last two live in fmlite.optim
+           "TrainingDiverged", "auto_threads", "make_optimizer"]   # resolve_device and the last two: fmlite.optim
 
 
 def sample_time(batch: int, device=None, dtype=None) -> Tensor:
@@ -109,30 +109,6 @@ def flow_matching_loss(model: nn.Module, path: Path, x_0: Tensor, x_1: Tensor, t
     s = path.sample(x_0, x_1, t)
     v = model(s.x_t, s.t) if y is None else model(s.x_t, s.t, y)
     return ((v - s.u_t) ** 2).flatten(1).sum(1).mean()
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """"auto" -> CUDA when available, else CPU; otherwise check the name and return it.
-
-    Raises:
-        ValueError: unknown device name (lists the valid ones) or CUDA/MPS asked for but absent.
-    """
-    if isinstance(device, torch.device):
-        device = str(device)
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    valid = "'auto', 'cpu', 'cuda', 'cuda:N', 'mps'"
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r}; choose one of {valid}") from None
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unknown device {device!r}; choose one of {valid}")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use 'auto' or 'cpu'")
-    if dev.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"device {device!r} asked for, but MPS is not available here; use 'auto' or 'cpu'")
-    return dev
 
 
 class TrainingDiverged(FloatingPointError):

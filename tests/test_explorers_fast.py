@@ -8,7 +8,8 @@ import torch
 from PIL import Image
 
 from fmlite import widgets as W
-from fmlite.widgets.explorer import Explorer, float_slider, picture_bytes
+from fmlite.widgets.explorer import Explorer, float_slider
+from fmlite.widgets.render import picture_bytes
 
 
 def pixels(png: bytes) -> np.ndarray:
@@ -79,9 +80,8 @@ def test_blit_redraws_what_lies_above_a_changed_artist(inside):
     assert ex.blits == 3
     ax = ex.figure.axes[0]
     ex.controls["x"].value = 0.2
-    from fmlite.widgets.explorer import _stale_tops, dynamic_artists
     _move(ex.figure, 0.25, 1.2, inside)
-    drawn, _ = dynamic_artists(ex.figure, ex._view, ex.figure.canvas.get_renderer(), {}, _stale_tops(ex.figure))
+    drawn = ex.renderer.dynamic_artists()
     assert ax.collections[0] in drawn and ax.lines[0] in drawn and ax.title in drawn
     assert (ax.get_legend() in drawn) is inside and ax.xaxis not in drawn
 

@@ -146,7 +146,7 @@ def test_solutions_refuse_the_notebooks_folder(capsys):
 
 
 def test_doctor_says_which_picture_format_explorers_use(monkeypatch):
-    from fmlite.widgets import explorer
+    from fmlite.widgets import render
     assert doctor.check_figure().endswith("explorer pictures in WEBP")
-    monkeypatch.setattr(explorer, "picture_format", lambda: "png")   # a Pillow built without WebP
+    monkeypatch.setattr(render, "picture_format", lambda: "png")   # a Pillow built without WebP
     assert "Pillow without WebP" in doctor.check_figure()

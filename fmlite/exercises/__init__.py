@@ -18,8 +18,8 @@ and imported automatically).
 import importlib
 import pkgutil
 
-from .framework import (EXERCISES, Mismatch, NotSolved, check, compare, known_mistake, passes, show_solution,
-                        solution, verdict)
+from .compare import compare, known_mistake
+from .framework import EXERCISES, Mismatch, NotSolved, check, passes, show_solution, solution, verdict
 
 # Every notebook module registers its exercises on import; a new notebook adds one file, nbNN_topic.py.
 for _module in pkgutil.iter_modules(__path__):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from .framework import Mismatch, call, compare, register, reject_known
+from .compare import compare, reject_known
+from .framework import call, register
 from .inputs import ONE_TIME, StandInField, domain_times, one_time_variants
 
 B, D = 7, 2  # batch and data dimension differ, so a wrong axis cannot hide

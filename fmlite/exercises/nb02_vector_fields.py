@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from .framework import Mismatch, call, compare, register, reject_known
+from .compare import compare, reject_known
+from .framework import Mismatch, call, register
 from .inputs import domain_times, one_time_variants
 
 B, N, D = 7, 4, 2  # batch, data-set size and dimension pairwise different

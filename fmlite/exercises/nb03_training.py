@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .framework import Mismatch, as_number, call, register, reject_known
+from .compare import as_number, reject_known
+from .framework import Mismatch, call, register
 from .inputs import ONE_TIME, TinyField, domain_times, one_time_variants
 
 B, D = 7, 2                        # 03.fm_loss: batch and dimension differ

@@ -8,7 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .framework import Mismatch, call, compare, register, reject_known
+from .compare import compare, reject_known
+from .framework import Mismatch, call, register
 from .inputs import ONE_TIME, StandInField, domain_times, one_time_variants
 
 B, D, STEPS = 7, 2, 5

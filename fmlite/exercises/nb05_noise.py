@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from .framework import (Mismatch, call_untouched, check_dtype, compare, register, reject_known,
-                        reject_where_finite)
+from .compare import check_dtype, compare, reject_known, reject_where_finite
+from .framework import Mismatch, call_untouched, register
 from .inputs import domain_times, one_time_variants
 
 B, N = 7, 5

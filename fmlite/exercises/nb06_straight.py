@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .framework import Mismatch, as_number, call_untouched, check_dtype, compare, register, reject_known
+from .compare import as_number, check_dtype, compare, reject_known
+from .framework import Mismatch, call_untouched, register
 
 K, B, D = 5, 7, 3          # straightness: steps, paths, dimension
 N_OT = 9                   # ot_pairing: batch size (2-D points)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .framework import Mismatch, call, compare, register, reject_known
+from .compare import compare, reject_known
+from .framework import Mismatch, call, register
 from .inputs import domain_times, one_time_variants
 
 _BROADCAST_HINT = ("t has shape (B,) but the images have shape (B, C, H, W): reshape it to (B, 1, 1, 1) with "

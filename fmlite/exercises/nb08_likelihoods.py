@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .framework import (Mismatch, call, call_untouched, check_dtype, compare, register, reject_known,
-                        reject_where_finite)
+from .compare import check_dtype, compare, reject_known, reject_where_finite
+from .framework import Mismatch, call, call_untouched, register
 from .inputs import ONE_TIME, StandInField, domain_times, one_time_variants
 
 B, D = 7, 3

@@ -37,8 +37,6 @@ def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, 
         schedule: "constant", "bridge" or "sine" (see `fmlite.paths.sigma_schedule`).
         x_0, x_1, eps: noise, data and extra noise, each (B, 2), paired row by row.
     """
-    import torch
-
     from ..paths import LinearPath
     from ..plotting import interpolant_panel, schedule_curve
     sched = sigma_schedule(schedule, sigma)
