@@ -79,8 +79,10 @@ def table_a(cfg, names, rates):
          f"plain loop draw a fresh batch each step and use default Adam (lr 1e-3); `fmlite.train` runs with its "
          f"defaults (data drawn in pools, fused Adam, lr 1e-2) and `threads=` the row's count. \"{alone}\" is the "
          f"bound of any loop: the network's forward and backward and a fused Adam step on one fixed batch, nothing "
-         f"else. {cfg['steps_a']} steps per run, median over {cfg['reps_a']} interleaved repetitions; wall time of "
-         "the whole call (optimiser set-up included). Loops as the libraries' examples write them: bench/peers.py.", "",
+         f"else. The runners take turns in {cfg['rounds_a']} rounds of {cfg['chunk_a']} steps each (fmlite's `train` runs "
+         f"throughout; its callback runs the other runners' turns, in a rotating order, and their time is left out of "
+         f"fmlite's), after one round of warm-up; each cell is the median over the rounds of that runner's steps/s "
+         "(wall time). Loops as the libraries' examples write them: bench/peers.py.", "",
          "| threads | width | " + " | ".join(names) + " | " + " | ".join(f"fmlite / {n}" for n in loops[1:])
          + " | bound / fastest library |",
          "|---" * (len(names) + len(loops) + 2) + "|"]
@@ -93,17 +95,17 @@ def table_a(cfg, names, rates):
                      + " | ".join(fmt_ratio(med[loops[0]] / med[k]) for k in loops[1:])
                      + f" | {fmt_ratio(med[alone] / fastest)} |")
             paired = [r for r in _paired(rates, loops[0], libraries, w, n)]
-            spread = f", repetitions {min(paired):.2f}–{max(paired):.2f}" if len(paired) > 1 else ""
+            spread = f", rounds {min(paired):.2f}–{max(paired):.2f}" if len(paired) > 1 else ""
             summary.append(f"{n} thread{'s' if n > 1 else ''}, width {w}: {fmt_ratio(median(paired))}{spread} "
                            f"(bound {fmt_ratio(med[alone] / fastest)})")
-    L += ["", "fmlite / fastest peer library, the median of the ratios within each repetition (which cancels the "
-          "machine's drift between repetitions; target ≥ 1.5×), and in brackets the most any loop could reach, "
+    L += ["", "fmlite / fastest peer library, the median of the ratios within each round (a slow spell of the shared "
+          "machine hits every runner of a round alike, and the ratio cancels it; target ≥ 1.5×), and in brackets the most any loop could reach, "
           f"{alone} / fastest library: " + "; ".join(summary) + ".", ""]
     return L
 
 
 def _paired(rates, fmlite, libraries, width, threads):
-    """Per repetition: fmlite's steps/s over the fastest library's in the same repetition."""
+    """Per round: fmlite's steps/s over the fastest library's in the same round."""
     reps = len(rates[(fmlite, width, threads)])
     return [rates[(fmlite, width, threads)][r] / max(rates[(k, width, threads)][r] for k in libraries)
             for r in range(reps) if libraries]

@@ -4,11 +4,11 @@
     python bench/run.py            # about 10 minutes on a quiet 2-core CPU; writes bench/RESULTS.md
     python bench/run.py --quick    # a smoke run of every part (about 2 minutes); writes bench/RESULTS-quick.md
 
-Parts (runners interleaved round-robin within each repetition, so machine noise hits all alike):
+Parts (runners interleaved, so machine noise hits all alike):
   (a) training steps/s on the same network (fmlite MLP, widths 128 and 256), batch 256, the same sampler, every
       runner at 1 and at 2 torch threads: fmlite's `train` against a plain PyTorch loop and the loops of TorchCFM's
       and Meta's examples (bench/peers.py), and the bound of any loop: the network's forward and backward and a
-      fused Adam step alone, on a fixed batch.
+      fused Adam step alone, on a fixed batch. The runners take turns every 64 steps (inside train's callback).
   (b) time to a fixed quality: energy distance of 2,000 Euler-100 samples to 2,000 fresh moons <= 0.005, checked
       every 100 steps, evaluation excluded, median over 3 seeds; fmlite's defaults against each peer's 2-D recipe.
   (c) sampling wall time and quality at 1 to 100 NFE: fmlite's solvers against Meta's ODESolver, one trained model.
@@ -44,9 +44,9 @@ from fmlite.paths import LinearPath  # noqa: E402
 from fmlite.solvers import METHODS, integrate  # noqa: E402
 from fmlite.train import train  # noqa: E402
 
-FULL = dict(widths=(128, 256), threads_a=(1, 2), steps_a=500, reps_a=3, seeds_b=(0, 1, 2), cap_b=6000,
+FULL = dict(widths=(128, 256), threads_a=(1, 2), chunk_a=64, rounds_a=20, seeds_b=(0, 1, 2), cap_b=6000,
             nfes=(1, 2, 4, 8, 16, 32, 100), n_c=2000, reps_c=3, notebooks="notebooks/", explorers="", scales=(1.0, 1.6))
-QUICK = dict(widths=(128, 256), threads_a=(1, 2), steps_a=30, reps_a=1, seeds_b=(0,), cap_b=100, nfes=(1, 2, 4),
+QUICK = dict(widths=(128, 256), threads_a=(1, 2), chunk_a=8, rounds_a=2, seeds_b=(0,), cap_b=100, nfes=(1, 2, 4),
              n_c=500, reps_c=1, notebooks="notebooks/00_start_here.ipynb", explorers="00", scales=(1.0, 1.6))
 META_METHODS = {"euler": "euler", "midpoint": "midpoint", "heun": "heun2", "rk4": "rk4"}  # torchdiffeq's names
 
@@ -90,42 +90,60 @@ def network_and_adam(model, batch=256):
 
 
 def steps_per_second(cfg, have_cfm, have_meta):
-    """rates[(runner, width, threads)] = [steps/s per repetition]; every runner at the same torch thread count."""
+    """rates[(runner, width, threads)] = [steps/s per round]; every runner at the same torch thread count.
+
+    The runners take turns in rounds of `chunk_a` steps: `fmlite.train` runs the whole time, and its callback
+    (called every `chunk_a` steps, its time left out of fmlite's) runs `chunk_a` steps of every other runner in a
+    rotating order. A slow spell of the shared machine therefore hits every runner of a round alike, and the
+    ratios within a round cancel it. `chunk_a` = 64 = one of `train`'s data pools, so that each fmlite round
+    includes one pool draw. One round of every runner first, not counted, warms up caches and lazy imports."""
     runners = {"fmlite train": None, "plain PyTorch": peers.plain_step}
     if have_cfm:
         runners["TorchCFM loop"] = peers.torchcfm_step
     if have_meta:
         runners["Meta loop"] = peers.meta_step
     runners[ALONE] = lambda model, sampler: network_and_adam(model)
+    names, others = list(runners), [n for n in runners if runners[n] is not None]
+    chunk, rounds = cfg["chunk_a"], cfg["rounds_a"]
 
-    def run(name, width, steps, seed, threads):
-        torch.manual_seed(seed)
+    def cell(width, threads):
         torch.set_num_threads(threads)
-        model = MLP(dim=2, hidden=width)
-        start = time.perf_counter()
-        if runners[name] is None:
-            train(model, LinearPath(), sampler, steps, progress=False, seed=seed, threads=threads)
-        else:
-            step = runners[name](model, sampler)
-            for _ in range(steps):
-                step()
-        return steps / (time.perf_counter() - start)
+        steps = {}
+        for k, name in enumerate(others):
+            torch.manual_seed(k)
+            steps[name] = runners[name](MLP(dim=2, hidden=width), sampler)
+        rates = {name: [] for name in names}
+        clock = {"last": 0.0}
+
+        def take_turns(done, model):
+            fmlite_seconds = time.perf_counter() - clock["last"]
+            rnd = done // chunk - 1           # round 0 warms up and is not counted
+            if rnd > 0:
+                rates[names[0]].append(chunk / fmlite_seconds)
+            for name in others[rnd % len(others):] + others[:rnd % len(others)]:
+                start = time.perf_counter()
+                for _ in range(chunk):
+                    steps[name]()
+                if rnd > 0:
+                    rates[name].append(chunk / (time.perf_counter() - start))
+            clock["last"] = time.perf_counter()
+
+        torch.manual_seed(len(others))
+        clock["last"] = time.perf_counter()
+        train(MLP(dim=2, hidden=width), LinearPath(), sampler, (rounds + 1) * chunk, progress=False, seed=None,
+              threads=threads, callback=take_turns, eval_every=chunk)
+        return rates
 
     before = torch.get_num_threads()
     thread_counts = [n for n in cfg["threads_a"] if n <= (os.cpu_count() or 1)]
-    for name in runners:  # warm-up: first calls, lazy imports
-        run(name, 128, 20, 0, 1)
-    rates = {(name, w, n): [] for name in runners for w in cfg["widths"] for n in thread_counts}
-    names = list(runners)
+    rates = {}
     try:
-        for rep in range(cfg["reps_a"]):
-            order = names[rep % len(names):] + names[:rep % len(names)]  # rotate who goes first
-            for threads in thread_counts:
-                for width in cfg["widths"]:
-                    for name in order:
-                        rates[(name, width, threads)].append(run(name, width, cfg["steps_a"], rep, threads))
-                        print(f"  (a) rep {rep} {threads} thread(s) width {width} {name:20s} "
-                              f"{rates[(name, width, threads)][-1]:7.0f} steps/s", flush=True)
+        for threads in thread_counts:
+            for width in cfg["widths"]:
+                for name, r in cell(width, threads).items():
+                    rates[(name, width, threads)] = r
+                    print(f"  (a) {threads} thread(s) width {width} {name:20s} {median(r):7.0f} steps/s "
+                          f"(rounds {min(r):.0f}-{max(r):.0f})", flush=True)
     finally:
         torch.set_num_threads(before)
     return names, rates

@@ -162,8 +162,30 @@ def test_network_and_adam_trains_the_network_on_its_fixed_batch():
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_ratios_are_paired_within_each_repetition():
-    """A slow repetition slows every runner: the ratio is taken within a repetition, then the median."""
+def test_ratios_are_paired_within_each_round():
+    """A slow round slows every runner: the ratio is taken within a round, then the median."""
     rates = {("fmlite", 128, 1): [300.0, 600.0, 450.0], ("A", 128, 1): [200.0, 500.0, 300.0],
              ("B", 128, 1): [100.0, 400.0, 350.0]}
     assert results_md._paired(rates, "fmlite", ["A", "B"], 128, 1) == [1.5, 1.2, 450.0 / 350.0]
+
+
+def test_steps_per_second_takes_turns_in_rounds(monkeypatch, one_thread):
+    """Part (a): train runs throughout and its callback runs every other runner's turn of chunk_a steps, in a
+    rotating order; the warm-up round is not counted, and every runner gets one rate per counted round."""
+    log = []
+
+    def logged(name, make):
+        def build(model, *args):
+            step = make(model, *args)
+            return lambda: (log.append(name), step())
+        return build
+
+    monkeypatch.setattr(run.peers, "plain_step", logged("plain", run.peers.plain_step))
+    monkeypatch.setattr(run, "network_and_adam", logged("alone", run.network_and_adam))
+    cfg = dict(run.QUICK, widths=(8,), threads_a=(1,), chunk_a=3, rounds_a=2)
+    names, rates = run.steps_per_second(cfg, have_cfm=False, have_meta=False)
+    assert names == ["fmlite train", "plain PyTorch", run.ALONE]
+    assert all(len(rates[(n, 8, 1)]) == 2 and min(rates[(n, 8, 1)]) > 0 for n in names)
+    turns = [log[i] for i in range(0, len(log), 3)]
+    assert log == [name for name in turns for _ in range(3)]          # whole turns of chunk_a steps
+    assert turns == ["plain", "alone", "alone", "plain", "plain", "alone"]   # rounds 0 (warm-up), 1, 2: rotated
