@@ -188,7 +188,7 @@ def flow_snapshot(ax: Axes, trajectory, t: float, target=None, trail: int = 0, l
     setup_axes(ax, lim)
     if target is not None:
         scatter(ax, target, color="0.85", s=3, alpha=1.0, label="data")
-    if trail > 0 and k > 0:
+    if trail > 0:   # at k = 0 each trail is one point and draws nothing, but the artists stay for updates
         lo = max(0, k - trail)
         for i in range(min(n_trails, tr.shape[1])):
             ax.plot(tr[lo:k + 1, i, 0], tr[lo:k + 1, i, 1], color=COLORS["path"], lw=1, alpha=0.6,

@@ -38,13 +38,13 @@ def draw_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int =
 def update_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int = 0, lim: float = 3.0,
                       n_trails: int = 60) -> bool:
     """In-place fast path of `draw_trajectory` for a new t on a figure it drew: moves the points and the
-    trail lines and retitles. Returns False (changing nothing) when the trail lines would appear or vanish.
+    trail lines and retitles. Returns False (changing nothing) on a figure drawn with other trails.
     """
     from ..plotting import frame_index, to_numpy
     tr = to_numpy(trajectory)
     k = frame_index(t, len(tr))
     ax = fig.axes[0]
-    if bool(ax.lines) != (trail > 0 and k > 0):
+    if len(ax.lines) != (min(n_trails, tr.shape[1]) if trail > 0 else 0):
         return False
     lo = max(0, k - trail)
     for i, line in enumerate(ax.lines):
