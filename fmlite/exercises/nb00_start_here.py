@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from .compare import compare, reject_known
-from .framework import call, register
+from .framework import call_untouched, register
 from .inputs import ONE_TIME, StandInField, domain_times, one_time_variants
 
 B, D = 7, 2  # batch and data dimension differ, so a wrong axis cannot hide
@@ -26,7 +26,7 @@ def _check_interpolate(answer):
     """Domain: t in [0, 1], both ends included; 7 samples in float64, each with its own t."""
     x_0, x_1 = _batch(0)
     t = domain_times(B)
-    got = call(answer, x_0, x_1, t)
+    got = call_untouched(answer, x_0, x_1, t, names=("x_0", "x_1", "t"))
     expected = interpolate(x_0, x_1, t)
     tt = t[:, None]
     where = " (7 samples, each with its own t in [0, 1])"
@@ -65,7 +65,7 @@ def _check_euler_step(answer):
     field = StandInField(_rotation)
     for h in (0.1, 0.02):
         t = domain_times(B, 0.0, 1.0 - h, seed=2)
-        got = call(answer, x, t, h, field)
+        got = call_untouched(answer, x, t, h, field, names=("x", "t"))
         expected = euler_step(x, t, h, _rotation)
         v = _rotation(x, t)
         where = f" (h = {h}, 7 points each with its own t in [0, {1 - h:g}])"

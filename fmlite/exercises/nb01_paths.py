@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from .compare import compare, reject_known
-from .framework import call, register
+from .framework import call_untouched, register
 from .inputs import domain_times, one_time_variants
 
 B, D = 7, 2
@@ -44,7 +44,7 @@ def _check_stochastic_interpolant(answer):
     x_0, x_1, eps = _inputs(0)
     for sigma, lo, hi in _schedules():
         t = domain_times(B, 0.0, 1.0, seed=3)
-        got = call(answer, x_0, x_1, t, eps, sigma)
+        got = call_untouched(answer, x_0, x_1, t, eps, sigma, names=("x_0", "x_1", "t", "eps"))
         expected = stochastic_interpolant(x_0, x_1, t, eps, sigma)
         tt, s, s_flip = t[:, None], sigma(t)[:, None], sigma(1 - t)[:, None]
         ds = sigma.derivative(t.clamp(lo, hi))[:, None]
@@ -88,7 +88,7 @@ def _check_target_velocity(answer):
     x_0, x_1, eps = _inputs(1)
     for sigma, lo, hi in _schedules():
         t = domain_times(B, lo, hi, seed=4)
-        got = call(answer, x_0, x_1, t, eps, sigma)
+        got = call_untouched(answer, x_0, x_1, t, eps, sigma, names=("x_0", "x_1", "t", "eps"))
         expected = target_velocity(x_0, x_1, t, eps, sigma)
         tt, s, ds = t[:, None], sigma(t)[:, None], sigma.derivative(t)[:, None]
         ds_flip = sigma.derivative(1 - t)[:, None]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from .compare import compare, reject_known
-from .framework import Mismatch, call, register
+from .framework import Mismatch, call_untouched, register
 from .inputs import domain_times, one_time_variants
 
 B, N, D = 7, 4, 2  # batch, data-set size and dimension pairwise different
@@ -40,7 +40,7 @@ def conditional_velocity(x, x_1, t):
 def _check_conditional_velocity(answer):
     """Domain: t in [0, 0.99] (1 - t is divided by), 7 float64 points each with its own t."""
     x, x_0, x_1, t, _ = _inputs(2)
-    got = call(answer, x, x_1, t)
+    got = call_untouched(answer, x, x_1, t, names=("x", "x_1", "t"))
     expected = conditional_velocity(x, x_1, t)
     tt = t[:, None]
     where = " (7 points, each with its own t in [0, 0.99])"
@@ -84,7 +84,7 @@ def _weights(x, t, data, centre=None, var=None, sign=-1.0):
 def _check_posterior_weights(answer):
     """Domain: t in [0, 0.99] (the variance (1 - t)² must stay positive), 7 float64 points, N = 4 data points."""
     x, _, _, t, data = _inputs(3)
-    got = call(answer, x, t, data)
+    got = call_untouched(answer, x, t, data, names=("x", "t", "data"))
     expected = posterior_weights(x, t, data)
     where = " (7 points, each with its own t in [0, 0.99]; N = 4 data points)"
     if isinstance(got, torch.Tensor) and got.shape == expected.shape and torch.isfinite(got).all():
@@ -131,7 +131,7 @@ def average_velocity(x, t, data):
 def _check_average_velocity(answer):
     """Domain: t in [0, 0.99] (1 - t is divided by), 7 float64 points, N = 4 data points."""
     x, _, _, t, data = _inputs(4)
-    got = call(answer, x, t, data)
+    got = call_untouched(answer, x, t, data, names=("x", "t", "data"))
     expected = average_velocity(x, t, data)
     tt = t[:, None]
     w = posterior_weights(x, t, data)

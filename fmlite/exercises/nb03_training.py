@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from .compare import as_number, reject_known
-from .framework import Mismatch, call, register
+from .framework import Mismatch, call, call_untouched, register
 from .inputs import ONE_TIME, TinyField, domain_times, one_time_variants
 
 B, D = 7, 2                        # 03.fm_loss: batch and dimension differ
@@ -45,7 +45,7 @@ def _check_fm_loss(answer):
     g = torch.Generator().manual_seed(3)
     x_0, x_1 = (torch.randn(B, D, generator=g, dtype=torch.float64) for _ in range(2))
     t = domain_times(B, seed=5)
-    got = call(answer, model, x_0, x_1, t)
+    got = call_untouched(answer, model, x_0, x_1, t, names=("model", "x_0", "x_1", "t"))
     if not isinstance(got, Tensor):
         raise Mismatch(f"return the loss as a torch tensor, not a {type(got).__name__} (no .item()), so that "
                        "loss.backward() can train the model")

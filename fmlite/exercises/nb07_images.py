@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from .compare import compare, reject_known
-from .framework import Mismatch, call, register
+from .framework import Mismatch, call, call_untouched, register
 from .inputs import domain_times, one_time_variants
 
 _BROADCAST_HINT = ("t has shape (B,) but the images have shape (B, C, H, W): reshape it to (B, 1, 1, 1) with "
@@ -33,7 +33,7 @@ def _check_interpolate_images(answer):
     for batch in (5, 8):
         x_0, x_1 = _images(batch, 70 + batch)
         t = domain_times(batch, seed=batch)
-        got = call(answer, x_0, x_1, t)
+        got = call_untouched(answer, x_0, x_1, t, names=("x_0", "x_1", "t"))
         expected = interpolate_images(x_0, x_1, t)
         where = f" ({batch} images, each with its own t in [0, 1])"
         tt = t[:, None, None, None]
@@ -96,7 +96,7 @@ def _check_guided(answer):
         v_c, v_u = model(x, t, y), model(x, t, null)
         one_time = [(m, model(x, s, y), model(x, s, null)) for m, s in one_time_variants(lambda s: s, t)]
         for w in (3.0, 1.0, 0.0, 0.5, -0.5):  # w = 3 first: there every known mistake differs from the others
-            got = call(answer, model, x, t, y, w)
+            got = call_untouched(answer, model, x, t, y, w, names=("model", "x", "t", "y"))
             expected = v_u + w * (v_c - v_u)
             reject_known(got, [
                 ("the conditional v(x, t, y) whatever w is: scale the difference v_cond - v_uncond by w", v_c),

@@ -167,3 +167,38 @@ def test_euler_step_solution_agrees_with_the_solver():
     field = lambda x, t: -x * t[:, None]  # noqa: E731
     one_step = integrate(field, x, 1, "euler", t_start=0.2, t_end=0.45).x
     assert torch.allclose(solution("00.euler_step")(x, t, 0.25, field), one_step)
+
+
+# ----------------------------------------------------------------------------- answers that change their inputs
+def _euler_in_place(x, t, h, velocity):
+    x += h * velocity(x, t)      # the right value, but the caller's x changes with it
+    return x
+
+
+def _corrupting(key, index):
+    """The worked solution of `key`, which afterwards changes its argument number `index` in place."""
+    def answer(*args):
+        out = solution(key)(*args)
+        args[index].add_(1.0)
+        return out
+    return answer
+
+
+@pytest.mark.parametrize("key, answer, message", [   # found by a new student's trial: a right value, inputs changed
+    ("00.interpolate", lambda x_0, x_1, t: x_0.mul_(1 - t[:, None]).add_(t[:, None] * x_1), "input x_0 in place"),
+    ("00.euler_step", _euler_in_place, "changed its input x in place"),
+    ("01.stochastic_interpolant", _corrupting("01.stochastic_interpolant", 3), "changed its input eps in place"),
+    ("01.target_velocity", lambda x_0, x_1, t, eps, sigma: x_1.sub_(x_0).add_(sigma.derivative(t)[:, None] * eps),
+     "changed its input x_1 in place"),
+    ("02.conditional_velocity", lambda x, x_1, t: x_1.sub_(x).div_((1 - t)[:, None]), "input x_1 in place"),
+    ("02.posterior_weights", _corrupting("02.posterior_weights", 2), "changed its input data in place"),
+    ("02.average_velocity", _corrupting("02.average_velocity", 1), "changed its input t in place"),
+    ("03.fm_loss", _corrupting("03.fm_loss", 2), "changed its input x_1 in place"),
+    ("04.rk4_step", _corrupting("04.rk4_step", 0), "changed its input x in place"),
+    ("07.interpolate_images", _corrupting("07.interpolate_images", 0), "changed its input x_0 in place"),
+    ("07.guided", _corrupting("07.guided", 1), "changed its input x in place"),
+])
+def test_answers_that_change_their_inputs_in_place_are_told_so(key, answer, message, rejected):
+    """A right value computed by changing the caller's tensors (`x += ...`, `x_1.sub_(...)`) is told exactly
+    that, not blamed for a mistake in the maths that it did not make."""
+    rejected(key, answer, message)
