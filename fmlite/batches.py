@@ -66,7 +66,7 @@ class BatchPool:
         n = self.pool_batches(steps_left) * self.batch_size
         pool = self.sample_data(n)
         x_1, y = (pool if isinstance(pool, (tuple, list)) else (pool, None))
-        x_1 = network_input(x_1, self.dtype, "the data x_1 from sample_data", self.owner)
+        x_1 = network_input(x_1, self.dtype, "x_1", f"{self.owner} (data x_1 from sample_data)")
         if x_1.dim() < 1 or x_1.shape[0] != n:
             raise ValueError(f"sample_data({n}) returned {tuple(x_1.shape)}; it must return exactly {n} samples "
                              f"({self.owner} draws pools of whole batches of {self.batch_size}, not single batches)")

@@ -24,10 +24,19 @@ __all__ = ["Schedule", "ConstantSigma", "BridgeSigma", "SineSigma", "Sigma", "as
            "SIGMA_SCHEDULES", "sigma_schedule"]
 
 
+def _as_time(t: Tensor | float) -> Tensor:
+    """t as a floating tensor for a schedule: a plain number (0.5, or 0) becomes a 0-d tensor of the default
+    dtype, an integer tensor a floating one; a floating tensor is passed through as it is."""
+    if isinstance(t, Tensor) and t.is_floating_point():
+        return t
+    return torch.as_tensor(t, dtype=torch.get_default_dtype())
+
+
 class Schedule:
     """A noise scale sigma(t) >= 0 of a stochastic interpolant, with its derivative.
 
-    Call it on t of shape (B,) to get sigma(t) of shape (B,); `derivative(t)` gives
+    Call it on t of shape (B,) to get sigma(t) of shape (B,), or on one number (sigma(0.5)) to get a 0-d
+    tensor; `derivative(t)` gives
     sigma'(t) and `variance_rate(t)` gives sigma(t) sigma'(t) = (1/2) d sigma^2 / dt, which
     the exact marginal field needs and which stays finite where sigma' does not (the
     Brownian bridge at t = 0 and t = 1). Subclasses give closed forms; `Sigma(fn)` wraps
@@ -40,13 +49,13 @@ class Schedule:
     #: True when sigma(t) is 0 for every t (then no eps needs to be drawn).
     is_zero: bool = False
 
-    def __call__(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+    def __call__(self, t: Tensor | float) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def derivative(self, t: Tensor) -> Tensor:  # pragma: no cover - abstract
+    def derivative(self, t: Tensor | float) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def variance_rate(self, t: Tensor) -> Tensor:
+    def variance_rate(self, t: Tensor | float) -> Tensor:
         """sigma(t) sigma'(t) = (1/2) d sigma(t)^2 / dt, shape (B,) like t."""
         return self(t) * self.derivative(t)
 
@@ -69,13 +78,16 @@ class ConstantSigma(Schedule):
         self.scale = _check_scale(scale)
         self.is_zero = self.scale == 0.0
 
-    def __call__(self, t: Tensor) -> Tensor:
+    def __call__(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         return torch.full_like(t, self.scale)
 
-    def derivative(self, t: Tensor) -> Tensor:
+    def derivative(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         return torch.zeros_like(t)
 
-    def variance_rate(self, t: Tensor) -> Tensor:
+    def variance_rate(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         return torch.zeros_like(t)
 
 
@@ -96,15 +108,18 @@ class BridgeSigma(Schedule):
         self.scale = _check_scale(scale)
         self.is_zero = self.scale == 0.0
 
-    def __call__(self, t: Tensor) -> Tensor:
+    def __call__(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         return self.scale * torch.sqrt(t * (1 - t))
 
-    def derivative(self, t: Tensor) -> Tensor:
+    def derivative(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         if self.is_zero:
             return torch.zeros_like(t)
         return self.scale * (1 - 2 * t) / (2 * torch.sqrt(t * (1 - t)))
 
-    def variance_rate(self, t: Tensor) -> Tensor:
+    def variance_rate(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         return self.scale ** 2 * (1 - 2 * t) / 2
 
 
@@ -123,15 +138,18 @@ class SineSigma(Schedule):
         self.scale = _check_scale(scale)
         self.is_zero = self.scale == 0.0
 
-    def __call__(self, t: Tensor) -> Tensor:
+    def __call__(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         # sin(pi t) = sin(pi min(t, 1 - t)), exactly 0 at t = 1 too (float sin(pi) is 1.2e-16, and the
         # exact field divides sigma sigma' by s_t^2 = sigma(1)^2 there)
         return self.scale * torch.sin(math.pi * torch.minimum(t, 1 - t))
 
-    def derivative(self, t: Tensor) -> Tensor:
+    def derivative(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         return self.scale * math.pi * torch.cos(math.pi * t)
 
-    def variance_rate(self, t: Tensor) -> Tensor:
+    def variance_rate(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         return self(t) * self.scale * math.pi * torch.cos(math.pi * t)
 
 
@@ -164,10 +182,12 @@ class Sigma(Schedule):
                     f"exactly, got sigma(0) = {ends[0].item():.4g}, sigma(1) = {ends[1].item():.4g}; "
                     "multiply it by t * (1 - t) or use zero_at_ends=False")
 
-    def __call__(self, t: Tensor) -> Tensor:
+    def __call__(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         return torch.as_tensor(self.fn(t), dtype=t.dtype, device=t.device).expand(t.shape)
 
-    def derivative(self, t: Tensor) -> Tensor:
+    def derivative(self, t: Tensor | float) -> Tensor:
+        t = _as_time(t)
         if self._derivative is not None:
             return torch.as_tensor(self._derivative(t), dtype=t.dtype, device=t.device).expand(t.shape)
         with torch.enable_grad():
@@ -178,10 +198,11 @@ class Sigma(Schedule):
             (grad,) = torch.autograd.grad(value.sum(), s)
         return grad
 
-    def variance_rate(self, t: Tensor) -> Tensor:
+    def variance_rate(self, t: Tensor | float) -> Tensor:
         """sigma sigma' = (1/2) d sigma^2 / dt; where sigma' is not finite (sqrt at 0, e.g.
         sqrt(t (1 - t)) at t = 0), a one-sided three-point difference of sigma^2 in float64
         (step 1e-4, exact for quadratic sigma^2) into [0, 1] takes its place."""
+        t = _as_time(t)
         rate = self(t) * self.derivative(t)
         bad = ~torch.isfinite(rate)
         if bad.any():

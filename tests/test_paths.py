@@ -144,3 +144,17 @@ def test_check_time_prints_enough_digits_and_checks_before_rounding():
         check_time(1 + 1e-9)  # would round to 1.0 in float32
     with pytest.raises(ValueError, match="real number"):
         check_time(True)
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES[1:] + [Sigma(lambda t: 0.5 * torch.sin(math.pi * t),
+                                                            lambda t: 0.5 * math.pi * torch.cos(math.pi * t))],
+                         ids=repr)
+@pytest.mark.parametrize("t", [0.25, 0, 1, 0.5])
+def test_a_schedule_takes_one_number(schedule, t):
+    """sigma(0.5), sigma(0) (an int) and their derivatives give 0-d tensors equal to the batched values, as a
+    student calls them in a notebook (they used to raise torch's own TypeError about full_like or sqrt)."""
+    batch = torch.full((3,), float(t))
+    for method in (schedule.__call__, schedule.variance_rate) + ((schedule.derivative,) if 0 < t < 1 else ()):
+        one = method(t)
+        assert one.shape == () and one.dtype == torch.get_default_dtype()
+        assert torch.allclose(one.expand(3), method(batch), equal_nan=True)

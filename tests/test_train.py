@@ -150,8 +150,13 @@ def test_integer_data_is_refused_with_the_dtype_and_the_fix():
     with pytest.raises(ValueError, match=r"torch.int64.*\.float\(\)"):
         flow_matching_loss(model, LinearPath(), torch.zeros(4, 2), torch.ones(4, 2, dtype=torch.long))
     images = lambda n: torch.randint(0, 256, (n, 1, 8, 8), dtype=torch.uint8)  # noqa: E731
-    with pytest.raises(ValueError, match=r"torch.uint8.*127.5"):
+    with pytest.raises(ValueError, match=r"torch.uint8.*127.5") as error:
         train(ConvNet(width=16, blocks=1), LinearPath(), images, steps=2, batch_size=4, progress=False, device="cpu")
+    # the fix is code a student can run: x_1.float(), not a description pasted into code
+    assert "sample_data" in str(error.value) and "convert it with x_1.float() (and" in str(error.value)
+    with pytest.raises(ValueError, match=r"got ndarray; use torch.as_tensor\(x_1, dtype=torch.float32\)"):
+        train(MLP(hidden=16, layers=1), LinearPath(), lambda n: torch.randn(n, 2).numpy(), steps=2, batch_size=4,
+              progress=False, device="cpu")
 
 
 def test_labelled_data_for_an_unconditional_model_says_it_takes_no_labels():

@@ -151,12 +151,18 @@ def _broadcast_hint(e: Exception, shapes) -> str:
         return (f"the shapes do not broadcast ({e}): a (B, N) tensor such as the weights meets a (B, N, D) "
                 "tensor; give it a last axis of size 1, w[:, :, None], of shape (B, N, 1)")
     return (f"the shapes do not broadcast ({e}); t has shape (B,): use t[:, None], of shape (B, 1), to combine "
-            "it with points of shape (B, D) (one time per row) or with a (B, N) tensor")
+            "it with points of shape (B, D) (one time per row) or with a (B, N) tensor; the same holds for every "
+            "per-sample value of shape (B,), such as sigma(t), sigma.derivative(t) or a path coefficient")
+
+
+#: The noise schedules' class names, as Python's TypeError quotes them ('Sigma' and 'Tensor').
+_SCHEDULES = ("'Sigma'", "'ConstantSigma'", "'BridgeSigma'", "'SineSigma'")
 
 
 def call(answer: Callable, *args):
     """Call the student's function. A template (None, `...`, NotImplementedError) is NotSolved; a filled-in
-    body that returns None is told it forgot `return`; a broadcasting error gets a hint about t's shape."""
+    body that returns None is told it forgot `return`; a broadcasting error gets a hint about t's shape, and
+    arithmetic on a noise schedule itself (`sigma * eps`) a hint to call it."""
     recorder = _FailedShapes()
     try:
         with recorder:
@@ -166,6 +172,11 @@ def call(answer: Callable, *args):
     except RuntimeError as e:
         if "must match the size" in str(e):
             raise Mismatch(_broadcast_hint(e, recorder.shapes or [])) from None
+        raise
+    except TypeError as e:
+        if any(name in str(e) for name in _SCHEDULES):
+            raise Mismatch(f"sigma is a schedule, not a tensor ({e}): call it, sigma(t), for σ(t) of shape (B,), "
+                           "and sigma.derivative(t) for σ'(t)") from None
         raise
     if out is Ellipsis or (out is None and _is_template(answer)):
         raise NotSolved()

@@ -131,3 +131,13 @@ def test_variance_of_the_marginal_dips_as_the_notebook_says():
     assert LinearPath().interpolate(x_0, x_1, 0.5).var(0).sum() < min(x_0.var(0).sum(), x_1.var(0).sum())
 
 
+
+
+@pytest.mark.parametrize("key, answer, message", [   # found by a new student's trial
+    ("01.stochastic_interpolant", lambda x_0, x_1, t, e, sigma: (1 - t[:, None]) * x_0 + t[:, None] * x_1 + sigma * e,
+     "sigma is a schedule, not a tensor"),
+    ("01.target_velocity", lambda x_0, x_1, t, eps, sigma: x_1 - x_0 + sigma.derivative(t) * eps,
+     "such as sigma(t), sigma.derivative(t) or a path coefficient"),
+])
+def test_schedule_mistakes_get_a_hint(key, answer, message, rejected):
+    rejected(key, answer, message)
