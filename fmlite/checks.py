@@ -101,8 +101,9 @@ def check_flat_input(x: Tensor, dim: int, owner: str = "MLP") -> None:
         ValueError: x is not 2-d or its second dimension is not dim.
     """
     if x.dim() != 2 or x.shape[1] != dim:
-        raise ValueError(f"{owner} expects x of shape (B, {dim}), got {tuple(x.shape)}; "
-                         "flatten images with x.flatten(1) or use ConvNet")
+        fix = ("it is called as model(x, t), points first: was t passed first?" if x.dim() == 1 else
+               "flatten images with x.flatten(1) or use ConvNet")
+        raise ValueError(f"{owner} expects x of shape (B, {dim}), got {tuple(x.shape)}; {fix}")
 
 
 def check_count(value, name: str, minimum: int = 1) -> int:

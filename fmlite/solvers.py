@@ -92,8 +92,8 @@ def integrate(velocity: Velocity, x_0: Tensor, steps: int, method: str = "euler"
 
     Raises:
         ValueError: unknown method (lists the valid ones), steps not a whole number >= 1,
-            a time outside [0, 1], x_0 not a tensor or without a batch dimension, or a
-            velocity of the wrong shape.
+            a time outside [0, 1], x_0 not a tensor or without a batch dimension, a
+            velocity of the wrong shape, or one that fails to broadcast t (B,) against x.
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
@@ -114,7 +114,13 @@ def integrate(velocity: Velocity, x_0: Tensor, steps: int, method: str = "euler"
 
     def v(x: Tensor, t: float) -> Tensor:
         t = min(max(t, lo), hi)  # only rounding (|error| < 1e-15) can push t past the end points
-        out = velocity(x, torch.full((batch,), t, dtype=x.dtype, device=x.device))
+        try:
+            out = velocity(x, torch.full((batch,), t, dtype=x.dtype, device=x.device))
+        except RuntimeError as e:
+            if "must match the size" not in str(e):
+                raise
+            raise ValueError(f"velocity(x, t) failed to broadcast ({e}): it gets x of shape {tuple(x.shape)} and t of "
+                             f"shape ({batch},), one time per sample; combine them with t[:, None]") from e
         if out.shape != x.shape:
             raise ValueError(f"velocity(x, t) must return the shape of x {tuple(x.shape)}, got {tuple(out.shape)}")
         return out

@@ -195,11 +195,14 @@ def train(model: nn.Module, path: Path, sample_data: Callable[[int], Tensor], st
 
     Raises:
         TrainingDiverged: the loss became NaN or inf (the message gives the step).
-        ValueError: bad device, steps, batch_size, eval_every, threads or lr_schedule; data of the wrong
-            shape, number or dtype; labelled data for a model that takes no labels.
+        ValueError: bad device, steps, batch_size, eval_every, threads or lr_schedule; sample_data not a
+            function; data of the wrong shape, number or dtype; labelled data for a model that takes no labels.
     """
     from tqdm.auto import tqdm
 
+    if not callable(sample_data):
+        raise ValueError(f"sample_data must be a function n -> data (n, *D), got a {type(sample_data).__name__}; "
+                         "for a fixed data set pass lambda n: data[torch.randint(len(data), (n,))]")
     steps, batch_size = check_count(steps, "steps"), check_count(batch_size, "batch_size")
     eval_every = check_count(eval_every, "eval_every")
     threads = None if threads is None else check_count(threads, "threads")

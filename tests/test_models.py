@@ -60,3 +60,8 @@ def test_guided_velocity_takes_float64_images():
     v = guided_velocity(model, 1, w=2.0)
     x = torch.randn(2, 1, 8, 8, dtype=torch.float64)
     assert torch.allclose(v(x, torch.full((2,), 0.5)), v(x.float(), torch.full((2,), 0.5)).to(torch.float32))
+
+
+def test_mlp_called_with_t_first_says_x_comes_first():
+    with pytest.raises(ValueError, match=r"got \(5,\); it is called as model\(x, t\), points first"):
+        MLP()(torch.rand(5), torch.randn(5, 2))

@@ -90,3 +90,9 @@ def test_a_plain_function_keeps_the_callers_dtype_and_integer_states_become_floa
 def test_times_just_outside_the_interval_are_reported_with_enough_digits():
     with pytest.raises(ValueError, match=r"1\.0000001"):
         integrate(rotation, torch.randn(3, 2), 5, t_end=1.0000001)
+
+
+def test_a_velocity_that_does_not_broadcast_t_is_told_how():
+    """t reaches the velocity as (B,), one time per sample; `-x * t` fails to broadcast and says so."""
+    with pytest.raises(ValueError, match=r"x of shape \(4, 2\) and t of shape \(4,\).*t\[:, None\]"):
+        integrate(lambda x, t: -x * t, torch.randn(4, 2), 3)

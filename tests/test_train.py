@@ -181,3 +181,8 @@ def test_train_counts_follow_the_one_rule(steps, batch_size):
     with pytest.raises(ValueError, match="positive integer"):
         train(MLP(hidden=16, layers=1), LinearPath(), lambda n: torch.randn(n, 2), steps=steps,
               batch_size=batch_size, progress=False, device="cpu")
+
+
+def test_a_data_tensor_instead_of_a_sampler_says_how_to_wrap_it():
+    with pytest.raises(ValueError, match=r"sample_data must be a function n -> data .* got a Tensor; .*randint"):
+        train(MLP(hidden=16, layers=1), LinearPath(), torch.randn(100, 2), steps=2, progress=False, device="cpu")

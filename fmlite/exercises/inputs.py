@@ -80,14 +80,17 @@ class StandInField:
 
 class TinyField(torch.nn.Module):
     """A fixed, differentiable float64 network v(x, t) = x A + t b + c (no random weights) that refuses the
-    input `fmlite.models.MLP` refuses: x (B, 2), t (B,) or a number in [0, 1]."""
+    input `fmlite.models.MLP` refuses: x (B, 2), t (B,) or a number in [0, 1]. `times` holds the t of every
+    call, so that a checker can tell a student who drew their own t."""
 
     def __init__(self):
         super().__init__()
+        self.times: list = []
         self.A = torch.nn.Parameter(torch.tensor([[0.5, -0.3], [0.8, 0.2]], dtype=torch.float64))
         self.b = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
         self.c = torch.nn.Parameter(torch.tensor([0.3, 0.1], dtype=torch.float64))
 
     def forward(self, x, t):
         t = _check_inputs(x, t, 2, "MLP(dim=2)", "model")
+        self.times.append(t.detach().clone())
         return x.to(self.A.dtype) @ self.A + t[:, None] * self.b + self.c

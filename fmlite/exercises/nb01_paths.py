@@ -49,7 +49,7 @@ def _check_stochastic_interpolant(answer):
         tt, s, s_flip = t[:, None], sigma(t)[:, None], sigma(1 - t)[:, None]
         ds = sigma.derivative(t.clamp(lo, hi))[:, None]
         line = (1 - tt) * x_0 + tt * x_1
-        where = f" with {sigma!r} (7 samples, each with its own t in [0, 1])"
+        where = f" (for the schedule {sigma!r}, 7 samples, each with its own t in [0, 1])"
         reject_known(got, [
             ("x_0 and x_1 are swapped: t = 0 is the noise x_0 and t = 1 is the data x_1, "
              "so x_t = (1 − t) x_0 + t x_1 + σ(t) ε", tt * x_0 + (1 - tt) * x_1 + s * eps),
@@ -92,7 +92,7 @@ def _check_target_velocity(answer):
         expected = target_velocity(x_0, x_1, t, eps, sigma)
         tt, s, ds = t[:, None], sigma(t)[:, None], sigma.derivative(t)[:, None]
         ds_flip = sigma.derivative(1 - t)[:, None]
-        where = f" with {sigma!r} (7 samples, each with its own t in [{lo:g}, {hi:g}])"
+        where = f" (for the schedule {sigma!r}, 7 samples, each with its own t in [{lo:g}, {hi:g}])"
         reject_known(got, [
             ("you returned x_1 − x_0, the target for a constant σ only; here σ changes with t, so x_t also "
              "moves with the noise: add σ'(t) ε (sigma.derivative(t))", x_1 - x_0),

@@ -46,6 +46,7 @@ def _check_fm_loss(answer):
     x_0, x_1 = (torch.randn(B, D, generator=g, dtype=torch.float64) for _ in range(2))
     t = domain_times(B, seed=5)
     got = call_untouched(answer, model, x_0, x_1, t, names=("model", "x_0", "x_1", "t"))
+    called_at = list(model.times)
     if not isinstance(got, Tensor):
         raise Mismatch(f"return the loss as a torch tensor, not a {type(got).__name__} (no .item()), so that "
                        "loss.backward() can train the model")
@@ -79,6 +80,10 @@ def _check_fm_loss(answer):
         ] + one_time_variants(lambda s: _sq(model((1 - s[:, None]) * x_0 + s[:, None] * x_1, s), u_t), t)
           + [(f"{m} (in the model call only)", w) for m, w in one_time_variants(lambda s: _sq(model(x_t, s), u_t), t)],
           expected)
+    if not any(s.shape == t.shape and torch.allclose(s, t) for s in called_at):
+        raise Mismatch("the model was never called at the times t that were given: use that t, one time per sample, "
+                       "for x_t and in model(x_t, t); don't draw your own t inside the loss (the check gives each "
+                       "sample its own time)")
     _close_number(value, expected, "loss", "x_t, u_t and the average")
     return "this is exactly fmlite.train.flow_matching_loss on the straight path."
 

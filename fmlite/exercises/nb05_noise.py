@@ -35,7 +35,7 @@ def _check_start_noise(answer):
         s0 = float(sigma(torch.zeros(1, dtype=torch.float64))[0])
         s1 = float(sigma(torch.ones(1, dtype=torch.float64))[0])
         sh = float(sigma(torch.full((1,), 0.5, dtype=torch.float64))[0])
-        where = f" with {sigma!r} (σ(0) = {s0:g})"
+        where = f" (for the schedule {sigma!r}, σ(0) = {s0:g})"
         check_dtype(got, torch.float64, "the starting points", where)
         reject_known(got, [
             ("the points are unchanged: with σ(0) > 0, x_t at t = 0 is x_0 + σ(0) ε, wider than N(0, I); "
@@ -96,7 +96,7 @@ def _check_naive_field_gap(answer):
         bb = (c["beta_t"] * c["d_beta_t"])[:, None]
         xbar = posterior_weights(x, t, data, path) @ data
         s2 = b ** 2 + s ** 2
-        where = f" with {path!r} (7 points, each with its own t in [0, {hi:g}])"
+        where = f" (for the path {path!r}, 7 points, each with its own t in [0, {hi:g}])"
         check_dtype(got, torch.float64, "the gap", where)
         reject_where_finite(got, [
             ("time runs the wrong way: t = 0 is noise, t = 1 is data; you evaluated the gap at 1 − t",

@@ -24,6 +24,11 @@ def _loss(v, u):
     return ((v - u) ** 2).sum(1).mean()
 
 
+def _own_time(model, x_0, x_1, t):
+    t = torch.rand(len(x_0), dtype=x_0.dtype, generator=torch.Generator().manual_seed(0))   # "draw a time"
+    return _loss(model(_x_t(x_0, x_1, t), t), x_1 - x_0)
+
+
 @pytest.mark.parametrize("answer, message", [
     (lambda m, x_0, x_1, t: F.mse_loss(m(_x_t(x_0, x_1, t), t), x_1 - x_0), "your loss is half the expected value"),
     (lambda m, x_0, x_1, t: ((m(_x_t(x_0, x_1, t), t) - (x_1 - x_0)) ** 2).sum(), "your loss is 7 times too large"),
@@ -46,6 +51,8 @@ def _loss(v, u):
     (lambda m, x_0, x_1, t: _loss(m(_x_t(x_0, x_1, t.clamp(0.05, 0.95)), t), x_1 - x_0),
      "far more than rounding"),                                                                           # kind 5
     (lambda m, x_0, x_1, t: ((m(_x_t(x_0, x_1, t), t) - (x_1 - x_0)) ** 2).sum(0).mean(), "you summed over the batch (dim 0)"),  # 4
+    (_own_time, "the model was never called at the times t that were given"),   # found by a new student's trial
+    (lambda m, x_0, x_1, t: _loss(m(_x_t(x_0, x_1, t.fill_(0.5)), t), x_1 - x_0), "changed its input t in place"),
 ])
 def test_fm_loss_rejects(answer, message, rejected):
     rejected("03.fm_loss", answer, message)
