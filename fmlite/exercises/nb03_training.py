@@ -80,7 +80,7 @@ def _check_fm_loss(answer):
         ] + one_time_variants(lambda s: _sq(model((1 - s[:, None]) * x_0 + s[:, None] * x_1, s), u_t), t)
           + [(f"{m} (in the model call only)", w) for m, w in one_time_variants(lambda s: _sq(model(x_t, s), u_t), t)],
           expected)
-    if not any(s.shape == t.shape and torch.allclose(s, t) for s in called_at):
+    if not any(s.shape == t.shape and torch.allclose(s.to(t.dtype), t) for s in called_at):
         raise Mismatch("the model was never called at the times t that were given: use that t, one time per sample, "
                        "for x_t and in model(x_t, t); don't draw your own t inside the loss (the check gives each "
                        "sample its own time)")
