@@ -159,6 +159,26 @@ def _broadcast_hint(e: Exception, shapes) -> str:
 _SCHEDULES = ("'Sigma'", "'ConstantSigma'", "'BridgeSigma'", "'SineSigma'")
 
 
+def _filled_in(answer: Callable) -> bool:
+    """True if the function's body holds statements besides the template's (`return None`, `pass`, `...`,
+    `raise NotImplementedError`, a docstring): the student wrote code but kept the template's return."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    fn = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
+    if fn is None:
+        return False
+
+    def template_line(stmt) -> bool:
+        if isinstance(stmt, ast.Expr):       # a docstring or `...`
+            return isinstance(stmt.value, ast.Constant)
+        if isinstance(stmt, ast.Return):     # `return None`, `return ...`, `return`
+            return stmt.value is None or isinstance(stmt.value, ast.Constant)
+        return isinstance(stmt, (ast.Pass, ast.Raise))
+    return not all(template_line(stmt) for stmt in fn.body)
+
+
 def call(answer: Callable, *args):
     """Call the student's function. A template (None, `...`, NotImplementedError) is NotSolved; a filled-in
     body that returns None is told it forgot `return`; a broadcasting error gets a hint about t's shape, and
@@ -179,6 +199,9 @@ def call(answer: Callable, *args):
                            "and sigma.derivative(t) for σ'(t)") from None
         raise
     if out is Ellipsis or (out is None and _is_template(answer)):
+        if _filled_in(answer):
+            raise NotSolved("your function still ends with the template's `return None` (or `...`): return your "
+                            "result instead, then run this cell again")
         raise NotSolved()
     if out is None:
         raise Mismatch("your function returned None: did you forget `return`?")

@@ -42,7 +42,20 @@ def test_every_unfilled_template_is_not_solved_yet(key, capsys):
     for answer in (template, raises, dots, lambda *a: None):
         assert passes(key, answer) is False
         check(key, answer)
-        assert f"[{key}] not solved yet" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert f"[{key}] not solved yet: fill in the function above" in out, out
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_code_above_the_template_return_is_asked_to_return_its_result(key, capsys):
+    """A student who wrote the body but kept the template's `return None` is told so (found by a new student)."""
+    def kept_template_return(*args):
+        # YOUR CODE HERE
+        result = solution(key)(*args)  # noqa: F841 - computed, but the template's line still returns None
+        return None
+
+    check(key, kept_template_return)
+    assert "not solved yet: your function still ends with the template's `return None`" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("key", sorted(EXERCISES))
