@@ -18,6 +18,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from ..schedules import SIGMA_SCHEDULES, Sigma
+
 __all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved",
            "register", "call", "call_untouched"]
 
@@ -99,17 +101,21 @@ def show_solution(key: str) -> None:
 
 
 # ----------------------------------------------------------------------------- calling the answer
-def _is_template(answer: Callable) -> bool:
-    """True if the function still holds the template line (`return None`, `return ...`, `pass`, `...`, or
-    `raise NotImplementedError`), or its source cannot be read."""
+def _function_node(answer: Callable):
+    """The ast node (FunctionDef or Lambda) of the student's function, or None if its source cannot be read."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
     except (OSError, TypeError, SyntaxError):
+        return None
+    return next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda))), None)
+
+
+def _is_template(answer: Callable) -> bool:
+    """True if the function still holds the template line (`return None`, `return ...`, `pass`, `...`, or
+    `raise NotImplementedError`), or its source cannot be read."""
+    fn = _function_node(answer)
+    if fn is None:
         return True
-    fns = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.Lambda))]
-    if not fns:
-        return True
-    fn = fns[0]
     if isinstance(fn, ast.Lambda):
         return isinstance(fn.body, ast.Constant) and fn.body.value in (None, Ellipsis)
     body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
@@ -121,6 +127,22 @@ def _is_template(answer: Callable) -> bool:
         if isinstance(node, ast.Raise) and "NotImplementedError" in ast.dump(node):
             return True
     return False
+
+
+def _filled_in(answer: Callable) -> bool:
+    """True if the function's body holds statements besides the template's (`return None`, `pass`, `...`,
+    `raise NotImplementedError`, a docstring): the student wrote code but kept the template's return."""
+    fn = _function_node(answer)
+    if not isinstance(fn, ast.FunctionDef):
+        return False
+
+    def template_line(stmt) -> bool:
+        if isinstance(stmt, ast.Expr):       # a docstring or `...`
+            return isinstance(stmt.value, ast.Constant)
+        if isinstance(stmt, ast.Return):     # `return None`, `return ...`, `return`
+            return stmt.value is None or isinstance(stmt.value, ast.Constant)
+        return isinstance(stmt, (ast.Pass, ast.Raise))
+    return not all(template_line(stmt) for stmt in fn.body)
 
 
 class _FailedShapes(torch.overrides.TorchFunctionMode):
@@ -156,27 +178,7 @@ def _broadcast_hint(e: Exception, shapes) -> str:
 
 
 #: The noise schedules' class names, as Python's TypeError quotes them ('Sigma' and 'Tensor').
-_SCHEDULES = ("'Sigma'", "'ConstantSigma'", "'BridgeSigma'", "'SineSigma'")
-
-
-def _filled_in(answer: Callable) -> bool:
-    """True if the function's body holds statements besides the template's (`return None`, `pass`, `...`,
-    `raise NotImplementedError`, a docstring): the student wrote code but kept the template's return."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
-    except (OSError, TypeError, SyntaxError):
-        return False
-    fn = next((n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)), None)
-    if fn is None:
-        return False
-
-    def template_line(stmt) -> bool:
-        if isinstance(stmt, ast.Expr):       # a docstring or `...`
-            return isinstance(stmt.value, ast.Constant)
-        if isinstance(stmt, ast.Return):     # `return None`, `return ...`, `return`
-            return stmt.value is None or isinstance(stmt.value, ast.Constant)
-        return isinstance(stmt, (ast.Pass, ast.Raise))
-    return not all(template_line(stmt) for stmt in fn.body)
+_SCHEDULES = tuple(f"'{cls.__name__}'" for cls in (Sigma, *SIGMA_SCHEDULES.values()))
 
 
 def call(answer: Callable, *args):
