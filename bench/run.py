@@ -1,7 +1,7 @@
 """The whole benchmark in one run: fmlite against TorchCFM and Meta's flow_matching, side by side (issue 13).
 
     pip install -e ".[bench]"      # TorchCFM and flow_matching; the course never needs them
-    python bench/run.py            # about 10 minutes on a quiet 2-core CPU; writes bench/RESULTS.md
+    python bench/run.py            # about 5 minutes on a quiet 2-core CPU; writes bench/RESULTS.md
     python bench/run.py --quick    # a smoke run of every part (about 2 minutes); writes bench/RESULTS-quick.md
 
 Parts (runners interleaved, so machine noise hits all alike):
