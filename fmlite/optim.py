@@ -41,11 +41,8 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 def auto_threads(model: nn.Module) -> int:
     """The CPU thread count `train(threads=None)` uses: 1 for every network of this course.
 
-    Measured on a 2-core CPU (bench/RESULTS.md, part (a)): on a quiet machine two threads train the width-128
-    MLP no faster than one and the width-256 MLP about 1.4x faster; on a machine busy with other work, two
-    threads measured up to 30x slower, since each step is many small operations whose threads wait for one
-    another. One thread is never that slow, so it is the default; pass `train(..., threads=2)` for a larger
-    network on an otherwise idle machine. Returns a whole number >= 1.
+    Pass `train(..., threads=2)` for a larger network on an otherwise idle machine. The measurements
+    behind the choice: bench/HISTORY.md ("CPU threads of train"). Returns a whole number >= 1.
     """
     return 1
 
