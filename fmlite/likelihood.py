@@ -15,8 +15,11 @@ autograd inside each velocity evaluation gives the divergence:
 
     exact        one backward pass per dimension D (cheap in 2-D, D passes per evaluation in 64-D)
     hutchinson   E_z[z^T (dv/dx) z] = div v for any z with E[z z^T] = I (Gaussian or Rademacher);
-                 one backward pass per probe, unbiased, with variance 2 |A|_F^2 (Gaussian) or
-                 2 sum_{i != j} A_ij^2 (Rademacher), A = dv/dx, divided by the number of probes.
+                 one backward pass per probe, unbiased. With A = dv/dx (not symmetric in general)
+                 the variance of one probe is |A|_F^2 + tr(A^2) (Gaussian) or
+                 sum_{i<j} (A_ij + A_ji)^2 (Rademacher), divided by the number of probes;
+                 Rademacher is lower by exactly 2 sum_i A_ii^2. Only for a symmetric A do these
+                 become the often quoted 2 |A|_F^2 and 2 sum_{i != j} A_ij^2.
 
 Sources: Chen, Rubanova, Bettencourt & Duvenaud 2018, "Neural Ordinary Differential Equations",
 Theorem 1 (instantaneous change of variables); Grathwohl et al. 2019, "FFJORD", sec. 3

@@ -79,3 +79,14 @@ def test_explorer_caches_per_steps_so_a_t_move_only_redraws(setting):
     ex.controls["t"].value = 0.9
     assert all(v.calls == calls[k] + 8 for k, v in velocities.items())
     assert ex.draws == 5
+
+
+def test_one_step_shows_no_straightness(setting):
+    # one Euler step is a single segment, its own chord: S = 0 for every model, so the title says so instead
+    velocities, x_0, target = setting
+    fig = _fig()
+    draw_straight_paths(fig, 1.0, 1, velocities, x_0, target=target, n_paths=5)
+    for ax in fig.axes:
+        tr = integrate(G.independent_velocity, x_0, 1, "euler", return_trajectory=True).trajectory
+        assert straightness(tr) == 0.0
+        assert "S: one segment" in ax.get_title() and "S = " not in ax.get_title()

@@ -58,7 +58,10 @@ def draw_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0
                         cache: dict | None = None, lim: float = 3.0, n_paths: int = 30) -> None:
     """One panel per model: Euler with `steps` steps from the same noise, the points at the last step at or
     before t, n_paths paths as polylines through the steps over the accurate paths (grey), and in the title
-    the straightness S of the Euler paths and the energy distance of the end points to the target.
+    the straightness S of the Euler paths (not shown for one step: a single segment is its own chord, S = 0 for
+    every model) and the energy distance of the end points to the target. Each model's polylines and step dots
+    have their own colour (orange, purple, blue, grey in turn), the accurate paths are black dotted and the
+    points at t vermillion.
 
     Args:
         fig: empty Figure. t: time in [0, 1]. steps: Euler steps >= 1.
@@ -90,7 +93,9 @@ def _results(velocities, x_0, steps: int, target, cache) -> dict:
 
 def _title(name: str, shown: float, r: dict) -> str:
     energy = "" if r["energy"] is None else f", ED {r['energy']:.3f}"
-    return f"{name}: t = {shown:.2f}\nS = {r['straightness']:.3f}{energy}"
+    # one Euler step is one straight segment, its own chord: its S is 0 for every model and says nothing
+    curve = "S: one segment" if len(r["trajectory"]) == 2 else f"S = {r['straightness']:.3f}"
+    return f"{name}: t = {shown:.2f}\n{curve}{energy}"
 
 
 def update_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0, target=None, references=None,
