@@ -21,7 +21,7 @@ from torch import Tensor
 from ..schedules import SIGMA_SCHEDULES, Sigma
 
 __all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved",
-           "register", "call", "call_untouched"]
+           "register", "call", "call_untouched", "FIXED_SIZE"]
 
 
 class NotSolved(Exception):
@@ -161,7 +161,21 @@ class _FailedShapes(torch.overrides.TorchFunctionMode):
             raise
 
 
+#: The hint for code that works for one size only: every checker calls the answer with several sizes.
+FIXED_SIZE = ("your code works for one batch size only ({e}): the check calls it with batches of different sizes "
+              "(and different dimensions); take every size from the inputs (t[:, None], t.reshape(-1, 1), "
+              "x.shape[0]), never a number such as 7")
+
+
+def _fixed_size(shapes) -> bool:
+    """True if two tensors of the failed operation disagree in their batch (first) axis, neither being 1."""
+    firsts = {s[0] for s in shapes if len(s) >= 2 and s[0] > 1}
+    return len(firsts) > 1
+
+
 def _broadcast_hint(e: Exception, shapes) -> str:
+    if _fixed_size(shapes):
+        return FIXED_SIZE.format(e=e)
     if any(len(s) == 4 for s in shapes):
         return (f"the shapes do not broadcast ({e}): t has shape (B,) but the images have shape (B, C, H, W); "
                 "reshape it to (B, 1, 1, 1) with t[:, None, None, None] so that each image gets its own time")
@@ -183,8 +197,10 @@ _SCHEDULES = tuple(f"'{cls.__name__}'" for cls in (Sigma, *SIGMA_SCHEDULES.value
 
 def call(answer: Callable, *args):
     """Call the student's function. A template (None, `...`, NotImplementedError) is NotSolved; a filled-in
-    body that returns None is told it forgot `return`; a broadcasting error gets a hint about t's shape, and
-    arithmetic on a noise schedule itself (`sigma * eps`) a hint to call it."""
+    body that returns None is told it forgot `return`; a broadcasting error gets a hint about t's shape (or,
+    when two batch sizes meet, about a hard-coded size, as does a reshape to a fixed size), and arithmetic on a
+    noise schedule itself (`sigma * eps`) a hint to call it. Checkers call every answer with each of
+    `fmlite.exercises.inputs.SIZES`, so a size written into the answer fails on one of them."""
     recorder = _FailedShapes()
     try:
         with recorder:
@@ -194,6 +210,8 @@ def call(answer: Callable, *args):
     except RuntimeError as e:
         if "must match the size" in str(e):
             raise Mismatch(_broadcast_hint(e, recorder.shapes or [])) from None
+        if "is invalid for input of size" in str(e):  # reshape / view to a hard-coded size
+            raise Mismatch(FIXED_SIZE.format(e=e)) from None
         raise
     except TypeError as e:
         if any(name in str(e) for name in _SCHEDULES):

@@ -4,7 +4,7 @@ the same checks as `fmlite.models` (`fmlite.checks`), plus a swapped-argument de
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor
@@ -12,7 +12,23 @@ from torch import Tensor
 from ..checks import check_flat_input, check_time, network_input
 from .framework import Mismatch
 
-__all__ = ["domain_times", "ONE_TIME", "one_time_variants", "StandInField", "TinyField"]
+__all__ = ["domain_times", "Sizes", "SIZES", "ONE_TIME", "one_time_variants", "StandInField", "TinyField"]
+
+
+class Sizes(NamedTuple):
+    """The sizes of one call: batch B, dimension D, data-set size N, number of steps K; B, D, N, K and K + 1 (the
+    states of a trajectory) pairwise different."""
+    B: int
+    D: int
+    N: int
+    K: int
+
+
+#: Every checker calls the answer once per entry, in this order: the batch sizes, dimensions, data-set sizes and
+#: step counts differ between the calls, and within a call the four differ from each other, so a size written
+#: into the answer (t.reshape(7, 1), torch.zeros(7, 2)) or taken from the wrong axis fails. A checker whose
+#: stand-in is fixed to one dimension keeps its D and varies the rest.
+SIZES = (Sizes(B=7, D=2, N=4, K=5), Sizes(B=5, D=3, N=6, K=8))
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -32,8 +48,12 @@ ONE_TIME = ("every sample has its own time t[i], but you used one time for the w
 
 
 def one_time_variants(fn: Callable[[Tensor], Tensor], t: Tensor) -> list[tuple[str, Tensor]]:
-    """[(ONE_TIME, fn(t with every entry set to one of t's values or its mean)), ...] for `reject_known`."""
-    values = [float(v) for v in t] + [float(t.mean()), float(t.median())]
+    """[(ONE_TIME, fn(t with every entry set to one of t's values or its mean)), ...] for `reject_known`.
+
+    The ends of the range (t's smallest and largest value) are left out: there a formula often forgets one of its
+    inputs (the score at t = 0 is -x, v ignored), and an answer that forgets it would be told the wrong slip."""
+    lo, hi = float(t.min()), float(t.max())
+    values = [float(v) for v in t if lo < float(v) < hi] + [float(t.mean()), float(t.median())]
     return [(ONE_TIME, fn(torch.full_like(t, v))) for v in values]
 
 
@@ -80,17 +100,18 @@ class StandInField:
 
 class TinyField(torch.nn.Module):
     """A fixed, differentiable float64 network v(x, t) = x A + t b + c (no random weights) that refuses the
-    input `fmlite.models.MLP` refuses: x (B, 2), t (B,) or a number in [0, 1]. `times` holds the t of every
+    input `fmlite.models.MLP` refuses: x (B, dim), t (B,) or a number in [0, 1]. `times` holds the t of every
     call, so that a checker can tell a student who drew their own t."""
 
-    def __init__(self):
+    def __init__(self, dim: int = 2):
         super().__init__()
-        self.times: list = []
-        self.A = torch.nn.Parameter(torch.tensor([[0.5, -0.3], [0.8, 0.2]], dtype=torch.float64))
-        self.b = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
-        self.c = torch.nn.Parameter(torch.tensor([0.3, 0.1], dtype=torch.float64))
+        self.dim, self.times = dim, []
+        i = torch.arange(dim, dtype=torch.float64)
+        self.A = torch.nn.Parameter(0.6 * torch.cos(1.0 + i[:, None] + 2.3 * i[None, :]))
+        self.b = torch.nn.Parameter(torch.cos(0.7 + 1.9 * i) * 2)
+        self.c = torch.nn.Parameter(0.3 * torch.sin(1.1 + i))
 
     def forward(self, x, t):
-        t = _check_inputs(x, t, 2, "MLP(dim=2)", "model")
+        t = _check_inputs(x, t, self.dim, f"MLP(dim={self.dim})", "model")
         self.times.append(t.detach().clone())
         return x.to(self.A.dtype) @ self.A + t[:, None] * self.b + self.c
