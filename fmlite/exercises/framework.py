@@ -2,14 +2,24 @@
 
 A checker is a function `checker(answer) -> note` that calls the student's function with
 `call`, raises `NotSolved` or `Mismatch` (with a diagnosis), or returns a short success note.
-Checkers feed float64 inputs with one time per sample spread over the whole allowed domain
-(`fmlite.exercises.inputs.domain_times`), so a right answer written plainly passes and a wrong one cannot hide.
-Stand-in networks and fields (`fmlite.exercises.inputs`) refuse bad input with the very checks of
-`fmlite.models` (`fmlite.checks.check_flat_input`, `fmlite.checks.check_time`).
+The rules every checker keeps, each written once:
+
+- float64 inputs with one time per sample spread over the whole allowed domain, ends included where the formula
+  is defined (`fmlite.exercises.inputs.domain_times`); `compare(..., t=t)` names an answer that is right except
+  near the ends (a clamped t);
+- one call per entry of `fmlite.exercises.inputs.SIZES`, whose batch sizes, dimensions, data-set sizes and step
+  counts differ, so a size written into the answer fails (`call` then says so: `FIXED_SIZE`);
+- one dtype rule: a floating answer keeps the inputs' dtype (`compare.check_dtype`, inside `compare`);
+- a loss keeps its gradient path to the model (`compare.check_gradient_path`);
+- stand-in networks and fields (`fmlite.exercises.inputs`) refuse bad input with the very checks of
+  `fmlite.models` (`fmlite.checks.check_flat_input`, `fmlite.checks.check_time`).
+
+So a right answer written plainly passes and a wrong one cannot hide.
 """
 from __future__ import annotations
 
 import ast
+import re
 import inspect
 import textwrap
 from dataclasses import dataclass
@@ -167,15 +177,22 @@ FIXED_SIZE = ("your code works for one batch size only ({e}): the check calls it
               "x.shape[0]), never a number such as 7")
 
 
-def _fixed_size(shapes) -> bool:
-    """True if two tensors of the failed operation disagree in their batch (first) axis, neither being 1."""
-    firsts = {s[0] for s in shapes if len(s) >= 2 and s[0] > 1}
-    return len(firsts) > 1
+def _fixed_size(e: Exception, args) -> bool:
+    """True if the error names a batch size of another call (`inputs.SIZES`): a reshape to it ("shape '[7, 1]' is
+    invalid for input of size 5") or a tensor of that size meeting this call's batch ("tensor a (5) must match the
+    size of tensor b (7)"). This call's batch size is the leading size of its first tensor argument."""
+    from .inputs import SIZES   # inputs imports this module
+    batch = next((a.shape[0] for a in args if isinstance(a, Tensor) and a.dim() > 0), None)
+    others = {size.B for size in SIZES} - {batch}
+    text = str(e)
+    if "is invalid for input of size" in text:
+        shape = text[text.find("[") + 1:text.find("]")]
+        return any(int(n) in others for n in shape.replace(" ", "").split(",") if n.lstrip("-").isdigit())
+    sizes = {int(n) for n in re.findall(r"\((\d+)\)", text)}
+    return batch in sizes and bool(sizes & others)
 
 
 def _broadcast_hint(e: Exception, shapes) -> str:
-    if _fixed_size(shapes):
-        return FIXED_SIZE.format(e=e)
     if any(len(s) == 4 for s in shapes):
         return (f"the shapes do not broadcast ({e}): t has shape (B,) but the images have shape (B, C, H, W); "
                 "reshape it to (B, 1, 1, 1) with t[:, None, None, None] so that each image gets its own time")
@@ -208,10 +225,10 @@ def call(answer: Callable, *args):
     except NotImplementedError:
         raise NotSolved() from None
     except RuntimeError as e:
+        if _fixed_size(e, args):   # a reshape to, or a tensor of, another call's batch size
+            raise Mismatch(FIXED_SIZE.format(e=e)) from None
         if "must match the size" in str(e):
             raise Mismatch(_broadcast_hint(e, recorder.shapes or [])) from None
-        if "is invalid for input of size" in str(e):  # reshape / view to a hard-coded size
-            raise Mismatch(FIXED_SIZE.format(e=e)) from None
         raise
     except TypeError as e:
         if any(name in str(e) for name in _SCHEDULES):

@@ -277,3 +277,14 @@ def test_compare_names_the_dtype_and_a_clamped_time():
 ])
 def test_written_in_sizes_and_float32_are_rejected(key, answer, message, rejected):
     rejected(key, answer, message)
+
+
+def test_the_written_in_size_hint_needs_the_batch_size_of_another_call():
+    from fmlite.exercises.framework import _fixed_size
+    x5 = torch.zeros(5, 3)
+    assert _fixed_size(RuntimeError("shape '[7, 1]' is invalid for input of size 5"), (x5,))
+    assert not _fixed_size(RuntimeError("shape '[-1, 2]' is invalid for input of size 15"), (x5,))
+    assert _fixed_size(RuntimeError("The size of tensor a (5) must match the size of tensor b (7) at non-singleton "
+                                    "dimension 0"), (x5,))
+    assert not _fixed_size(RuntimeError("The size of tensor a (6) must match the size of tensor b (3) at "
+                                        "non-singleton dimension 1"), (x5,))   # weights (B, N) against data (N, D)
