@@ -7,7 +7,7 @@ The rules every checker keeps, each written once:
 - float64 inputs with one time per sample spread over the whole allowed domain, ends included where the formula
   is defined (`fmlite.exercises.inputs.domain_times`); `compare(..., t=t)` names an answer that is right except
   near the ends (a clamped t);
-- one call per entry of `fmlite.exercises.inputs.SIZES`, whose batch sizes, dimensions, data-set sizes and step
+- one call per entry of `SIZES` (re-exported by `fmlite.exercises.inputs`), whose batch sizes, dimensions, data-set sizes and step
   counts differ, so a size written into the answer fails (`call` then says so: `FIXED_SIZE`);
 - one dtype rule: a floating answer keeps the inputs' dtype (`compare.check_dtype`, inside `compare`);
 - a loss keeps its gradient path to the model (`compare.check_gradient_path`);
@@ -23,7 +23,7 @@ import re
 import inspect
 import textwrap
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor
@@ -31,7 +31,23 @@ from torch import Tensor
 from ..schedules import SIGMA_SCHEDULES, Sigma
 
 __all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved",
-           "register", "call", "call_untouched", "FIXED_SIZE"]
+           "register", "call", "call_untouched", "FIXED_SIZE", "SIZES", "Sizes"]
+
+
+class Sizes(NamedTuple):
+    """The sizes of one call: batch B, dimension D, data-set size N, number of steps K; B, D, N, K and K + 1 (the
+    states of a trajectory) pairwise different."""
+    B: int
+    D: int
+    N: int
+    K: int
+
+
+#: Every checker calls the answer once per entry, in this order: the batch sizes, dimensions, data-set sizes and
+#: step counts differ between the calls, and within a call the four differ from each other, so a size written
+#: into the answer (t.reshape(7, 1), torch.zeros(7, 2)) or taken from the wrong axis fails. (Re-exported by
+#: `fmlite.exercises.inputs`, beside the other inputs.)
+SIZES = (Sizes(B=7, D=2, N=4, K=5), Sizes(B=5, D=3, N=6, K=8))
 
 
 class NotSolved(Exception):
@@ -178,10 +194,9 @@ FIXED_SIZE = ("your code works for one batch size only ({e}): the check calls it
 
 
 def _fixed_size(e: Exception, args) -> bool:
-    """True if the error names a batch size of another call (`inputs.SIZES`): a reshape to it ("shape '[7, 1]' is
+    """True if the error names a batch size of another call (`SIZES`): a reshape to it ("shape '[7, 1]' is
     invalid for input of size 5") or a tensor of that size meeting this call's batch ("tensor a (5) must match the
     size of tensor b (7)"). This call's batch size is the leading size of its first tensor argument."""
-    from .inputs import SIZES   # inputs imports this module
     batch = next((a.shape[0] for a in args if isinstance(a, Tensor) and a.dim() > 0), None)
     others = {size.B for size in SIZES} - {batch}
     text = str(e)

@@ -4,31 +4,15 @@ the same checks as `fmlite.models` (`fmlite.checks`), plus a swapped-argument de
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import torch
 from torch import Tensor
 
 from ..checks import check_flat_input, check_time, network_input
-from .framework import Mismatch
+from .framework import SIZES, Mismatch, Sizes
 
 __all__ = ["domain_times", "Sizes", "SIZES", "ONE_TIME", "one_time_variants", "StandInField", "TinyField"]
-
-
-class Sizes(NamedTuple):
-    """The sizes of one call: batch B, dimension D, data-set size N, number of steps K; B, D, N, K and K + 1 (the
-    states of a trajectory) pairwise different."""
-    B: int
-    D: int
-    N: int
-    K: int
-
-
-#: Every checker calls the answer once per entry, in this order: the batch sizes, dimensions, data-set sizes and
-#: step counts differ between the calls, and within a call the four differ from each other, so a size written
-#: into the answer (t.reshape(7, 1), torch.zeros(7, 2)) or taken from the wrong axis fails. A checker whose
-#: stand-in is fixed to one dimension keeps its D and varies the rest.
-SIZES = (Sizes(B=7, D=2, N=4, K=5), Sizes(B=5, D=3, N=6, K=8))
 
 
 # ----------------------------------------------------------------------------- inputs
