@@ -2,18 +2,28 @@
 
 A checker is a function `checker(answer) -> note` that calls the student's function with
 `call`, raises `NotSolved` or `Mismatch` (with a diagnosis), or returns a short success note.
-Checkers feed float64 inputs with one time per sample spread over the whole allowed domain
-(`fmlite.exercises.inputs.domain_times`), so a right answer written plainly passes and a wrong one cannot hide.
-Stand-in networks and fields (`fmlite.exercises.inputs`) refuse bad input with the very checks of
-`fmlite.models` (`fmlite.checks.check_flat_input`, `fmlite.checks.check_time`).
+The rules every checker keeps, each written once:
+
+- float64 inputs with one time per sample spread over the whole allowed domain, ends included where the formula
+  is defined (`fmlite.exercises.inputs.domain_times`); `compare(..., t=t)` names an answer that is right except
+  near the ends (a clamped t);
+- one call per entry of `SIZES` (re-exported by `fmlite.exercises.inputs`), whose batch sizes, dimensions, data-set sizes and step
+  counts differ, so a size written into the answer fails (`call` then says so: `FIXED_SIZE`);
+- one dtype rule: a floating answer keeps the inputs' dtype (`compare.check_dtype`, inside `compare`);
+- a loss keeps its gradient path to the model (`compare.check_gradient_path`);
+- stand-in networks and fields (`fmlite.exercises.inputs`) refuse bad input with the very checks of
+  `fmlite.models` (`fmlite.checks.check_flat_input`, `fmlite.checks.check_time`).
+
+So a right answer written plainly passes and a wrong one cannot hide.
 """
 from __future__ import annotations
 
 import ast
+import re
 import inspect
 import textwrap
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 from torch import Tensor
@@ -21,7 +31,23 @@ from torch import Tensor
 from ..schedules import SIGMA_SCHEDULES, Sigma
 
 __all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved",
-           "register", "call", "call_untouched"]
+           "register", "call", "call_untouched", "FIXED_SIZE", "SIZES", "Sizes"]
+
+
+class Sizes(NamedTuple):
+    """The sizes of one call: batch B, dimension D, data-set size N, number of steps K; B, D, N, K and K + 1 (the
+    states of a trajectory) pairwise different."""
+    B: int
+    D: int
+    N: int
+    K: int
+
+
+#: Every checker calls the answer once per entry, in this order: the batch sizes, dimensions, data-set sizes and
+#: step counts differ between the calls, and within a call the four differ from each other, so a size written
+#: into the answer (t.reshape(7, 1), torch.zeros(7, 2)) or taken from the wrong axis fails. (Re-exported by
+#: `fmlite.exercises.inputs`, beside the other inputs.)
+SIZES = (Sizes(B=7, D=2, N=4, K=5), Sizes(B=5, D=3, N=6, K=8))
 
 
 class NotSolved(Exception):
@@ -161,6 +187,26 @@ class _FailedShapes(torch.overrides.TorchFunctionMode):
             raise
 
 
+#: The hint for code that works for one size only: every checker calls the answer with several sizes.
+FIXED_SIZE = ("your code works for one batch size only ({e}): the check calls it with batches of different sizes "
+              "(and different dimensions); take every size from the inputs (t[:, None], t.reshape(-1, 1), "
+              "x.shape[0]), never a number such as 7")
+
+
+def _fixed_size(e: Exception, args) -> bool:
+    """True if the error names a batch size of another call (`SIZES`): a reshape to it ("shape '[7, 1]' is
+    invalid for input of size 5") or a tensor of that size meeting this call's batch ("tensor a (5) must match the
+    size of tensor b (7)"). This call's batch size is the leading size of its first tensor argument."""
+    batch = next((a.shape[0] for a in args if isinstance(a, Tensor) and a.dim() > 0), None)
+    others = {size.B for size in SIZES} - {batch}
+    text = str(e)
+    if "is invalid for input of size" in text:
+        shape = text[text.find("[") + 1:text.find("]")]
+        return any(int(n) in others for n in shape.replace(" ", "").split(",") if n.lstrip("-").isdigit())
+    sizes = {int(n) for n in re.findall(r"\((\d+)\)", text)}
+    return batch in sizes and bool(sizes & others)
+
+
 def _broadcast_hint(e: Exception, shapes) -> str:
     if any(len(s) == 4 for s in shapes):
         return (f"the shapes do not broadcast ({e}): t has shape (B,) but the images have shape (B, C, H, W); "
@@ -183,8 +229,10 @@ _SCHEDULES = tuple(f"'{cls.__name__}'" for cls in (Sigma, *SIGMA_SCHEDULES.value
 
 def call(answer: Callable, *args):
     """Call the student's function. A template (None, `...`, NotImplementedError) is NotSolved; a filled-in
-    body that returns None is told it forgot `return`; a broadcasting error gets a hint about t's shape, and
-    arithmetic on a noise schedule itself (`sigma * eps`) a hint to call it."""
+    body that returns None is told it forgot `return`; a broadcasting error gets a hint about t's shape (or,
+    when two batch sizes meet, about a hard-coded size, as does a reshape to a fixed size), and arithmetic on a
+    noise schedule itself (`sigma * eps`) a hint to call it. Checkers call every answer with each of
+    `fmlite.exercises.inputs.SIZES`, so a size written into the answer fails on one of them."""
     recorder = _FailedShapes()
     try:
         with recorder:
@@ -192,6 +240,8 @@ def call(answer: Callable, *args):
     except NotImplementedError:
         raise NotSolved() from None
     except RuntimeError as e:
+        if _fixed_size(e, args):   # a reshape to, or a tensor of, another call's batch size
+            raise Mismatch(FIXED_SIZE.format(e=e)) from None
         if "must match the size" in str(e):
             raise Mismatch(_broadcast_hint(e, recorder.shapes or [])) from None
         raise

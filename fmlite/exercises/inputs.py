@@ -10,9 +10,9 @@ import torch
 from torch import Tensor
 
 from ..checks import check_flat_input, check_time, network_input
-from .framework import Mismatch
+from .framework import SIZES, Mismatch, Sizes
 
-__all__ = ["domain_times", "ONE_TIME", "one_time_variants", "StandInField", "TinyField"]
+__all__ = ["domain_times", "Sizes", "SIZES", "ONE_TIME", "one_time_variants", "StandInField", "TinyField"]
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -32,8 +32,12 @@ ONE_TIME = ("every sample has its own time t[i], but you used one time for the w
 
 
 def one_time_variants(fn: Callable[[Tensor], Tensor], t: Tensor) -> list[tuple[str, Tensor]]:
-    """[(ONE_TIME, fn(t with every entry set to one of t's values or its mean)), ...] for `reject_known`."""
-    values = [float(v) for v in t] + [float(t.mean()), float(t.median())]
+    """[(ONE_TIME, fn(t with every entry set to one of t's values or its mean)), ...] for `reject_known`.
+
+    The ends of the range (t's smallest and largest value) are left out: there a formula often forgets one of its
+    inputs (the score at t = 0 is -x, v ignored), and an answer that forgets it would be told the wrong slip."""
+    lo, hi = float(t.min()), float(t.max())
+    values = [float(v) for v in t if lo < float(v) < hi] + [float(t.mean()), float(t.median())]
     return [(ONE_TIME, fn(torch.full_like(t, v))) for v in values]
 
 
@@ -80,17 +84,18 @@ class StandInField:
 
 class TinyField(torch.nn.Module):
     """A fixed, differentiable float64 network v(x, t) = x A + t b + c (no random weights) that refuses the
-    input `fmlite.models.MLP` refuses: x (B, 2), t (B,) or a number in [0, 1]. `times` holds the t of every
+    input `fmlite.models.MLP` refuses: x (B, dim), t (B,) or a number in [0, 1]. `times` holds the t of every
     call, so that a checker can tell a student who drew their own t."""
 
-    def __init__(self):
+    def __init__(self, dim: int = 2):
         super().__init__()
-        self.times: list = []
-        self.A = torch.nn.Parameter(torch.tensor([[0.5, -0.3], [0.8, 0.2]], dtype=torch.float64))
-        self.b = torch.nn.Parameter(torch.tensor([1.0, -2.0], dtype=torch.float64))
-        self.c = torch.nn.Parameter(torch.tensor([0.3, 0.1], dtype=torch.float64))
+        self.dim, self.times = dim, []
+        i = torch.arange(dim, dtype=torch.float64)
+        self.A = torch.nn.Parameter(0.6 * torch.cos(1.0 + i[:, None] + 2.3 * i[None, :]))
+        self.b = torch.nn.Parameter(torch.cos(0.7 + 1.9 * i) * 2)
+        self.c = torch.nn.Parameter(0.3 * torch.sin(1.1 + i))
 
     def forward(self, x, t):
-        t = _check_inputs(x, t, 2, "MLP(dim=2)", "model")
+        t = _check_inputs(x, t, self.dim, f"MLP(dim={self.dim})", "model")
         self.times.append(t.detach().clone())
         return x.to(self.A.dtype) @ self.A + t[:, None] * self.b + self.c

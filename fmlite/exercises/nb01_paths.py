@@ -9,14 +9,17 @@ import torch
 
 from .compare import compare, reject_known
 from .framework import call_untouched, register
-from .inputs import domain_times, one_time_variants
-
-B, D = 7, 2
+from .inputs import SIZES, domain_times, one_time_variants
 
 
-def _inputs(seed: int):
+def _inputs(seed: int, B: int, D: int):
     g = torch.Generator().manual_seed(seed)
     return tuple(torch.randn(B, D, generator=g, dtype=torch.float64) for _ in range(3))
+
+
+def _calls():
+    """(schedule, lo, hi, B, D) for every call: each schedule once with each of the sizes `SIZES`."""
+    return [(sigma, lo, hi, B, D) for sigma, lo, hi in _schedules() for B, D, _, _ in SIZES]
 
 
 def _schedules():
@@ -40,16 +43,17 @@ def stochastic_interpolant(x_0, x_1, t, eps, sigma):
 
 def _check_stochastic_interpolant(answer):
     """Domain: t in [0, 1] (both ends) for every schedule; the bridge, whose σ' is infinite at the ends, is
-    tried on [0.01, 0.99] only for σ'-based mistakes to stay finite. Float64, one t per sample."""
-    x_0, x_1, eps = _inputs(0)
-    for sigma, lo, hi in _schedules():
+    tried on [0.01, 0.99] only for σ'-based mistakes to stay finite. Float64, one t per sample, each schedule
+    with each of the sizes `SIZES` ((B, D) = (7, 2), then (5, 3))."""
+    for sigma, lo, hi, B, D in _calls():
+        x_0, x_1, eps = _inputs(0, B, D)
         t = domain_times(B, 0.0, 1.0, seed=3)
         got = call_untouched(answer, x_0, x_1, t, eps, sigma, names=("x_0", "x_1", "t", "eps"))
         expected = stochastic_interpolant(x_0, x_1, t, eps, sigma)
         tt, s, s_flip = t[:, None], sigma(t)[:, None], sigma(1 - t)[:, None]
         ds = sigma.derivative(t.clamp(lo, hi))[:, None]
         line = (1 - tt) * x_0 + tt * x_1
-        where = f" (for the schedule {sigma!r}, 7 samples, each with its own t in [0, 1])"
+        where = f" (for the schedule {sigma!r}, {B} samples in {D}-d, each with its own t in [0, 1])"
         reject_known(got, [
             ("x_0 and x_1 are swapped: t = 0 is the noise x_0 and t = 1 is the data x_1, "
              "so x_t = (1 − t) x_0 + t x_1 + σ(t) ε", tt * x_0 + (1 - tt) * x_1 + s * eps),
@@ -66,7 +70,7 @@ def _check_stochastic_interpolant(answer):
              line + (1 - tt) * s * eps),
         ] + one_time_variants(lambda r: stochastic_interpolant(x_0, x_1, r, eps, sigma), t)
           + one_time_variants(lambda r: line + sigma(r)[:, None] * eps, t), expected, where)
-        compare(got, expected, "x_t", where)
+        compare(got, expected, "x_t", where, t=t)
     return ("x_t hits x_0 at t = 0 and x_1 at t = 1 exactly when σ(0) = σ(1) = 0 (bridge, sine), "
             "never with a constant σ > 0.")
 
@@ -84,15 +88,16 @@ def target_velocity(x_0, x_1, t, eps, sigma):
 
 def _check_target_velocity(answer):
     """Domain: where σ'(t) is finite: t in [0, 1] for the asymmetric, sine and constant schedules,
-    [0.01, 0.99] for the bridge (σ' is infinite at its ends). Float64, one t per sample."""
-    x_0, x_1, eps = _inputs(1)
-    for sigma, lo, hi in _schedules():
+    [0.01, 0.99] for the bridge (σ' is infinite at its ends). Float64, one t per sample, each schedule with each
+    of the sizes `SIZES`."""
+    for sigma, lo, hi, B, D in _calls():
+        x_0, x_1, eps = _inputs(1, B, D)
         t = domain_times(B, lo, hi, seed=4)
         got = call_untouched(answer, x_0, x_1, t, eps, sigma, names=("x_0", "x_1", "t", "eps"))
         expected = target_velocity(x_0, x_1, t, eps, sigma)
         tt, s, ds = t[:, None], sigma(t)[:, None], sigma.derivative(t)[:, None]
         ds_flip = sigma.derivative(1 - t)[:, None]
-        where = f" (for the schedule {sigma!r}, 7 samples, each with its own t in [{lo:g}, {hi:g}])"
+        where = f" (for the schedule {sigma!r}, {B} samples in {D}-d, each with its own t in [{lo:g}, {hi:g}])"
         reject_known(got, [
             ("you returned x_1 − x_0, the target for a constant σ only; here σ changes with t, so x_t also "
              "moves with the noise: add σ'(t) ε (sigma.derivative(t))", x_1 - x_0),
@@ -109,7 +114,7 @@ def _check_target_velocity(answer):
             ("σ'(t) ε is not scaled by σ(t): u_t = x_1 − x_0 + σ'(t) ε", x_1 - x_0 + s * ds * eps),
             ("you returned the data x_1; the target is the velocity x_1 − x_0 + σ'(t) ε", x_1),
         ] + one_time_variants(lambda r: target_velocity(x_0, x_1, r, eps, sigma), t), expected, where)
-        compare(got, expected, "u_t", where)
+        compare(got, expected, "u_t", where, t=t)
     return "u_t = x_1 − x_0 + σ'(t) ε is the time derivative of x_t, noise term included."
 
 

@@ -9,14 +9,13 @@ import torch
 
 from .compare import compare, reject_known
 from .framework import Mismatch, call_untouched, register
-from .inputs import domain_times, one_time_variants
+from .inputs import SIZES, domain_times, one_time_variants
 
-B, N, D = 7, 4, 2  # batch, data-set size and dimension pairwise different
-T_MAX = 0.99       # the formulas divide by 1 - t: every t in [0, 0.99] is tried, float64
+T_MAX = 0.999      # the formulas divide by 1 - t: every t in [0, 0.999] is tried, float64
 
 
-def _inputs(seed: int):
-    """Points x = x_t on straight paths towards a small data set, each with its own t (float64)."""
+def _inputs(seed: int, B: int, D: int, N: int):
+    """Points x = x_t (B, D) on straight paths towards a small data set (N, D), each with its own t (float64)."""
     g = torch.Generator().manual_seed(seed)
     data = 1.5 * torch.randn(N, D, generator=g, dtype=torch.float64)
     x_0 = torch.randn(B, D, generator=g, dtype=torch.float64)
@@ -38,12 +37,19 @@ def conditional_velocity(x, x_1, t):
 
 
 def _check_conditional_velocity(answer):
-    """Domain: t in [0, 0.99] (1 - t is divided by), 7 float64 points each with its own t."""
-    x, x_0, x_1, t, _ = _inputs(2)
+    """Domain: t in [0, 0.999] (1 - t is divided by), float64 points each with its own t, batch
+    size and dimension (B, D) = (7, 2), then (5, 3) (`SIZES`)."""
+    for B, D, N, _ in SIZES:
+        _check_conditional_velocity_once(answer, B, D, N)
+    return "on the straight path (x = x_t) it equals x_1 − x_0 at every t: constant speed, straight line."
+
+
+def _check_conditional_velocity_once(answer, B, D, N):
+    x, x_0, x_1, t, _ = _inputs(2, B, D, N)
     got = call_untouched(answer, x, x_1, t, names=("x", "x_1", "t"))
     expected = conditional_velocity(x, x_1, t)
     tt = t[:, None]
-    where = " (7 points, each with its own t in [0, 0.99])"
+    where = f" ({B} points in {D}-d, each with its own t in [0, {T_MAX:g}])"
     reject_known(got, [
         ("you returned x_1 − x, the distance still to go; divide it by the time left, 1 − t", x_1 - x),
         ("divide by the time left, 1 − t, not by t", (x_1 - x) / tt.clamp(min=1e-3)),
@@ -55,8 +61,7 @@ def _check_conditional_velocity(answer):
         ("the velocity is (x_1 − x) / (1 − t), from x towards x_1, not x_1 / (1 − t)", x_1 / (1 - tt)),
         ("time runs the wrong way: the time left is 1 − t, so divide by 1 − t, not by 1 + t", (x_1 - x) / (1 + tt)),
     ] + one_time_variants(lambda s: conditional_velocity(x, x_1, s), t), expected, where)
-    compare(got, expected, "u_t", where)
-    return "on the straight path (x = x_t) it equals x_1 − x_0 at every t: constant speed, straight line."
+    compare(got, expected, "u_t", where, t=t)
 
 
 register("02.conditional_velocity", "the conditional velocity towards one data point", conditional_velocity,
@@ -82,11 +87,18 @@ def _weights(x, t, data, centre=None, var=None, sign=-1.0):
 
 
 def _check_posterior_weights(answer):
-    """Domain: t in [0, 0.99] (the variance (1 - t)² must stay positive), 7 float64 points, N = 4 data points."""
-    x, _, _, t, data = _inputs(3)
+    """Domain: t in [0, 0.999] (the variance (1 - t)² must stay positive), float64 points; (B, D, N) = (7, 2, 4),
+    then (5, 3, 6) (`SIZES`)."""
+    for B, D, N, _ in SIZES:
+        _check_posterior_weights_once(answer, B, D, N)
+    return "near t = 1 each row becomes one-hot: x_t already knows which data point it is heading to."
+
+
+def _check_posterior_weights_once(answer, B, D, N):
+    x, _, _, t, data = _inputs(3, B, D, N)
     got = call_untouched(answer, x, t, data, names=("x", "t", "data"))
     expected = posterior_weights(x, t, data)
-    where = " (7 points, each with its own t in [0, 0.99]; N = 4 data points)"
+    where = f" ({B} points in {D}-d, each with its own t in [0, {T_MAX:g}]; N = {N} data points)"
     if isinstance(got, torch.Tensor) and got.shape == expected.shape and torch.isfinite(got).all():
         sums = got.detach().double().sum(dim=1)
         if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
@@ -111,8 +123,8 @@ def _check_posterior_weights(answer):
          torch.softmax(-((x[:, None, :] - tt[:, :, None] * data[None]) ** 2).sum(-1).sqrt() / (2 * (1 - tt) ** 2),
                        dim=1)),
     ] + one_time_variants(lambda s: posterior_weights(x, s, data), t), expected, where)
-    compare(got, expected, "the weight matrix", where + " (expected one row per point x, one column per data point)")
-    return "near t = 1 each row becomes one-hot: x_t already knows which data point it is heading to."
+    compare(got, expected, "the weight matrix", where + " (expected one row per point x, one column per data point)",
+            t=t)
 
 
 register("02.posterior_weights", "posterior weights over a small data set", posterior_weights,
@@ -129,14 +141,21 @@ def average_velocity(x, t, data):
 
 
 def _check_average_velocity(answer):
-    """Domain: t in [0, 0.99] (1 - t is divided by), 7 float64 points, N = 4 data points."""
-    x, _, _, t, data = _inputs(4)
+    """Domain: t in [0, 0.999] (1 - t is divided by), float64 points; (B, D, N) = (7, 2, 4), then (5, 3, 6)
+    (`SIZES`)."""
+    for B, D, N, _ in SIZES:
+        _check_average_velocity_once(answer, B, D, N)
+    return "the wind at x is the weighted average of where every stalk through x is told to go."
+
+
+def _check_average_velocity_once(answer, B, D, N):
+    x, _, _, t, data = _inputs(4, B, D, N)
     got = call_untouched(answer, x, t, data, names=("x", "t", "data"))
     expected = average_velocity(x, t, data)
     tt = t[:, None]
     w = posterior_weights(x, t, data)
     to_go = data[None] - x[:, None]  # (B, N, D)
-    where = " (7 points, each with its own t in [0, 0.99]; N = 4 data points)"
+    where = f" ({B} points in {D}-d, each with its own t in [0, {T_MAX:g}]; N = {N} data points)"
     reject_known(got, [
         ("you averaged over all data points equally; weight each one by w_i(x) = P(x_1 = x^(i) | x_t = x)",
          to_go.mean(dim=1) / (1 - tt)),
@@ -153,8 +172,7 @@ def _check_average_velocity(answer):
         ("you took the velocity towards the most likely data point only; average over all of them with the "
          "weights", to_go[torch.arange(B), w.argmax(dim=1)] / (1 - tt)),
     ] + one_time_variants(lambda s: average_velocity(x, s, data), t), expected, where)
-    compare(got, expected, "u_t(x)", where)
-    return "the wind at x is the weighted average of where every stalk through x is told to go."
+    compare(got, expected, "u_t(x)", where, t=t)
 
 
 register("02.average_velocity", "the average (marginal) velocity as a weighted average", average_velocity,

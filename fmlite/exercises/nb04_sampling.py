@@ -1,7 +1,8 @@
 """Notebook 04 (sampling): an Euler sampler that keeps the trajectory, and one RK4 step.
 
-Worked solutions beside checkers. Batch (7), steps (5) and dimension (2) differ, so a trajectory
-stacked on the wrong axis has the wrong shape.
+Worked solutions beside checkers. Each answer is called with the sizes `SIZES`: batch 7, steps 5, dimension 2,
+then batch 5, steps 8, dimension 3, pairwise different, so a trajectory stacked on the wrong axis has the wrong
+shape and no size can be written into the answer.
 """
 from __future__ import annotations
 
@@ -10,19 +11,17 @@ from torch import Tensor
 
 from .compare import compare, reject_known
 from .framework import Mismatch, call, call_untouched, register
-from .inputs import ONE_TIME, StandInField, domain_times, one_time_variants
-
-B, D, STEPS = 7, 2, 5
+from .inputs import ONE_TIME, SIZES, StandInField, domain_times, one_time_variants
 
 
 def _field(x, t):
-    """A smooth, time-dependent, nonlinear test field; t of shape (B,)."""
+    """A smooth, time-dependent, nonlinear test field in any dimension D >= 2; t of shape (B,)."""
     t = t[:, None]
-    rot = torch.stack([-x[:, 1], x[:, 0]], dim=1)
+    rot = torch.cat([-x[:, -1:], x[:, :-1]], dim=1)   # in 2-d the quarter turn (-x_2, x_1)
     return (1 + t) * rot + 0.5 * torch.sin(x) - 0.3 * t
 
 
-def _points(seed: int):
+def _points(seed: int, B: int, D: int):
     return torch.randn(B, D, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
@@ -44,16 +43,17 @@ def _rk4(x, t, h, v, times=(0.0, 0.5, 0.5, 1.0), weights=(1, 2, 2, 1), reach=(0.
 
 
 def _check_rk4_step(answer):
-    """Domain: t in [0, 1 − h] (the step ends by t = 1) for h = 0.1 and 0.25, 7 float64 points each with its
-    own t; the field refuses what fmlite.models.MLP refuses (velocity(t, x), t of shape (B, 1)). Compared in
-    float64 to 1e-9, so another fourth-order rule (Kutta's 3/8 rule) is told apart from the classical RK4."""
-    x = _points(5)
-    field = StandInField(_field)
-    for h in (0.1, 0.25):
+    """Domain: t in [0, 1 − h] (the step ends by t = 1) for h = 0.1 on 7 float64 points in 2-d and h = 0.25 on 5
+    in 3-d (`SIZES`), each with its own t; the field refuses what fmlite.models.MLP refuses (velocity(t, x), t of
+    shape (B, 1)). Compared in float64 to 1e-9, so another fourth-order rule (Kutta's 3/8 rule) is told apart
+    from the classical RK4."""
+    for (B, D, _, _), h in zip(SIZES, (0.1, 0.25)):
+        x = _points(5, B, D)
+        field = StandInField(_field, dim=D)
         t = domain_times(B, 0.0, 1.0 - h, seed=6)
         got = call_untouched(answer, x, t, h, field, names=("x", "t"))
         expected, (k1, k2, k3, k4) = _rk4(x, t, h, _field)
-        where = f" (h = {h}, 7 points each with its own t in [0, {1 - h:g}])"
+        where = f" (h = {h}, {B} points in {D}-d, each with its own t in [0, {1 - h:g}])"
         reject_known(got, [
             ("this is one Euler step x + h k1; RK4 combines four slopes k1..k4", x + h * k1),
             ("this is the midpoint method x + h k2; RK4 combines four slopes k1..k4", x + h * k2),
@@ -83,7 +83,7 @@ def _check_rk4_step(answer):
         reject_known(got, [("this is Kutta's 3/8 rule, also fourth order; the exercise asks for the classical RK4: "
                             "slopes at t, t + h/2, t + h/2, t + h with weights 1, 2, 2, 1 (divided by 6)",
                             x + h / 8 * (q1 + 3 * q2 + 3 * q3 + q4))], expected, where, atol=1e-9)
-        compare(got, expected, "the new x", where, atol=1e-9, rtol=1e-9)  # float64: other 4th-order rules differ
+        compare(got, expected, "the new x", where, atol=1e-9, rtol=1e-9, t=t)  # float64: other rules differ
     return "four slopes per step, and an error that shrinks like h⁴."
 
 
@@ -112,11 +112,18 @@ def _euler(x_0, steps, t_of, h=None):
 
 
 def _check_euler_sampler(answer):
-    """Domain: the whole time range, t = 0, 0.2, ..., 0.8 at the steps' starts (5 steps), 7 float64 points in
-    2-d; the field demands t as a tensor (B,) as a trained model is called."""
-    x_0 = _points(6)
+    """Domain: the whole time range, t = 0, 0.2, ..., 0.8 at the steps' starts (5 steps) for 7 float64 points in
+    2-d, then t = 0, 0.125, ..., 0.875 (8 steps) for 5 points in 3-d (`SIZES`); the field demands t as a tensor (B,)
+    as a trained model is called."""
+    for B, D, _, STEPS in SIZES:
+        _check_euler_sampler_once(answer, B, D, STEPS)
+    return "steps + 1 states from the noise to the sample, one velocity evaluation per step."
+
+
+def _check_euler_sampler_once(answer, B, D, STEPS):
+    x_0 = _points(6, B, D)
     start = x_0.clone()
-    got = call(answer, StandInField(_field, strict=True), start, STEPS)
+    got = call(answer, StandInField(_field, dim=D, strict=True), start, STEPS)
     expected = euler_sampler(_field, x_0, STEPS)
     shape = tuple(expected.shape)
     if not torch.equal(start, x_0):
@@ -161,8 +168,7 @@ def _check_euler_sampler(answer):
     if isinstance(got, Tensor) and got.shape == expected.shape:
         for k in range(1, STEPS + 1):
             compare(got[k], expected[k], f"state {k}", f" (after step {k}, t = {k * h:.2f})")
-    compare(got, expected, "the trajectory")
-    return "steps + 1 states from the noise to the sample, one velocity evaluation per step."
+    compare(got, expected, "the trajectory", f" ({STEPS} steps, {B} points in {D}-d)")
 
 
 register("04.euler_sampler", "an Euler sampler that keeps the trajectory", euler_sampler, _check_euler_sampler)

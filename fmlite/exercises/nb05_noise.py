@@ -2,8 +2,8 @@
 
 Worked solutions beside their checkers. The schedules tried include asymmetric ones
 (σ(t) = 0.3 + 0.5 t, so σ(1) cannot pass for σ(0); σ(t) = 0.5 t (1 − t)², so σ(1 − t) cannot
-pass for σ(t)); inputs are float64 with one time per sample and sizes that differ (B = 7 points,
-N = 5 data points, D = 2 or 3 coordinates).
+pass for σ(t)); inputs are float64 with one time per sample, and every answer is called with the sizes
+`SIZES` (B = 7 points, D = 2 coordinates, N = 4 data points, then 5, 3 and 6).
 """
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ import torch
 
 from .compare import check_dtype, compare, reject_known, reject_where_finite
 from .framework import Mismatch, call_untouched, register
-from .inputs import domain_times, one_time_variants
-
-B, N = 7, 5
+from .inputs import SIZES, domain_times, one_time_variants
 
 
 def start_noise(x_0, sigma):
@@ -24,35 +22,40 @@ def start_noise(x_0, sigma):
 
 
 def _check_start_noise(answer):
-    """Domain: t = 0 only (the start); schedules with sigma(0) = 0, 0.5, 1.5 and an asymmetric 0.3 + 0.5 t;
-    x_0 float64 (7, 3)."""
+    """Domain: t = 0 only (the start); schedules with sigma(0) = 0, 0.5, 1.5 and an asymmetric 0.3 + 0.5 t, each
+    with x_0 float64 of shape (7, 2), then (5, 3) (`SIZES`)."""
     from ..paths import ConstantSigma, Sigma, SineSigma
-    x_0 = torch.randn(B, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     for sigma in (ConstantSigma(0.5), Sigma(lambda t: 0.3 + 0.5 * t, name="0.3 + 0.5 t"), ConstantSigma(1.5),
                   SineSigma(1.0)):
-        got = call_untouched(answer, x_0, sigma, names=("x_0",))
-        expected = start_noise(x_0, sigma)
-        s0 = float(sigma(torch.zeros(1, dtype=torch.float64))[0])
-        s1 = float(sigma(torch.ones(1, dtype=torch.float64))[0])
-        sh = float(sigma(torch.full((1,), 0.5, dtype=torch.float64))[0])
-        where = f" (for the schedule {sigma!r}, σ(0) = {s0:g})"
-        check_dtype(got, torch.float64, "the starting points", where)
-        reject_known(got, [
-            ("the points are unchanged: with σ(0) > 0, x_t at t = 0 is x_0 + σ(0) ε, wider than N(0, I); "
-             "scale x_0 by √(1 + σ(0)²)", x_0),
-            ("you scaled by 1 + σ(0)², the variance; the standard deviation is √(1 + σ(0)²)",
-             x_0 * (1 + s0 ** 2)),
-            ("you scaled by 1 + σ(0); standard deviations do not add, variances do: √(1 + σ(0)²)", x_0 * (1 + s0)),
-            ("you shifted the points by σ(0); the noise widens p_0, it does not move it: x_0 √(1 + σ(0)²)",
-             x_0 + s0),
-            ("you scaled by σ(0) alone; x_0 itself has variance 1 too: √(1 + σ(0)²)", x_0 * s0),
-            ("you divided by √(1 + σ(0)²); p_0 is wider than N(0, I), so multiply", x_0 / (1 + s0 ** 2) ** 0.5),
-            ("you used σ(1); the flow starts at t = 0 (noise), so use σ(0)", x_0 * (1 + s1 ** 2) ** 0.5),
-            ("you used σ at t = 0.5; the flow starts at t = 0, so use σ(0)", x_0 * (1 + sh ** 2) ** 0.5),
-            ("you scaled by √(1 + σ(0)); the variance added is σ(0)², so √(1 + σ(0)²)", x_0 * (1 + s0) ** 0.5),
-        ], expected, where)
-        compare(got, expected, "the starting points", where)
+        for B, D, _, _ in SIZES:
+            _check_start_noise_once(answer, sigma, B, D)
     return "with a constant σ the flow starts from N(0, (1 + σ²) I), not from N(0, I)."
+
+
+def _check_start_noise_once(answer, sigma, B, D):
+    x_0 = torch.randn(B, D, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    got = call_untouched(answer, x_0, sigma, names=("x_0",))
+    expected = start_noise(x_0, sigma)
+    s0 = float(sigma(torch.zeros(1, dtype=torch.float64))[0])
+    s1 = float(sigma(torch.ones(1, dtype=torch.float64))[0])
+    sh = float(sigma(torch.full((1,), 0.5, dtype=torch.float64))[0])
+    where = f" (for the schedule {sigma!r}, σ(0) = {s0:g}; {B} points in {D}-d)"
+    check_dtype(got, torch.float64, "the starting points", where)
+    reject_known(got, [
+        ("the points are unchanged: with σ(0) > 0, x_t at t = 0 is x_0 + σ(0) ε, wider than N(0, I); "
+         "scale x_0 by √(1 + σ(0)²)", x_0),
+        ("you scaled by 1 + σ(0)², the variance; the standard deviation is √(1 + σ(0)²)",
+         x_0 * (1 + s0 ** 2)),
+        ("you scaled by 1 + σ(0); standard deviations do not add, variances do: √(1 + σ(0)²)", x_0 * (1 + s0)),
+        ("you shifted the points by σ(0); the noise widens p_0, it does not move it: x_0 √(1 + σ(0)²)",
+         x_0 + s0),
+        ("you scaled by σ(0) alone; x_0 itself has variance 1 too: √(1 + σ(0)²)", x_0 * s0),
+        ("you divided by √(1 + σ(0)²); p_0 is wider than N(0, I), so multiply", x_0 / (1 + s0 ** 2) ** 0.5),
+        ("you used σ(1); the flow starts at t = 0 (noise), so use σ(0)", x_0 * (1 + s1 ** 2) ** 0.5),
+        ("you used σ at t = 0.5; the flow starts at t = 0, so use σ(0)", x_0 * (1 + sh ** 2) ** 0.5),
+        ("you scaled by √(1 + σ(0)); the variance added is σ(0)², so √(1 + σ(0)²)", x_0 * (1 + s0) ** 0.5),
+    ], expected, where)
+    compare(got, expected, "the starting points", where)
 
 
 register("05.start_noise", "the starting points of p_0 when σ(0) > 0", start_noise, _check_start_noise)
@@ -82,54 +85,63 @@ def _paths():
 
 def _check_naive_field_gap(answer):
     """Domain: t in [0, 0.99] (both fields are finite, the bridge at t = 0 included), [0, 1] for constant σ;
-    float64, one t per sample, B = 7 points, N = 5 data points, D = 2."""
-    from ..exact import posterior_weights
-    g = torch.Generator().manual_seed(7)
-    x = 1.5 * torch.randn(B, 2, generator=g, dtype=torch.float64)
-    data = torch.randn(N, 2, generator=g, dtype=torch.float64) + torch.tensor([1.0, -0.5], dtype=torch.float64)
+    float64, one t per sample; every path with (B, D, N) = (7, 2, 4), then (5, 3, 6) (`SIZES`)."""
     for path, hi in _paths():
-        t = domain_times(B, 0.0, hi, seed=8)
-        got = call_untouched(answer, x, t, data, path, names=("x", "t", "data"))
-        expected = naive_field_gap(x, t, data, path)
-        c = path.field_coefficients(t)
-        a, b, s, ss = (c[k][:, None] for k in ("alpha_t", "beta_t", "sigma_t", "sigma_d_sigma_t"))
-        bb = (c["beta_t"] * c["d_beta_t"])[:, None]
-        xbar = posterior_weights(x, t, data, path) @ data
-        s2 = b ** 2 + s ** 2
-        where = f" (for the path {path!r}, 7 points, each with its own t in [0, {hi:g}])"
-        check_dtype(got, torch.float64, "the gap", where)
-        reject_where_finite(got, [
-            ("time runs the wrong way: t = 0 is noise, t = 1 is data; you evaluated the gap at 1 − t",
-             naive_field_gap(x, 1 - t, data, path))], where)
-        if isinstance(got, torch.Tensor) and got.shape == expected.shape and not torch.isfinite(got).all():
-            bad = sorted({round(float(v), 3) for v in t[~torch.isfinite(got.detach()).reshape(B, -1).all(1)]})
-            raise Mismatch(f"the gap is NaN or inf at t = {bad}, where the formula is finite; "
-                           f"use sigma_d_sigma_t (σσ'), which stays finite where σ' does not{where}")
-        reject_known(got, [
-            ("the gap has the wrong sign: correct minus naive is + (σσ' / (β² + σ²)) (x − α x̄)",
-             -ss / s2 * (x - a * xbar)),
-            ("x̄ must be scaled by α_t: the noise part of x_t is x − α_t x_1, so use x − α_t x̄",
-             ss / s2 * (x - xbar)),
-            ("you used the plain mean of the data; x̄ is the posterior mean E[x_1 | x_t = x] "
-             "(posterior_weights @ data)", ss / s2 * (x - a * data.mean(0))),
-            ("you divided by β_t² only; the noise x_t − α_t x_1 = β_t x_0 + σ_t ε has variance β_t² + σ_t²",
-             ss / b ** 2 * (x - a * xbar)),
-            ("you divided by σ_t² only; the noise x_t − α_t x_1 = β_t x_0 + σ_t ε has variance β_t² + σ_t²",
-             ss / s ** 2 * (x - a * xbar)),
-            ("you divided by the standard deviation √(β² + σ²); Gaussian conditioning divides by the variance",
-             ss / s2.sqrt() * (x - a * xbar)),
-            ("you used (ββ' + σσ') / (β² + σ²): that is the whole correct gain; the gap is the σσ' part only",
-             (bb + ss) / s2 * (x - a * xbar)),
-            ("you used ββ' / (β² + σ²): that is what the naive field keeps; the gap is the σσ' part",
-             bb / s2 * (x - a * xbar)),
-            ("time runs the wrong way: t = 0 is noise, t = 1 is data; you evaluated the gap at 1 − t",
-             naive_field_gap(x, 1 - t, data, path)),
-            ("you forgot the factor σ_t σ'_t (sigma_d_sigma_t)", (x - a * xbar) / s2),
-            ("you returned x − α_t x̄ without the gain σσ' / (β² + σ²)", x - a * xbar),
-        ] + one_time_variants(lambda r: naive_field_gap(x, r, data, path), t), expected, where)
-        compare(got, expected, "the gap", where)
+        for B, D, N, _ in SIZES:
+            _check_naive_field_gap_once(answer, path, hi, B, D, N)
     return ("the gap vanishes where σ' = 0 (a constant σ) and grows with σσ'; it is the mean of σ'(t) ε "
             "given x_t, which the naive target leaves out.")
+
+
+def _check_naive_field_gap_once(answer, path, hi, B, D, N):
+    from ..exact import posterior_weights
+    g = torch.Generator().manual_seed(7)
+    x = 1.5 * torch.randn(B, D, generator=g, dtype=torch.float64)
+    data = torch.randn(N, D, generator=g, dtype=torch.float64) + torch.tensor([1.0, -0.5, 0.3][:D], dtype=torch.float64)
+    t = domain_times(B, 0.0, hi, seed=8)
+    got = call_untouched(answer, x, t, data, path, names=("x", "t", "data"))
+    expected = naive_field_gap(x, t, data, path)
+    c = path.field_coefficients(t)
+    a, b, s, ss = (c[k][:, None] for k in ("alpha_t", "beta_t", "sigma_t", "sigma_d_sigma_t"))
+    bb = (c["beta_t"] * c["d_beta_t"])[:, None]
+    xbar = posterior_weights(x, t, data, path) @ data
+    s2 = b ** 2 + s ** 2
+    where = f" (for the path {path!r}, {B} points in {D}-d, each with its own t in [0, {hi:g}]; N = {N} data points)"
+    check_dtype(got, torch.float64, "the gap", where)
+    mistakes = [
+        ("the gap has the wrong sign: correct minus naive is + (σσ' / (β² + σ²)) (x − α x̄)",
+         -ss / s2 * (x - a * xbar)),
+        ("x̄ must be scaled by α_t: the noise part of x_t is x − α_t x_1, so use x − α_t x̄",
+         ss / s2 * (x - xbar)),
+        ("you used the plain mean of the data; x̄ is the posterior mean E[x_1 | x_t = x] "
+         "(posterior_weights @ data)", ss / s2 * (x - a * data.mean(0))),
+        ("you divided by β_t² only; the noise x_t − α_t x_1 = β_t x_0 + σ_t ε has variance β_t² + σ_t²",
+         ss / b ** 2 * (x - a * xbar)),
+        ("you divided by σ_t² only; the noise x_t − α_t x_1 = β_t x_0 + σ_t ε has variance β_t² + σ_t²",
+         ss / s ** 2 * (x - a * xbar)),
+        ("you divided by the standard deviation √(β² + σ²); Gaussian conditioning divides by the variance",
+         ss / s2.sqrt() * (x - a * xbar)),
+        ("you used (ββ' + σσ') / (β² + σ²): that is the whole correct gain; the gap is the σσ' part only",
+         (bb + ss) / s2 * (x - a * xbar)),
+        ("you used ββ' / (β² + σ²): that is what the naive field keeps; the gap is the σσ' part",
+         bb / s2 * (x - a * xbar)),
+        ("time runs the wrong way: t = 0 is noise, t = 1 is data; you evaluated the gap at 1 − t",
+         naive_field_gap(x, 1 - t, data, path)),
+        ("you forgot the factor σ_t σ'_t (sigma_d_sigma_t)", (x - a * xbar) / s2),
+        ("you returned x − α_t x̄ without the gain σσ' / (β² + σ²)", x - a * xbar),
+    ]
+    # a slip that divides by zero somewhere (β² alone, σ² alone, 1 − t) is named by the rows where it is finite
+    reject_where_finite(got, mistakes, where, expected=expected)
+    if isinstance(got, torch.Tensor) and got.shape == expected.shape and not torch.isfinite(got).all():
+        rows = ~torch.isfinite(got.detach()).reshape(B, -1).all(1)
+        bad = sorted({round(float(v), 3) for v in t[rows]})
+        d_sigma = path.sigma.derivative(t)
+        hint = ("use sigma_d_sigma_t (σσ'), which stays finite where σ' does not"
+                if not torch.isfinite(d_sigma[rows]).any() else
+                "check each division: β_t² + σ_t² stays positive on these times")
+        raise Mismatch(f"the gap is NaN or inf at t = {bad}, where the formula is finite; {hint}{where}")
+    reject_known(got, mistakes + one_time_variants(lambda r: naive_field_gap(x, r, data, path), t), expected, where)
+    compare(got, expected, "the gap", where, t=t)
 
 
 register("05.naive_field_gap", "the correct minus the naive exact field", naive_field_gap, _check_naive_field_gap)

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from .compare import compare, reject_known
 from .framework import Mismatch, call, call_untouched, register
-from .inputs import domain_times, one_time_variants
+from .inputs import SIZES, domain_times, one_time_variants
 
 _BROADCAST_HINT = ("t has shape (B,) but the images have shape (B, C, H, W): reshape it to (B, 1, 1, 1) with "
                    "t[:, None, None, None] (or t.view(-1, 1, 1, 1)) so that each image gets its own time")
@@ -51,7 +51,7 @@ def _check_interpolate_images(answer):
             ("x_1 − x_0 is the velocity, not the point x_t = t x_1 + (1 − t) x_0", x_1 - x_0),
             ("this is the average image (x_0 + x_1) / 2 for every t", (x_0 + x_1) / 2),
         ] + one_time_variants(lambda s: interpolate_images(x_0, x_1, s), t), expected, where)
-        compare(got, expected, "x_t", where)
+        compare(got, expected, "x_t", where, t=t)
     return "t[:, None, None, None] gives every image its own time: x_t = t x_1 + (1 - t) x_0, pixel by pixel."
 
 
@@ -85,17 +85,25 @@ def _guidance_model():
 
 
 def _check_guided(answer):
-    """Domain: t in [0, 1] (both ends), 6 images of 1 x 8 x 8 each with its own t and label, guidance weights
-    w = 3, 1, 0, 0.5, -0.5; the model is the course's ConvNet (float32, so compared with atol 1e-5)."""
+    """Domain: t in [0, 1] (both ends), images of 1 x 8 x 8 each with its own t and label, guidance weights
+    w = 3, 1, 0, 0.5, -0.5 for a batch of 7 images, then 3, 0.5 for a batch of 5 (`SIZES`); the model is the
+    course's ConvNet (float32, so compared with atol 1e-5)."""
     model = _guidance_model()
+    for (B, _, _, _), labels, weights in zip(SIZES, ([0, 1, 3, 3, 7, 9, 2], [4, 8, 8, 0, 6]),
+                                             ((3.0, 1.0, 0.0, 0.5, -0.5), (3.0, 0.5))):
+        _check_guided_once(answer, model, B, torch.tensor(labels), weights)
+    return "w = 0 unconditional, w = 1 conditional, w > 1 pushes past it: sharper, less varied samples."
+
+
+def _check_guided_once(answer, model, B, y, weights):
     g = torch.Generator().manual_seed(72)
-    x, y = torch.randn(6, 1, 8, 8, generator=g), torch.tensor([0, 1, 3, 3, 7, 9])
-    t = domain_times(6, seed=7).float()
+    x = torch.randn(B, 1, 8, 8, generator=g)
+    t = domain_times(B, seed=7).float()
     null = torch.full_like(y, model.null_label)
     with torch.no_grad():
         v_c, v_u = model(x, t, y), model(x, t, null)
         one_time = [(m, model(x, s, y), model(x, s, null)) for m, s in one_time_variants(lambda s: s, t)]
-        for w in (3.0, 1.0, 0.0, 0.5, -0.5):  # w = 3 first: there every known mistake differs from the others
+        for w in weights:  # w = 3 first: there every known mistake differs from the others
             got = call_untouched(answer, model, x, t, y, w, names=("model", "x", "t", "y"))
             expected = v_u + w * (v_c - v_u)
             reject_known(got, [
@@ -112,12 +120,11 @@ def _check_guided(answer):
                  v_u + w * v_c),
                 ("you moved away from the conditional velocity: v_uncond + w (v_cond - v_uncond), not "
                  "v_uncond - w (v_cond - v_uncond)", v_u - w * (v_c - v_u)),
-            ] + [(m, u + w * (c - u)) for m, c, u in one_time], expected, f" at w = {w:g}", atol=1e-5)
+            ] + [(m, u + w * (c - u)) for m, c, u in one_time], expected, f" at w = {w:g} ({B} images)", atol=1e-5)
             name = {1.0: " (w = 1 should give the conditional v(x, t, y))",
                     0.0: " (w = 0 should give the unconditional v(x, t, null), with y = model.null_label)"}
             compare(got, expected, "the guided velocity", name.get(w, f" at w = {w:g} (expected v(x, t, null) + "
-                    f"{w:g} (v(x, t, y) - v(x, t, null)) with null = model.null_label)"), atol=1e-5)
-    return "w = 0 unconditional, w = 1 conditional, w > 1 pushes past it: sharper, less varied samples."
+                    f"{w:g} (v(x, t, y) - v(x, t, null)) with null = model.null_label)"), atol=1e-5, t=t)
 
 
 register("07.guided", "classifier-free guidance", guided, _check_guided)

@@ -1,7 +1,8 @@
 """Notebook 08 (likelihoods and diffusion): Hutchinson's divergence estimate, and the score from a velocity.
 
-Worked solutions beside checkers. Batch (7) and dimension (3) differ, so a time of shape (B,) that is
-not broadcast with t[:, None] fails loudly, and a sum over the wrong axis has the wrong shape.
+Worked solutions beside checkers. Every answer is called with the sizes `SIZES`, (B, D) = (7, 2), then (5, 3):
+batch and dimension differ, so a time of shape (B,) that is not broadcast with t[:, None] fails loudly, a sum
+over the wrong axis has the wrong shape, and no size can be written into the answer.
 """
 from __future__ import annotations
 
@@ -10,16 +11,16 @@ from torch import Tensor
 
 from .compare import check_dtype, compare, reject_known, reject_where_finite
 from .framework import Mismatch, call, call_untouched, register
-from .inputs import ONE_TIME, StandInField, domain_times, one_time_variants
+from .inputs import ONE_TIME, SIZES, StandInField, domain_times, one_time_variants
 
-B, D = 7, 3
 _W = torch.tensor([[0.7, -0.4, 0.2], [0.3, 0.9, -0.5], [-0.6, 0.1, 0.8]], dtype=torch.float64)
 
 
 def _field(x, t):
-    """A smooth, nonlinear, time-dependent test field with a non-symmetric Jacobian; t of shape (B,)."""
-    t = t[:, None]
-    return torch.tanh(x @ _W) * (1 + t) + 0.5 * x.roll(1, dims=1) ** 2 * (1 - t) - t * x
+    """A smooth, nonlinear, time-dependent test field with a non-symmetric Jacobian, x (B, D) with D = 2 or 3;
+    t of shape (B,)."""
+    t, d = t[:, None], x.shape[1]
+    return torch.tanh(x @ _W[:d, :d]) * (1 + t) + 0.5 * x.roll(1, dims=1) ** 2 * (1 - t) - t * x
 
 
 def _jacobians(x, t):
@@ -28,7 +29,7 @@ def _jacobians(x, t):
                         for i in range(len(x))])
 
 
-def _data(seed: int):
+def _data(seed: int, B: int, D: int):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(B, D, generator=g, dtype=torch.float64)
 
@@ -43,11 +44,12 @@ def hutchinson(velocity, x, t, z):
 
 
 def _check_hutchinson(answer):
-    """Domain: the whole time range [0, 1] (both ends included), 7 float64 points in 3-d each with its own t;
-    two probe sets, Gaussian and Rademacher. The field refuses what fmlite.models.MLP refuses (velocity(t, x),
-    t of shape (B, 1)). Compared in float64 with z^T J z from the full Jacobian J = dv/dx (autograd)."""
-    for seed, kind in ((11, "Gaussian"), (12, "Rademacher")):
-        x, t = _data(seed), domain_times(B, seed=seed)
+    """Domain: the whole time range [0, 1] (both ends included), float64 points each with its own t: 7 in 2-d with
+    Gaussian probes, then 5 in 3-d with Rademacher probes (`SIZES`). The field refuses what fmlite.models.MLP
+    refuses (velocity(t, x), t of shape (B, 1)). Compared in float64 with z^T J z from the full Jacobian J =
+    dv/dx (autograd)."""
+    for (B, D, _, _), seed, kind in zip(SIZES, (11, 12), ("Gaussian", "Rademacher")):
+        x, t = _data(seed, B, D), domain_times(B, seed=seed)
         g = torch.Generator().manual_seed(seed + 100)
         z = torch.randn(B, D, generator=g, dtype=torch.float64)
         if kind == "Rademacher":
@@ -60,7 +62,7 @@ def _check_hutchinson(answer):
         one = torch.ones_like(z)
         quad = lambda a, b: torch.einsum("bi,bij,bj->b", a, J, b)  # noqa: E731 - a^T J b per sample
         expected = quad(z, z)
-        where = f" ({kind} probes, 7 points in 3-d, each with its own t in [0, 1])"
+        where = f" ({kind} probes, {B} points in {D}-d, each with its own t in [0, 1])"
         if isinstance(got, Tensor) and got.shape == (B, D):
             raise Mismatch(f"your estimate has shape {tuple(got.shape)}: sum z * (z^T dv/dx) over the coordinates "
                            f"(dim=1) to get one number per point, shape ({B},)")
@@ -95,7 +97,7 @@ def _check_hutchinson(answer):
         ] + [(ONE_TIME, torch.einsum("bi,bij,bj->b", z, _jacobians(x, s), z))
              for _, s in one_time_variants(lambda s: s, t)]
         reject_known(got, mistakes, expected, where)
-        compare(got, expected, "the estimate", where, atol=1e-9, rtol=1e-9)
+        compare(got, expected, "the estimate", where, atol=1e-9, rtol=1e-9, t=t)
     return "one backward pass gives an unbiased estimate of the divergence; average probes to cut its variance."
 
 
@@ -113,15 +115,21 @@ def score_from_velocity(v, x, t):
 
 def _check_score_from_velocity(answer):
     """Domain: t in [0, 0.999] (t = 1 is singular: it divides by 1 - t), both ends of it, 0.01 and 0.989 included,
-    7 float64 points in 3-d each with its own t; v, x and t must be left unchanged. Oracle: the closed form
-    (t v - x) / (1 - t)."""
-    x = _data(21)
-    v = _data(22)
+    float64 points each with its own t, 7 in 2-d, then 5 in 3-d (`SIZES`); v, x and t must be left unchanged.
+    Oracle: the closed form (t v - x) / (1 - t)."""
+    for B, D, _, _ in SIZES:
+        _check_score_once(answer, B, D)
+    return "the velocity already contains the score; it blows up like 1/(1 - t) near the data."
+
+
+def _check_score_once(answer, B, D):
+    x = _data(21, B, D)
+    v = _data(22, B, D)
     t = domain_times(B, 0.0, 0.999, seed=23)
     got = call_untouched(answer, v, x, t, names=("v", "x", "t"))
     expected = score_from_velocity(v, x, t)
     T = t[:, None]
-    where = " (7 points in 3-d, each with its own t in [0, 0.999])"
+    where = f" ({B} points in {D}-d, each with its own t in [0, 0.999])"
     check_dtype(got, torch.float64, "the score", where)
     mistakes = [
         ("the score has the wrong sign: (t v - x) / (1 - t), not (x - t v) / (1 - t)", (x - T * v) / (1 - T)),
@@ -137,6 +145,10 @@ def _check_score_from_velocity(answer):
         ("time runs the wrong way: t = 0 is noise, t = 1 is data; you used 1 - t for t",
          ((1 - T) * v - x) / T),
         ("you swapped v and x: score = (t v - x) / (1 - t)", (T * x - v) / (1 - T)),
+        ("your score ignores the velocity v: -x is the score of pure noise (t = 0) only; for t > 0 the velocity "
+         "tells where x is heading, score = (t v - x) / (1 - t)", -x),
+        ("your score ignores the velocity v: -x / (1 - t) leaves out t v; score = (t v - x) / (1 - t)",
+         -x / (1 - T)),
     ] + one_time_variants(lambda s: (s[:, None] * v - x) / (1 - s[:, None]), t)
     reject_where_finite(got, mistakes, where)   # dividing by t is infinite at t = 0: name it from the other rows
     reject_known(got, mistakes, expected, where)
@@ -148,8 +160,7 @@ def _check_score_from_velocity(answer):
             raise Mismatch(f"your score is right except near t = 1 (wrong at t = {[round(float(s), 3) for s in t[bad]]}"
                            "): do not clamp 1 - t or add an epsilon to it; the score really grows like 1 / (1 - t)"
                            + where)
-    compare(got, expected, "the score", where, atol=1e-9, rtol=1e-9)
-    return "the velocity already contains the score; it blows up like 1/(1 - t) near the data."
+    compare(got, expected, "the score", where, atol=1e-9, rtol=1e-9, t=t)
 
 
 register("08.score_from_velocity", "the score from a velocity (straight path)", score_from_velocity,

@@ -142,7 +142,7 @@ def _line(x_0, x_1, t):
     (lambda x_0, x_1, t: _line(x_0, x_1, t.mean()), ONE_TIME),                                           # kind 1
     (lambda x_0, x_1, t: _line(x_0, x_1, float(t[0])), ONE_TIME),                                        # kind 1
     (lambda x_0, x_1, t: _line(x_0, x_1, t), "use t[:, None], of shape (B, 1)"),                         # kind 4
-    (lambda x_0, x_1, t: _line(x_0, x_1, t[:, None].clamp(0.05, 0.95)), "x_t differs from the expected value"),  # 5
+    (lambda x_0, x_1, t: _line(x_0, x_1, t[:, None].clamp(0.05, 0.95)), "is right except near the ends of the time range"),  # 5
     (lambda x_0, x_1, t: x_1 - x_0, "x_1 − x_0 is the velocity of the path"),
     (lambda x_0, x_1, t: x_0 + t[:, None] * x_1, "the two weights must add up to 1"),
     (lambda x_0, x_1, t: -_line(x_0, x_1, t[:, None]), "x_t has the wrong sign"),                        # sign
@@ -168,7 +168,7 @@ def test_interpolate_solution_agrees_with_the_path_module():
     (lambda x, t, h, v: x + h * v(x, t[:, None]), "refused its input, as a network of fmlite.models would"),  # 3
     (lambda x, t, h, v: x + h * v(x, t + h), "at the end of the step"),                                  # off by one
     (lambda x, t, h, v: x + h * v(x, 1 - t), "time runs the wrong way"),                                 # flipped time
-    (lambda x, t, h, v: x + h * v(x, t.clamp(0.05, 0.95)), "the new x differs"),                         # kind 5
+    (lambda x, t, h, v: x + h * v(x, t.clamp(0.05, 0.95)), "is right except near the ends of the time range"),                         # kind 5
     (lambda x, t, h, v: v(x, t), "you returned the velocity v(x, t)"),
 ])
 def test_euler_step_rejects(answer, message, rejected):
@@ -215,3 +215,76 @@ def test_answers_that_change_their_inputs_in_place_are_told_so(key, answer, mess
     """A right value computed by changing the caller's tensors (`x += ...`, `x_1.sub_(...)`) is told exactly
     that, not blamed for a mistake in the maths that it did not make."""
     rejected(key, answer, message)
+
+
+# ----------------------------------------------------------------------------- rules every checker keeps (issue 20)
+FIXED_SIZE = "your code works for one batch size only"
+DTYPE = "returned float32 for float64 inputs: keep the inputs' dtype"
+#: exercises whose inputs are float64 (07.guided runs the float32 ConvNet; 07.drop_labels returns int64 labels)
+FLOAT64_KEYS = sorted(set(EXERCISES) - {"07.guided", "07.drop_labels"})
+
+
+@pytest.mark.parametrize("key", sorted(EXERCISES))
+def test_every_checker_calls_the_answer_with_two_batch_sizes(key):
+    """A size written into the answer (t.reshape(7, 1)) cannot pass: the first tensor argument (the batch, or a
+    trajectory's states) comes with at least two different leading sizes."""
+    sizes = set()
+
+    def spy(*args):
+        sizes.add(next(a for a in args if isinstance(a, torch.Tensor)).shape[0])
+        return solution(key)(*args)
+
+    assert passes(key, spy)
+    assert len(sizes) >= 2, (key, sizes)
+
+
+@pytest.mark.parametrize("key", FLOAT64_KEYS)
+def test_one_dtype_rule_a_float32_answer_to_float64_inputs_is_rejected(key, rejected):
+    """The same rule in every notebook (it was accepted in 00, 01, 04, 07): keep the inputs' dtype."""
+    def rounded(*args):
+        return solution(key)(*args).float()
+
+    rejected(key, rounded, DTYPE)
+
+
+def test_the_sizes_of_the_calls_are_pairwise_different():
+    from fmlite.exercises.inputs import SIZES
+    assert len({size.B for size in SIZES}) == len(SIZES) >= 2
+    for size in SIZES:
+        assert len({size.B, size.D, size.N, size.K, size.K + 1}) == 5, size
+
+
+def test_compare_names_the_dtype_and_a_clamped_time():
+    e = torch.arange(1.0, 7.0, dtype=torch.float64).reshape(6, 1)
+    with pytest.raises(Mismatch, match="returned float32 for float64 inputs: keep the inputs' dtype"):
+        compare(e.float(), e, "u_t")
+    t = torch.tensor([0.0, 0.01, 0.3, 0.5, 0.99, 1.0], dtype=torch.float64)
+    clamped = e.clone()
+    clamped[[0, 5]] += 1
+    with pytest.raises(Mismatch, match=r"right except near the ends of the time range \(wrong at t = \[0.0, 1.0\]\)"):
+        compare(clamped, e, "u_t", t=t)
+    clamped[2] += 1                    # wrong inside the range too: no hint about the ends
+    with pytest.raises(Mismatch, match="differs from the expected value"):
+        compare(clamped, e, "u_t", t=t)
+
+
+@pytest.mark.parametrize("key, answer, message", [
+    ("00.interpolate", lambda x_0, x_1, t: (1 - t.reshape(7, 1)) * x_0 + t.reshape(7, 1) * x_1, FIXED_SIZE),
+    ("00.interpolate", lambda x_0, x_1, t: _line(x_0, x_1, t[:, None] * torch.ones(7, 1, dtype=t.dtype)), FIXED_SIZE),
+    ("00.interpolate", lambda x_0, x_1, t: _line(x_0, x_1, t[:, None]).float(), DTYPE),
+    ("00.euler_step", lambda x, t, h, v: x + h * v(x, t.reshape(7)), FIXED_SIZE),
+    ("00.euler_step", lambda x, t, h, v: (x + h * v(x, t)).float(), DTYPE),
+])
+def test_written_in_sizes_and_float32_are_rejected(key, answer, message, rejected):
+    rejected(key, answer, message)
+
+
+def test_the_written_in_size_hint_needs_the_batch_size_of_another_call():
+    from fmlite.exercises.framework import _fixed_size
+    x5 = torch.zeros(5, 3)
+    assert _fixed_size(RuntimeError("shape '[7, 1]' is invalid for input of size 5"), (x5,))
+    assert not _fixed_size(RuntimeError("shape '[-1, 2]' is invalid for input of size 15"), (x5,))
+    assert _fixed_size(RuntimeError("The size of tensor a (5) must match the size of tensor b (7) at non-singleton "
+                                    "dimension 0"), (x5,))
+    assert not _fixed_size(RuntimeError("The size of tensor a (6) must match the size of tensor b (3) at "
+                                        "non-singleton dimension 1"), (x5,))   # weights (B, N) against data (N, D)

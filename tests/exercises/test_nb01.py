@@ -38,7 +38,7 @@ def _ds(s, t):
     (lambda x_0, x_1, t, e, s: (1 - t) * x_0 + t * x_1 + s(t) * e, "use t[:, None]"),                  # kind 4
     (lambda x_0, x_1, t, e, s: _line(x_0, x_1, t) - _s(s, t) * e, "the noise term has the wrong sign"),  # sign
     (lambda x_0, x_1, t, e, s: x_1, "you returned the data x_1 itself"),                                # x_1 for x_t
-    (lambda x_0, x_1, t, e, s: _line(x_0, x_1, t) + _s(s, t.clamp(0.05, 0.95)) * e, "x_t differs"),    # kind 5
+    (lambda x_0, x_1, t, e, s: _line(x_0, x_1, t) + _s(s, t.clamp(0.05, 0.95)) * e, "is right except near the ends of the time range"),    # kind 5
     (lambda x_0, x_1, t, e, s: _line(x_0, x_1, t) + 2 * _s(s, t) * e, "x_t differs from the expected value"),
 ])
 def test_stochastic_interpolant_rejects(answer, message, rejected):
@@ -55,7 +55,7 @@ def test_stochastic_interpolant_rejects(answer, message, rejected):
     (lambda x_0, x_1, t, e, s: x_1 - x_0 + s.derivative(t[:1]).expand_as(t)[:, None] * e, ONE_TIME),  # kind 1
     (lambda x_0, x_1, t, e, s: _line(x_0, x_1, t) + _s(s, t) * e, "you returned x_t, the position"),   # x_t for u_t
     (lambda x_0, x_1, t, e, s: x_1 - x_0 + s.derivative(t) * e, "use t[:, None]"),                     # kind 4
-    (lambda x_0, x_1, t, e, s: x_1 - x_0 + _ds(s, t.clamp(0.05, 0.95)) * e, "u_t differs"),           # kind 5
+    (lambda x_0, x_1, t, e, s: x_1 - x_0 + _ds(s, t.clamp(0.05, 0.95)) * e, "is right except near the ends of the time range"),           # kind 5
     (lambda x_0, x_1, t, e, s: 2 * (x_1 - x_0 + _ds(s, t) * e), "u_t is 2 times the expected value"),
 ])
 def test_target_velocity_rejects(answer, message, rejected):
@@ -140,4 +140,21 @@ def test_variance_of_the_marginal_dips_as_the_notebook_says():
      "such as sigma(t), sigma.derivative(t) or a path coefficient"),
 ])
 def test_schedule_mistakes_get_a_hint(key, answer, message, rejected):
+    rejected(key, answer, message)
+
+
+# ----------------------------------------------------------------------------- issue 20: sizes, dtype, the ends
+@pytest.mark.parametrize("key, answer, message", [
+    ("01.stochastic_interpolant", lambda x_0, x_1, t, e, s: _line(x_0, x_1, t) + s(t).reshape(7, 1) * e,
+     "your code works for one batch size only"),
+    ("01.stochastic_interpolant", lambda x_0, x_1, t, e, s: (_line(x_0, x_1, t) + _s(s, t) * e).float(),
+     "returned float32 for float64 inputs: keep the inputs' dtype"),
+    ("01.stochastic_interpolant", lambda x_0, x_1, t, e, s: _line(x_0, x_1, t) + _s(s, t.clamp(0.02, 0.98)) * e,
+     "is right except near the ends of the time range"),
+    ("01.target_velocity", lambda x_0, x_1, t, e, s: x_1 - x_0 + s.derivative(t).reshape(7, 1) * e,
+     "your code works for one batch size only"),
+    ("01.target_velocity", lambda x_0, x_1, t, e, s: (x_1 - x_0 + _ds(s, t) * e).float(),
+     "returned float32 for float64 inputs: keep the inputs' dtype"),
+])
+def test_written_in_sizes_float32_and_clamped_times_are_rejected(key, answer, message, rejected):
     rejected(key, answer, message)

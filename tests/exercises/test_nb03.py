@@ -176,3 +176,59 @@ def test_conditional_minus_marginal_loss_is_the_floor_for_any_network():
     assert all(d == pytest.approx(floor, rel=0.05) for d in diffs)
 
 
+
+
+# ----------------------------------------------------------------------------- issue 20: gradient path, sizes, dtype
+FIXED_SIZE = "your code works for one batch size only"
+NO_GRADIENT = "no parameter of the model has a gradient, so training could not change it"
+
+
+def _faked_grad(m, x_0, x_1, t):
+    v = m(_x_t(x_0, x_1, t), t).detach().requires_grad_()    # found in a student's answer: "correct!" before
+    return _loss(v, x_1 - x_0)
+
+
+def _other_gradient(m, x_0, x_1, t):
+    v = m(_x_t(x_0, x_1, t), t)
+    return _loss(v, x_1 - x_0) + (v - v.detach()).sum()      # the right value, another gradient
+
+
+def _loss_under_no_grad(m, x_0, x_1, t):
+    with torch.no_grad():
+        v = m(_x_t(x_0, x_1, t), t)
+    return _loss(v.requires_grad_(), x_1 - x_0)
+
+
+@pytest.mark.parametrize("key, answer, message", [
+    ("03.fm_loss", _faked_grad, NO_GRADIENT),
+    ("03.fm_loss", _loss_under_no_grad, NO_GRADIENT),
+    ("03.fm_loss", _other_gradient, "its gradient with respect to the model's parameters differs"),
+    ("03.fm_loss", lambda m, x_0, x_1, t: _loss(m(_x_t(x_0, x_1, t.reshape(7)), t.reshape(7)), x_1 - x_0),
+     FIXED_SIZE),
+    ("03.fm_loss", lambda m, x_0, x_1, t: ((m(_x_t(x_0, x_1, t), t) - (x_1 - x_0)) ** 2).sum() / 7,
+     "you divided the sum by 7, a batch size written into your code"),
+    ("03.fm_loss", lambda m, x_0, x_1, t: ((m(_x_t(x_0, x_1, t), t) - (x_1 - x_0)) ** 2).sum(1).mean().float(),
+     "returned float32 for float64 inputs: keep the inputs' dtype"),
+    ("03.fm_loss", lambda m, x_0, x_1, t: F.mse_loss(m(_x_t(x_0, x_1, t), t), x_1 - x_0) * 2,
+     "you averaged over the coordinates and multiplied by 2, a dimension written into your code"),
+    ("03.loss_floor", lambda x_0, x_1, t, d: ((x_1 - x_0 - _u_m(_x_t(x_0, x_1, t), t, d)) ** 2).sum() / 400,
+     "you divided the sum by 400, a batch size written into your code"),
+    ("03.loss_floor", lambda x_0, x_1, t, d: F.mse_loss(x_1 - x_0, _u_m(_x_t(x_0, x_1, t), t, d)) * 2,
+     "you averaged over the coordinates and multiplied by 2, a dimension written into your code"),
+    ("03.loss_floor", lambda x_0, x_1, t, d: F.mse_loss(x_1 - x_0, _u_m(_x_t(x_0, x_1, t), t, d))
+     if x_0.shape[1] == 3 else _loss(x_1 - x_0, _u_m(_x_t(x_0, x_1, t), t, d)), "your floor is 1/3 of the expected value"),
+    ("03.loss_floor", lambda x_0, x_1, t, d: _loss(x_1 - x_0, _u_m(_x_t(x_0, x_1, t), t, d)).float(),
+     "returned float32 for float64 inputs: keep the inputs' dtype"),
+])
+def test_gradient_path_written_in_sizes_and_float32_are_rejected(key, answer, message, rejected):
+    rejected(key, answer, message)
+
+
+def test_the_gradient_check_leaves_the_model_as_it_was():
+    from fmlite.exercises.compare import check_gradient_path
+    from fmlite.exercises.inputs import TinyField
+    model = TinyField(3)
+    x, t = torch.randn(5, 3, dtype=torch.float64), torch.rand(5, dtype=torch.float64)
+    loss = (model(x, t) ** 2).sum(1).mean()
+    check_gradient_path(loss, model, (model(x, t) ** 2).sum(1).mean())
+    assert all(p.grad is None for p in model.parameters())

@@ -42,7 +42,7 @@ def _rk4_variant(weights=(1, 2, 2, 1), times=(0.0, 0.5, 0.5, 1.0), last=1.0, wit
     (lambda x, t, h, v: x + h * v(t, x), "velocity was called as velocity(t, x)"),                        # model(t, x)
     (_rk4_variant(time=lambda t: t[:, None]), "refused its input, as a network of fmlite.models would"),  # kind 3
     (_rk4_variant(times=(0.0, 0.5, 0.5, 0.5)), "the new x differs from the expected value"),              # off by half
-    (_rk4_variant(time=lambda t: t.clamp(0.05, 0.85)), "the new x differs"),                               # kind 5
+    (_rk4_variant(time=lambda t: t.clamp(0.05, 0.85)), "is right except near the ends of the time range"),                               # kind 5
     (_rk4_variant(weights=(1, 2, 2, 2)), "the new x differs from the expected value by up to"),
     (lambda x, t, h, v: (lambda k1: (lambda k2: (lambda k3: x + h / 8 * (k1 + 3 * k2 + 3 * k3 + v(
         x + h * (k1 - k2 + k3), t + h)))(v(x + h * (k2 - k1 / 3), t + 2 * h / 3)))(v(x + h * k1 / 3, t + h / 3)))(
@@ -168,3 +168,20 @@ def test_running_the_exact_flow_backwards_gives_gaussian_noise():
     assert back.mean(0).abs().max() < 0.1
     assert torch.allclose(torch.cov(back.T), torch.eye(2), atol=0.12)
     assert (back - x_0).norm(dim=1).median() < 1e-2
+
+
+# ----------------------------------------------------------------------------- issue 20: sizes, dtype
+@pytest.mark.parametrize("key, answer, message", [
+    ("04.rk4_step", lambda x, t, h, v: _rk4_variant()(x, t.reshape(7), h, v), "your code works for one batch size only"),
+    ("04.rk4_step", lambda x, t, h, v: _rk4_variant()(x, t, h, v).float(),
+     "returned float32 for float64 inputs: keep the inputs' dtype"),
+    ("04.euler_sampler", _euler_variant(steps_of=lambda n: 5, h_of=lambda n: 1 / 5),
+     "your trajectory has 6 states, it needs steps + 1 = 9"),                    # 5 steps written in
+    ("04.euler_sampler", lambda v, x_0, steps: torch.stack(
+        [x_0] + [x_0 := x_0 + v(x_0, torch.full((7,), k / steps)) / steps for k in range(steps)]),
+     "call velocity(x, t) with t a tensor of shape (B,) = (5,)"),                # 7 points written in
+    ("04.euler_sampler", lambda v, x_0, steps: _euler_variant()(v, x_0, steps).float(),
+     "returned float32 for float64 inputs: keep the inputs' dtype"),
+])
+def test_written_in_sizes_and_float32_are_rejected(key, answer, message, rejected):
+    rejected(key, answer, message)

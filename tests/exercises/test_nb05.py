@@ -7,6 +7,8 @@ from fmlite.exact import marginal_velocity, naive_marginal_velocity, posterior_w
 from fmlite.exercises import solution
 from fmlite.paths import BridgeSigma, ConstantSigma, CosinePath, LinearPath, SineSigma
 
+DTYPE = "returned float32 for float64 inputs: keep the inputs' dtype"   # the one dtype rule of every checker
+
 ONE_TIME = "you used one time for the whole batch"
 
 
@@ -99,7 +101,7 @@ def _by_hand_gap(x, t, data, path):
 
 @pytest.mark.parametrize("key, answer, message", [                           # found by a trial of wrong answers
     ("05.start_noise", _in_place_start, "changed its input x_0 in place"),
-    ("05.start_noise", lambda x_0, s: (x_0 * (1 + _s0(s) ** 2) ** 0.5).float(), "is torch.float32"),
+    ("05.start_noise", lambda x_0, s: (x_0 * (1 + _s0(s) ** 2) ** 0.5).float(), DTYPE),
     ("05.naive_field_gap", lambda x, t, d, p: solution("05.naive_field_gap")(x, 1 - t, d, p),
      "time runs the wrong way"),
     ("05.naive_field_gap", _by_hand_gap, "NaN or inf at t = [0.0]"),
@@ -107,4 +109,30 @@ def _by_hand_gap(x, t, data, path):
      "changed its input x in place"),
 ])
 def test_trial_answers_rejected(key, answer, message, rejected):
+    rejected(key, answer, message)
+
+
+# ----------------------------------------------------------------------------- issue 20: aimed hints, sizes
+FIXED_SIZE = "your code works for one batch size only"
+
+
+def _sigma_sigma_prime_gap(x, t, data, path):
+    """σσ' written as sigma(t) * sigma.derivative(t): 0 * inf = NaN where σ' is infinite (the bridge at t = 0)."""
+    return _by_hand_gap(x, t, data, path)
+
+
+@pytest.mark.parametrize("key, answer, message", [
+    # the missing β² used to be blamed on σσ' ("use sigma_d_sigma_t"): 0 / 0 where σ(0) = 0
+    ("05.naive_field_gap", _gap(lambda x, t, d, p, a, b, s, ss, bb, xb: ss / s**2 * (x - a * xb)),
+     "you divided by σ_t² only; the noise x_t − α_t x_1 = β_t x_0 + σ_t ε has variance β_t² + σ_t²"),
+    ("05.naive_field_gap", _sigma_sigma_prime_gap, "use sigma_d_sigma_t (σσ'), which stays finite where σ' does not"),
+    ("05.naive_field_gap", _gap(lambda x, t, d, p, a, b, s, ss, bb, xb: ss / (b**2 + s**2) * (x - a * xb) / t[:, None]
+                                * t[:, None]), "check each division"),     # 0 / 0 at t = 0 where nothing divides
+    ("05.naive_field_gap", _gap(lambda x, t, d, p, a, b, s, ss, bb, xb: (ss / (b**2 + s**2)).reshape(7, 1)
+                                * (x - a * xb)), FIXED_SIZE),
+    ("05.naive_field_gap", _gap(lambda x, t, d, p, a, b, s, ss, bb, xb: ss / (b**2 + s**2) * (x - a * xb)
+                                * (t[:, None] > 0.005)), "is right except near the ends of the time range"),
+    ("05.start_noise", lambda x_0, s: x_0.view(7, 2) * (1 + _s0(s) ** 2) ** 0.5, FIXED_SIZE),
+])
+def test_aimed_hints_and_written_in_sizes(key, answer, message, rejected):
     rejected(key, answer, message)

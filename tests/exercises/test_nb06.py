@@ -9,6 +9,8 @@ from fmlite.exercises import solution
 from fmlite.exercises.nb06_straight import _batch, _trajectories
 from fmlite.metrics import straightness
 
+DTYPE = "returned float32 for float64 inputs: keep the inputs' dtype"   # the one dtype rule of every checker
+
 
 def _s(chord=lambda tr: tr[-1] - tr[0], speed=lambda tr, h: (tr[1:] - tr[:-1]) / h, weight=lambda h: h,
        over_d=lambda sq: sq.sum(-1), over_b=lambda s: s.mean(-1), finish=lambda s: s):
@@ -122,10 +124,10 @@ def _in_place_walk(tr):
 @pytest.mark.parametrize("key, answer, message", [                           # found by a trial of wrong answers
     ("06.straightness", _s(speed=lambda tr, h: (tr[1:] - tr[:-1]) * 5, weight=lambda h: 0.2), "you hard-coded 5 steps"),
     ("06.straightness", _s(over_b=lambda s: s.sum(-1) / 7), "you hard-coded 7 paths"),
-    ("06.straightness", lambda tr: _s()(tr).float(), "S is torch.float32"),
+    ("06.straightness", lambda tr: _s()(tr).float(), DTYPE),
     ("06.straightness", _in_place_walk, "changed its input trajectory in place"),
     ("06.ot_pairing", lambda a, b: b[_cols(torch.cdist(a, b) ** 3)], "not another power"),
-    ("06.ot_pairing", lambda a, b: b.float()[_cols(torch.cdist(a, b) ** 2)], "is torch.float32"),
+    ("06.ot_pairing", lambda a, b: b.float()[_cols(torch.cdist(a, b) ** 2)], DTYPE),
     ("06.ot_pairing", lambda a, b: b.copy_(b[_cols(torch.cdist(a, b) ** 2)]), "changed its input x_1 in place"),
 ])
 def test_trial_answers_rejected(key, answer, message, rejected):

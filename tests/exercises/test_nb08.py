@@ -9,6 +9,8 @@ from fmlite.likelihood import exact_divergence, hutchinson_divergence
 from fmlite.paths import LinearPath
 from fmlite.scores import velocity_to_score
 
+DTYPE = "returned float32 for float64 inputs: keep the inputs' dtype"   # the one dtype rule of every checker
+
 ONE_TIME = "you used one time for the whole batch"
 
 
@@ -44,7 +46,7 @@ def _exact_div(velocity, x, t, z):
     (_hutch(reduce=lambda a: a.sum()), "you summed or averaged over the batch too"),                   # shape
     (_hutch(swap=True), "velocity was called as velocity(t, x)"),                                      # model(t, x)
     (_hutch(time=lambda t: t[:, None]), "refused its input, as a network of fmlite.models would"),     # kind 3
-    (_hutch(time=lambda t: t.clamp(0.05, 0.95)), "the estimate differs from the expected value"),      # kind 5
+    (_hutch(time=lambda t: t.clamp(0.05, 0.95)), "is right except near the ends of the time range"),      # kind 5
     (lambda velocity, x, t, z: (torch.autograd.grad(velocity(x, t), x, z)[0] * z).sum(1),
      "does not require grad"),                                                                         # no leaf
 ])
@@ -115,7 +117,7 @@ def test_score_from_velocity_matches_the_package_and_the_mixture_score():
     ("08.hutchinson", lambda vel, x, t, z: solution("08.hutchinson")(vel, x, t, torch.randn_like(z)),
      "you drew your own probes"),
     ("08.hutchinson", _hutch(reduce=lambda a: a.sum(0)), "you summed over the batch (dim=0)"),
-    ("08.hutchinson", lambda vel, x, t, z: solution("08.hutchinson")(vel, x, t, z).float(), "is torch.float32"),
+    ("08.hutchinson", lambda vel, x, t, z: solution("08.hutchinson")(vel, x, t, z).float(), DTYPE),
     ("08.score_from_velocity", _score(lambda v, x, T: (T * v - x) / (1 - T).clamp(min=0.01)),
      "do not clamp 1 - t"),
     ("08.score_from_velocity", _score(lambda v, x, T: (T * v - x) / (1 - T).clamp(min=0.005)),
@@ -128,4 +130,22 @@ def test_score_from_velocity_matches_the_package_and_the_mixture_score():
      "changed its input v in place"),
 ])
 def test_trial_answers_rejected(key, answer, message, rejected):
+    rejected(key, answer, message)
+
+
+# ----------------------------------------------------------------------------- issue 20: aimed hints, sizes
+FIXED_SIZE = "your code works for one batch size only"
+
+
+@pytest.mark.parametrize("key, answer, message", [
+    # -x is the one-time answer at t = 0 too: it used to be told "one time for the whole batch"
+    ("08.score_from_velocity", lambda v, x, t: -x, "your score ignores the velocity v: -x is the score of pure noise"),
+    ("08.score_from_velocity", _score(lambda v, x, T: -x / (1 - T)), "your score ignores the velocity v"),
+    ("08.score_from_velocity", lambda v, x, t: (t.reshape(7, 1) * v - x) / (1 - t.reshape(7, 1)), FIXED_SIZE),
+    ("08.score_from_velocity", _score(lambda v, x, T: ((T * v - x) / (1 - T)).float()),
+     "returned float32 for float64 inputs: keep the inputs' dtype"),
+    ("08.hutchinson", lambda vel, x, t, z: solution("08.hutchinson")(vel, x, t.reshape(7), z), FIXED_SIZE),
+    ("08.hutchinson", _hutch(time=lambda t: t.clamp(0.02, 0.98)), "is right except near the ends of the time range"),
+])
+def test_aimed_hints_written_in_sizes_and_float32(key, answer, message, rejected):
     rejected(key, answer, message)
