@@ -118,7 +118,8 @@ def check_output_file(file: str | os.PathLike, force: bool = False, option: str 
         want = " or ".join(suffixes)
         raise ValueError(f"{option} {file}: the file must end in {want}; give e.g. {file.with_suffix(suffixes[0])}")
     if file.is_dir():
-        raise ValueError(f"{option} {file} is a folder; give a file name such as {file / ('out' + (suffixes or ('',))[0])}")
+        example = file / ("out" + (suffixes[0] if suffixes else ""))
+        raise ValueError(f"{option} {file} is a folder; give a file name such as {example}")
     parent = file.parent
     if not parent.exists():
         raise ValueError(f"{option} {file}: folder {parent} does not exist; create it first")
@@ -187,7 +188,8 @@ class OwnedFiles:
 
     def not_ours(self, names) -> list[str]:
         """The names among `names` that exist in the folder and are not files fmlite wrote there."""
-        return [n for n in names if (self.folder / n).is_file() and _digest(self.folder / n) not in self.known.get(n, [])]
+        return [n for n in names
+                if (self.folder / n).is_file() and _digest(self.folder / n) not in self.known.get(n, [])]
 
     def check(self, names, force: bool, option: str = "--out") -> None:
         """Refuse (ValueError) to overwrite files the user changed or made, unless `force`."""

@@ -62,7 +62,7 @@ def test_a_missing_file_is_still_file_not_found(tmp_path):  # and a ValueError (
         load_checkpoint(tmp_path / "nothere.pt")
 
 
-# ------------------------------------------------------------------------- issue 20: nothing lost, nothing silently wrong
+# ----------------------------------------------------------------- issue 20: nothing lost, nothing silently wrong
 from fmlite.checkpoints import CheckpointNotFound  # noqa: E402
 from fmlite.files import TEMP_PREFIX  # noqa: E402
 
@@ -129,7 +129,7 @@ def _edited(tmp_path, edit):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda c: c.pop("state_dict"), r"edited.pt' is an incomplete fmlite checkpoint \(no 'state_dict'\); write it again"),
+    (lambda c: c.pop("state_dict"), r"edited.pt' is an incomplete fmlite checkpoint \(no 'state_dict'\); write it"),
     (lambda c: c.pop("config"), r"edited.pt' is an incomplete fmlite checkpoint \(no 'config'\)"),
     (lambda c: c["config"].update(depth=3), r"edited.pt': its config has keys MLP does not take \('depth'.*rebuild it"),
     (lambda c: c["state_dict"].pop("net.0.bias"), r"edited.pt': its weights do not fit MLP.*net.0.bias.*write it"),
