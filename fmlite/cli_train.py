@@ -209,6 +209,10 @@ def _interrupted(out: Path, model, meta: dict, history, requested: int) -> int:
         print(f"stopped by Ctrl-C before the first step: nothing saved, {_untouched(out)}", file=sys.stderr)
         return INTERRUPTED
     partial = out.with_name(f"{out.stem}.interrupted-{history.steps}{out.suffix or '.pt'}")
+    n = 2
+    while partial.exists():  # never over an earlier file
+        partial = out.with_name(f"{out.stem}.interrupted-{history.steps}-{n}{out.suffix or '.pt'}")
+        n += 1
     meta.update(steps=history.steps, steps_requested=requested, interrupted=True)
     save_checkpoint(partial, model, **meta)
     print(f"stopped by Ctrl-C after {history.steps} of {requested} steps: {_untouched(out)}; the model so far is "

@@ -153,6 +153,10 @@ def test_ctrl_c_during_training_saves_beside_the_output_records_the_steps_done_a
     assert (meta["steps"], meta["steps_requested"], meta["interrupted"]) == (7, 50, True)
     err = capsys.readouterr().err
     assert "after 7 of 50 steps" in err and "f.pt is unchanged" in err and "f.interrupted-7.pt" in err
+    first = (finished.parent / "f.interrupted-7.pt").read_bytes()
+    assert main(["train", "flow", "--steps", "50", "--out", str(finished), "--force", *FAST]) == 130
+    assert (finished.parent / "f.interrupted-7-2.pt").is_file()  # an earlier partial model is kept too
+    assert (finished.parent / "f.interrupted-7.pt").read_bytes() == first
 
 
 def test_ctrl_c_before_the_first_step_saves_nothing(finished, monkeypatch, capsys):
