@@ -51,7 +51,7 @@ def _add_solutions(commands) -> None:
 
 
 def cmd_site(args, parser, argv) -> int:
-    """`python -m fmlite site [--out DIR] [--execute]`: see fmlite.site."""
+    """`python -m fmlite site [--out DIR] [--execute] [--force]`: see fmlite.site; a refusal is one line, exit 2."""
     from .site import main_site
     try:
         return main_site(args.out, execute=args.execute, force=args.force)
@@ -66,7 +66,7 @@ def cmd_doctor(args, parser, argv) -> int:
 
 
 def cmd_animate(args, parser, argv) -> int:
-    """`python -m fmlite animate [--out FILE]`: see fmlite.animate."""
+    """`python -m fmlite animate [--out FILE] [--force]`: see fmlite.animate; a refusal is one line, exit 2."""
     from .animate import write_gif
     try:
         out = write_gif(args.out, force=args.force)
@@ -77,7 +77,7 @@ def cmd_animate(args, parser, argv) -> int:
 
 
 def cmd_solutions(args, parser, argv) -> int:
-    """`python -m fmlite solutions DIR`: see fmlite.solutions."""
+    """`python -m fmlite solutions DIR [--force]`: see fmlite.solutions; a refusal is one line, exit 2."""
     from .solutions import main_solutions
     try:
         return main_solutions(args.dir, force=args.force)

@@ -41,6 +41,7 @@ def fail(parser, message: str):
     """Refuse on one line, `python -m fmlite: error: MESSAGE`, and exit with status 2 (no usage, no traceback)."""
     parser.exit(2, f"{parser.prog}: error: {message}\n")
 
+
 #: Options of `train` that each kind of data accepts (dest names); the rest are refused.
 _CONVNET_OPTIONS = ("steps", "width", "blocks", "batch_size", "lr", "label_dropout", "ema", "seed")
 _FLOW_OPTIONS = ("steps", "batch_size", "lr", "ema", "seed")
