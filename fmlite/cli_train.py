@@ -194,6 +194,8 @@ def _train_data(args, parser, values: dict, out: Path, argv: list[str]) -> int:
     else:
         from .recipes import load_npz_images
         file = Path(args.data)
+        if file.is_dir():
+            fail(parser, f"data file {file} is a folder; give the .npz file inside it")
         if not file.is_file():
             fail(parser, f"data file {file} not found")
         try:

@@ -52,6 +52,7 @@ CASES = [
     ("train-unwritable", ["train", "flow", "--out", "/sys/f.pt"], "choose a folder you can write to"),
     ("train-exists", ["train", "flow", "--out", "{tmp}/existing.pt"], "exists; pass --force"),
     ("train-npz-exists", ["train", "{tmp}/d.npz", "--out", "{tmp}/existing.pt"], "exists; pass --force"),
+    ("train-npz-is-a-folder", ["train", "{tmp}/dir.npz", "--out", "{tmp}/new.pt"], "is a folder; give the .npz file"),
     # animate
     ("animate-folder", ["animate", "--out", "{tmp}/folder.gif"], "is a folder; give a file name"),
     ("animate-jpg", ["animate", "--out", "{tmp}/flow.jpg"], "must end in .gif; give e.g."),
@@ -89,6 +90,7 @@ def _snapshot(*folders) -> dict:
 def tmp(tmp_path, monkeypatch):
     """A folder of things that must survive: files, a folder, a site and solved copies the user made."""
     (tmp_path / "folder").mkdir()
+    (tmp_path / "dir.npz").mkdir()
     (tmp_path / "folder.gif").mkdir()
     (tmp_path / "afile").write_text("mine\n")
     fmlite.save_checkpoint(tmp_path / "existing.pt", MLP(hidden=8, layers=1), steps=1)
