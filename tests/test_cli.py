@@ -209,3 +209,16 @@ def test_the_output_folder_is_checked_for_writing_before_training(tmp_path, caps
     err = _refused(["train", "flow", "--out", "/sys/f.pt", *FAST], capsys)
     assert err.count("\n") == 1 and "/sys is not writable" in err and "choose a folder you can write to" in err
     assert not list(tmp_path.glob(TEMP_PREFIX + "*"))
+
+
+def test_a_diverged_run_says_so_on_one_line_exits_1_and_keeps_the_output(finished, monkeypatch, capsys):
+    from fmlite.train import TrainingDiverged
+
+    def diverges(**kwargs):
+        raise TrainingDiverged("loss became nan at step 3; lower the learning rate (lr=10.0)", 3, History())
+    monkeypatch.setattr(recipes, "train_flow", diverges)
+    before = _files(finished.parent)
+    assert main(["train", "flow", "--lr", "10", "--out", str(finished), "--force", *FAST]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lower the learning rate" in err and "f.pt is unchanged" in err
+    assert _files(finished.parent) == before
