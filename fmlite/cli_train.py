@@ -17,8 +17,8 @@ that does not apply to a recipe is refused. Every value, the data and the output
 a missing or unwritable folder, an existing file without --force) are checked before training
 starts; each refusal is one line and exit status 2.
 
-Ctrl-C during training never replaces the output: the model so far is saved beside it as
-`NAME.interrupted-STEPS.pt` (its meta records the steps done, the steps asked for and
+Ctrl-C during training (or while a digits model is scored) never replaces the output: the model so far is
+saved beside it as `NAME.interrupted-STEPS.pt` (its meta records the steps done, the steps asked for and
 `interrupted=True`), the output is left as it was, and the exit status is 130. Checkpoints are
 written through a temporary file (`fmlite.checkpoints.save_checkpoint`), so a Ctrl-C while saving
 leaves the old file whole.
@@ -205,8 +205,9 @@ def _train_data(args, parser, values: dict, out: Path, argv: list[str]) -> int:
     return _train_images(args, values, out, argv, images, labels)
 
 
-def _interrupted(out: Path, model, meta: dict, history, requested: int) -> int:
-    """Ctrl-C stopped training: save the model so far beside `out` (never over it), say so, return 130."""
+def _interrupted(out: Path, model, meta: dict, history, requested: int, when: str = "") -> int:
+    """Ctrl-C stopped training (or, `when`, what came after it): save the model so far beside `out` (never
+    over it), say so, return 130."""
     from .checkpoints import save_checkpoint
     if history.steps == 0:
         print(f"stopped by Ctrl-C before the first step: nothing saved, {_untouched(out)}", file=sys.stderr)
@@ -218,7 +219,8 @@ def _interrupted(out: Path, model, meta: dict, history, requested: int) -> int:
         n += 1
     meta.update(steps=history.steps, steps_requested=requested, interrupted=True)
     save_checkpoint(partial, model, **meta)
-    print(f"stopped by Ctrl-C after {history.steps} of {requested} steps: {_untouched(out)}; the model so far is "
+    print(f"stopped by Ctrl-C {when + ' ' if when else ''}after {history.steps} of {requested} steps: "
+          f"{_untouched(out)}; the model so far is "
           f"saved as {partial} (train again for the full model, or rename it to use this one)", file=sys.stderr)
     return INTERRUPTED
 
@@ -247,7 +249,10 @@ def _train_images(args, values: dict, out: Path, argv: list[str], images, labels
     if history.interrupted:
         return _interrupted(out, model, meta, history, values["steps"])
     if args.data in _IMAGE_MODELS:
-        meta["quality"] = _digit_quality(model)
+        try:
+            meta["quality"] = _digit_quality(model)
+        except KeyboardInterrupt:  # the training is done: keep it, beside the output
+            return _interrupted(out, model, meta, history, values["steps"], "while scoring samples (no 'quality')")
     save_checkpoint(out, model, **meta)
     print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0

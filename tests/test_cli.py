@@ -222,3 +222,20 @@ def test_a_diverged_run_says_so_on_one_line_exits_1_and_keeps_the_output(finishe
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "lower the learning rate" in err and "f.pt is unchanged" in err
     assert _files(finished.parent) == before
+
+
+def test_ctrl_c_while_scoring_a_finished_digits_model_keeps_the_model_beside_the_output(tmp_path, monkeypatch,
+                                                                                      capsys):
+    from fmlite import cli_train
+    from fmlite.models import ConvNet
+    monkeypatch.setattr(recipes, "train_images", lambda *a, **k: (ConvNet(width=16, blocks=1, num_classes=10).eval(),
+                                                                 History(loss=[1.0] * 4, steps=4)))
+
+    def ctrl_c(model):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli_train, "_digit_quality", ctrl_c)
+    out = tmp_path / "digits.pt"
+    assert main(["train", "digits", "--steps", "4", "--out", str(out), *FAST]) == 130
+    assert not out.exists() and "while scoring samples" in capsys.readouterr().err
+    _, meta = fmlite.load_checkpoint(tmp_path / "digits.interrupted-4.pt")
+    assert meta["steps"] == meta["steps_requested"] == 4 and "quality" not in meta
