@@ -72,23 +72,33 @@ def flow_frames(n_points: int = 3000, steps: int = 40, size: tuple[int, int] = (
     return frames
 
 
-def write_gif(out: str | Path = "flow.gif", frame_ms: int = 80, max_bytes: int = MAX_BYTES, **kwargs) -> Path:
+def write_gif(out: str | Path = "flow.gif", frame_ms: int = 80, max_bytes: int = MAX_BYTES, force: bool = True,
+              **kwargs) -> Path:
     """Write the animation (`flow_frames(**kwargs)`) as a looping GIF, `frame_ms` per frame; return the file.
 
+    Everything about `out` is checked before the first frame is drawn; the GIF is written to a temporary
+    file beside `out` and renamed into place only when it is complete and small enough, so an existing
+    `out` is never lost (not to an error, a Ctrl-C, nor a GIF over the size limit).
+
+    Args:
+        out: a .gif file in an existing folder. force: replace an existing `out` (default True, as a library
+            call; the command line passes --force, so there it is False unless asked for).
+
     Raises:
-        ValueError: the file came out larger than `max_bytes` (it is removed; use fewer points, steps or pixels),
-            or frame_ms < 20. FileNotFoundError: the folder of `out` does not exist.
+        ValueError: `out` does not end in .gif, is a folder, lies in a missing or unwritable folder, or exists
+            and `force` is False (each message names the file and the fix); the GIF came out larger than
+            `max_bytes` (nothing is written; use fewer points, steps or pixels); or frame_ms < 20.
     """
-    out = Path(out)
+    from .files import check_output_file, replace_atomically
+    out = check_output_file(out, force=force, suffixes=(".gif",))
     if frame_ms < 20:
         raise ValueError(f"frame_ms must be >= 20 (browsers slow faster GIFs down), got {frame_ms}")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"folder {out.parent} does not exist (of {out}); create it first")
     frames = flow_frames(**kwargs)
-    frames[0].save(out, save_all=True, append_images=frames[1:], duration=frame_ms, loop=0, optimize=True)
-    size = out.stat().st_size
-    if size > max_bytes:
-        out.unlink()
-        raise ValueError(f"the GIF came out at {size:,} bytes, over the limit of {max_bytes:,}; "
-                         "use fewer points, steps or pixels")
+    with replace_atomically(out) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=frame_ms, loop=0,
+                       optimize=True)
+        size = tmp.stat().st_size
+        if size > max_bytes:
+            raise ValueError(f"the GIF came out at {size:,} bytes, over the limit of {max_bytes:,}; "
+                             f"use fewer points, steps or pixels ({out} was not written)")
     return out

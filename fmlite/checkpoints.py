@@ -6,6 +6,7 @@ arbitrary pickled code (PyTorch docs, "torch.load" security note).
 """
 from __future__ import annotations
 
+import inspect
 import numbers
 import os
 import pickle
@@ -15,11 +16,16 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .files import replace_atomically
 from .models import MODELS
 
-__all__ = ["save_checkpoint", "load_checkpoint"]
+__all__ = ["save_checkpoint", "load_checkpoint", "CheckpointNotFound"]
 
 FORMAT = "fmlite-checkpoint-1"
+
+
+class CheckpointNotFound(FileNotFoundError, ValueError):
+    """No checkpoint at the path given: a FileNotFoundError (as before) that is also a ValueError."""
 
 
 def save_checkpoint(file: str | os.PathLike, model: nn.Module, **meta) -> None:
@@ -33,9 +39,15 @@ def save_checkpoint(file: str | os.PathLike, model: nn.Module, **meta) -> None:
             arrays become tensors; anything else is refused here, at save time, because
             loading with weights_only=True could not read it back.
 
+    The file is written to a temporary file in the same folder and renamed into place only when
+    complete (`fmlite.files.replace_atomically`): an error or a Ctrl-C while saving leaves an existing
+    `file` byte for byte as it was. The weights keep their dtype (a float64 model loads as float64).
+
     Raises:
         TypeError: the model is not an fmlite model (no `.config`), or a metadata value
             cannot be stored safely (the message names its key, e.g. meta['history']).
+        ValueError: `file` is a folder, its folder does not exist or cannot be written (the message
+            names the file and the fix).
     """
     name = type(model).__name__
     if name not in MODELS or not hasattr(model, "config"):
@@ -43,7 +55,11 @@ def save_checkpoint(file: str | os.PathLike, model: nn.Module, **meta) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     config = _plain(dict(model.config), "config")
     meta = _plain(meta, "meta")
-    torch.save({"format": FORMAT, "architecture": name, "config": config, "state_dict": state, "meta": meta}, file)
+    if os.path.isdir(file):
+        raise ValueError(f"cannot save a checkpoint to {os.fspath(file)!r}: it is a folder; give a file name such as "
+                         f"{os.path.join(os.fspath(file), 'model.pt')!r}")
+    with replace_atomically(file) as tmp:
+        torch.save({"format": FORMAT, "architecture": name, "config": config, "state_dict": state, "meta": meta}, tmp)
 
 
 def _plain(value, key: str):
@@ -84,40 +100,74 @@ def load_checkpoint(file: str | os.PathLike, model: nn.Module | None = None) -> 
         model: an existing model to load into; None builds one from the stored architecture.
 
     Returns:
-        (model in eval mode on the CPU unless `model` lives elsewhere, meta dict).
+        (model in eval mode on the CPU unless `model` lives elsewhere, meta dict). A model built here
+        takes the dtype of the stored weights (float64 stays float64).
 
     Raises:
-        FileNotFoundError: no such file.
-        ValueError: the file is not a readable fmlite checkpoint (empty, text, truncated,
-            or holding pickled objects), or its architecture/config differs from `model`
-            (the message lists the differences).
+        FileNotFoundError: no such file (or no such folder); this error is also a ValueError.
+        ValueError: `file` is a folder; the file is not a readable fmlite checkpoint (empty, text,
+            truncated, holding pickled objects, or missing a key such as 'state_dict'); its config
+            holds a key the architecture does not take; its weights do not fit the architecture; or its
+            architecture, config or dtype differs from `model` (the message lists the differences).
+            Every message names the file and the fix.
     """
+    where = os.fspath(file)
+    if os.path.isdir(file):
+        raise ValueError(f"{where!r} is a folder, not a checkpoint file; give the .pt file inside it")
     if not os.path.exists(file):
-        raise FileNotFoundError(f"no checkpoint file {os.fspath(file)!r}")
+        folder = os.path.dirname(where) or "."
+        if not os.path.isdir(folder):
+            raise CheckpointNotFound(f"no checkpoint file {where!r}: its folder {folder!r} does not exist; "
+                                     "check the path")
+        raise CheckpointNotFound(f"no checkpoint file {where!r}; check the path, or write it with save_checkpoint")
     try:
         ckpt = torch.load(file, map_location="cpu", weights_only=True)
     except (EOFError, KeyError, RuntimeError, ValueError, IndexError, UnicodeDecodeError, zipfile.BadZipFile,
             pickle.UnpicklingError) as err:
-        raise ValueError(f"{os.fspath(file)!r} is not a readable fmlite checkpoint (torch.load raised "
+        raise ValueError(f"{where!r} is not a readable fmlite checkpoint (torch.load raised "
                          f"{type(err).__name__}); it may be empty, truncated, text, or hold pickled objects "
                          "that weights_only loading refuses: write it again with save_checkpoint") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ValueError(f"{os.fspath(file)!r} is not a readable fmlite checkpoint (no format {FORMAT!r} found); "
+        raise ValueError(f"{where!r} is not a readable fmlite checkpoint (no format {FORMAT!r} found); "
                          "write it with save_checkpoint")
-    name, config = ckpt["architecture"], ckpt["config"]
+    missing = [k for k in ("architecture", "config", "state_dict", "meta") if k not in ckpt]
+    if missing or not isinstance(ckpt["config"], dict) or not isinstance(ckpt["state_dict"], dict):
+        what = f"no {', '.join(map(repr, missing))}" if missing else "a config or state_dict that is not a dict"
+        raise ValueError(f"{where!r} is an incomplete fmlite checkpoint ({what}); write it again with save_checkpoint")
+    name, config, state = ckpt["architecture"], ckpt["config"], ckpt["state_dict"]
+    dtype = next((v.dtype for v in state.values() if isinstance(v, Tensor) and v.is_floating_point()), None)
     if model is None:
         if name not in MODELS:
-            raise ValueError(f"{file} holds an unknown architecture {name!r}; known: {list(MODELS)}")
+            raise ValueError(f"{where!r} holds an unknown architecture {name!r}; known: {list(MODELS)}; write it "
+                             "again with save_checkpoint from one of those")
+        known = set(inspect.signature(MODELS[name]).parameters)
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ValueError(f"{where!r}: its config has keys {name} does not take ({', '.join(map(repr, unknown))}; "
+                             f"it takes {', '.join(sorted(known))}); it was written by another version of fmlite: "
+                             "rebuild it (python -m fmlite train ...) or load it with that version")
         model = MODELS[name](**config)
+        if dtype is not None:
+            model = model.to(dtype)
     else:
         mine = type(model).__name__
         ours = dict(getattr(model, "config", {}))
-        if mine != name or ours != config:
+        own = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+        if mine != name or ours != config or (dtype is not None and own is not None and own != dtype):
             diffs = [f"architecture: file {name}, model {mine}"] if mine != name else []
             diffs += [f"{k}: file {config.get(k)!r}, model {ours.get(k)!r}"
                       for k in sorted(set(config) | set(ours)) if config.get(k) != ours.get(k)]
-            raise ValueError(f"checkpoint {file} does not match the model ({'; '.join(diffs)}); build the model "
+            if not diffs:
+                raise ValueError(f"checkpoint {where!r} holds {dtype} weights but the model is {own}; call "
+                                 f"model.to({dtype}) first, or load_checkpoint(file) without a model")
+            raise ValueError(f"checkpoint {where!r} does not match the model ({'; '.join(diffs)}); build the model "
                              f"with {name}(**{config}) or call load_checkpoint(file) without a model")
     device = next(model.parameters()).device
-    model.load_state_dict({k: v.to(device) for k, v in ckpt["state_dict"].items()})
+    try:
+        model.load_state_dict({k: v.to(device) for k, v in state.items()})
+    except RuntimeError as err:
+        lines = str(err).strip().splitlines()
+        why = lines[1].strip() if len(lines) > 1 else lines[0]
+        raise ValueError(f"{where!r}: its weights do not fit {name}(**{config}) ({why}); write it again with "
+                         "save_checkpoint") from None
     return model.eval(), ckpt["meta"]

@@ -6,6 +6,11 @@ function per subcommand (`COMMANDS`); a new subcommand adds a `_add_<name>` pars
     python -m fmlite doctor                          # check this environment (fmlite.doctor)
     python -m fmlite animate [--out flow.gif]        # noise flowing into FLOW, as a GIF (fmlite.animate)
     python -m fmlite solutions DIR                   # solved copies of the notebooks (fmlite.solutions)
+
+Every command checks its output (a file where a folder is expected, a missing or unwritable folder, a bad
+extension, an existing file without --force) before any work and refuses on one line with exit status 2;
+files are written through temporary files (`fmlite.files`), and Ctrl-C exits with status 130, leaving every
+file either as it was or complete.
 """
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .cli_train import add_train as _add_train, cmd_train
+from .cli_train import INTERRUPTED, add_train as _add_train, cmd_train, fail
 
 __all__ = ["main", "build_parser", "cmd_train", "cmd_site", "cmd_doctor", "cmd_animate", "cmd_solutions", "COMMANDS"]
 
@@ -22,6 +27,8 @@ def _add_site(commands) -> None:
     p = commands.add_parser("site", help="build the course as a static HTML site (offline)")
     p.add_argument("--out", type=Path, default=Path("site"), help="folder of the site (default site/)")
     p.add_argument("--execute", action="store_true", help="re-run every notebook before converting it")
+    p.add_argument("--force", action="store_true",
+                   help="replace files in the folder that a build did not write or that were edited since")
     p.set_defaults(run=cmd_site)
 
 
@@ -32,22 +39,24 @@ def _add_doctor(commands) -> None:
 def _add_animate(commands) -> None:
     p = commands.add_parser("animate", help="write a GIF of noise flowing into the word FLOW")
     p.add_argument("--out", type=Path, default=Path("flow.gif"), help="GIF file (default flow.gif)")
+    p.add_argument("--force", action="store_true", help="replace an existing file")
     p.set_defaults(run=cmd_animate)
 
 
 def _add_solutions(commands) -> None:
     p = commands.add_parser("solutions", help="write solved copies of the notebooks into DIR")
     p.add_argument("dir", type=Path, help="folder for the solved copies (not notebooks/ itself)")
+    p.add_argument("--force", action="store_true", help="replace copies that were edited since they were written")
     p.set_defaults(run=cmd_solutions)
 
 
 def cmd_site(args, parser, argv) -> int:
-    """`python -m fmlite site [--out DIR] [--execute]`: see fmlite.site."""
+    """`python -m fmlite site [--out DIR] [--execute] [--force]`: see fmlite.site; a refusal is one line, exit 2."""
     from .site import main_site
     try:
-        return main_site(args.out, execute=args.execute)
-    except (RuntimeError, FileNotFoundError) as err:
-        parser.error(str(err))
+        return main_site(args.out, execute=args.execute, force=args.force)
+    except (RuntimeError, FileNotFoundError, ValueError) as err:
+        fail(parser, str(err))
 
 
 def cmd_doctor(args, parser, argv) -> int:
@@ -57,23 +66,23 @@ def cmd_doctor(args, parser, argv) -> int:
 
 
 def cmd_animate(args, parser, argv) -> int:
-    """`python -m fmlite animate [--out FILE]`: see fmlite.animate."""
+    """`python -m fmlite animate [--out FILE] [--force]`: see fmlite.animate; a refusal is one line, exit 2."""
     from .animate import write_gif
     try:
-        out = write_gif(args.out)
+        out = write_gif(args.out, force=args.force)
     except (ValueError, FileNotFoundError) as err:
-        parser.error(str(err))
+        fail(parser, str(err))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 
 def cmd_solutions(args, parser, argv) -> int:
-    """`python -m fmlite solutions DIR`: see fmlite.solutions."""
+    """`python -m fmlite solutions DIR [--force]`: see fmlite.solutions; a refusal is one line, exit 2."""
     from .solutions import main_solutions
     try:
-        return main_solutions(args.dir)
+        return main_solutions(args.dir, force=args.force)
     except (ValueError, FileNotFoundError) as err:
-        parser.error(str(err))
+        fail(parser, str(err))
 
 
 #: Subcommand name -> the function that runs it, cmd(args, parser, argv) -> exit status.
@@ -96,4 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    return args.run(args, parser, argv)
+    try:
+        return args.run(args, parser, argv)
+    except KeyboardInterrupt:
+        print(f"{parser.prog} {args.command}: stopped by Ctrl-C; every file is either as it was or complete "
+              "(each is written through a temporary file): run the command again", file=sys.stderr)
+        return INTERRUPTED

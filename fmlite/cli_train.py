@@ -13,17 +13,34 @@ by `fmlite.recipes.load_npz_images` before training starts.
 Every option defaults to None in the parser and is filled from the recipe of the data
 asked for (`DIGITS_RECIPE` for digits and .npz files, `FLOW_RECIPE` for flow), so a value
 the user gives (`--steps 50`, `--steps=50`, `--st 50`) is always honoured, and an option
-that does not apply to a recipe is refused. Every value, the data and the output file are
-checked before training starts.
+that does not apply to a recipe is refused. Every value, the data and the output file (a folder,
+a missing or unwritable folder, an existing file without --force) are checked before training
+starts; each refusal is one line and exit status 2.
+
+Ctrl-C during training (or while a digits model is scored) never replaces the output: the model so far is
+saved beside it as `NAME.interrupted-STEPS.pt` (its meta records the steps done, the steps asked for and
+`interrupted=True`), the output is left as it was, and the exit status is 130. Checkpoints are
+written through a temporary file (`fmlite.checkpoints.save_checkpoint`), so a Ctrl-C while saving
+leaves the old file whole.
 """
 from __future__ import annotations
 
 import platform
 import shlex
+import sys
 import time
 from pathlib import Path
 
-__all__ = ["add_train", "cmd_train"]
+__all__ = ["add_train", "cmd_train", "fail", "INTERRUPTED"]
+
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
+
+def fail(parser, message: str):
+    """Refuse on one line, `python -m fmlite: error: MESSAGE`, and exit with status 2 (no usage, no traceback)."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
+
 
 #: Options of `train` that each kind of data accepts (dest names); the rest are refused.
 _CONVNET_OPTIONS = ("steps", "width", "blocks", "batch_size", "lr", "label_dropout", "ema", "seed")
@@ -101,35 +118,34 @@ def _recipe_values(args, parser) -> dict:
     refused = sorted(set(given) - set(allowed))
     if refused:
         names = ", ".join("--" + k.replace("_", "-") for k in refused)
-        parser.error(f"{names} do{'es' if len(refused) == 1 else ''} not apply to {args.data!r} "
+        fail(parser, f"{names} do{'es' if len(refused) == 1 else ''} not apply to {args.data!r} "
                      f"(it takes {', '.join('--' + k.replace('_', '-') for k in allowed)})")
     values = {k: recipe[k] for k in allowed}
     values.update(given)
     for k, v in given.items():
         ok, allowed_range = _CHECKS[k]
         if v != v or not ok(v):  # v != v: NaN
-            parser.error(f"invalid --{k.replace('_', '-')} {v}: must be {allowed_range}")
+            fail(parser, f"invalid --{k.replace('_', '-')} {v}: must be {allowed_range}")
     if values["ema"] is None:
         values["ema"] = 0.0
     return values
 
 
 def _output_file(args, parser) -> Path:
-    """The checkpoint file to write, checked before any training: folder exists, no silent overwrite."""
+    """The checkpoint file to write, checked before any training (`fmlite.files.check_output_file`): not a
+    folder, its folder exists and can be written, no silent overwrite."""
     if args.out is None:
         if args.data not in _shipped_names():
-            parser.error("--out is required when training on a .npz file")
+            fail(parser, "--out is required when training on a .npz file")
         from .pretrained import data_dir
         out = data_dir() / f"{args.data}.pt"
     else:
         out = args.out
-    if out.is_dir():
-        parser.error(f"--out {out} is a folder; give a file name such as {out / 'model.pt'}")
-    if out.exists() and not args.force:
-        parser.error(f"{out} exists; pass --force to overwrite it")
-    if not out.parent.is_dir():
-        parser.error(f"folder {out.parent} does not exist (of --out {out}); create it first")
-    return out
+    from .files import check_output_file
+    try:
+        return check_output_file(out, force=args.force)
+    except ValueError as err:
+        fail(parser, str(err))
 
 
 def _final_loss(loss: list) -> float:
@@ -139,34 +155,74 @@ def _final_loss(loss: list) -> float:
 
 
 def cmd_train(args, parser, argv: list[str]) -> int:
-    """`python -m fmlite train DATA [options]`: check everything, train the recipe, save a checkpoint."""
+    """`python -m fmlite train DATA [options]`: check everything, train the recipe, save a checkpoint.
+
+    Returns 0, or `INTERRUPTED` (130) after Ctrl-C (the output untouched; see the module docstring) and 1 when
+    the loss diverged; a refusal exits with status 2 (`fail`)."""
     from .recipes import STRAIGHT_MODELS
     if args.data not in _shipped_names() and not args.data.endswith(".npz"):
-        parser.error(f"unknown data {args.data!r}: give {', '.join(map(repr, _shipped_names()))} or a .npz file")
+        fail(parser, f"unknown data {args.data!r}: give {', '.join(map(repr, _shipped_names()))} or a .npz file")
     values = _recipe_values(args, parser)
     out = _output_file(args, parser)
     from .optim import resolve_device
     try:
         resolve_device(args.device)
     except ValueError as err:
-        parser.error(f"--device: {err}")
-    if args.data == "flow":
-        return _train_flow(args, values, out, argv)
-    if args.data in STRAIGHT_MODELS:
-        return _train_straight(args, values, out, argv)
+        fail(parser, f"--device: {err}")
+    try:
+        if args.data == "flow":
+            return _train_flow(args, values, out, argv)
+        if args.data in STRAIGHT_MODELS:
+            return _train_straight(args, values, out, argv)
+        return _train_data(args, parser, values, out, argv)
+    except KeyboardInterrupt:
+        print(f"stopped by Ctrl-C before a model was saved: nothing written, {_untouched(out)}", file=sys.stderr)
+        return INTERRUPTED
+    except FloatingPointError as err:  # fmlite.train.TrainingDiverged
+        print(f"training stopped: {err}; nothing written, {_untouched(out)}", file=sys.stderr)
+        return 1
+
+
+def _untouched(out: Path) -> str:
+    return f"{out} is unchanged" if out.exists() else f"{out} was not created"
+
+
+def _train_data(args, parser, values: dict, out: Path, argv: list[str]) -> int:
     if args.data in _IMAGE_MODELS:
         from .datasets import load_digits
         images, labels = load_digits()
     else:
         from .recipes import load_npz_images
         file = Path(args.data)
+        if file.is_dir():
+            fail(parser, f"data file {file} is a folder; give the .npz file inside it")
         if not file.is_file():
-            parser.error(f"data file {file} not found")
+            fail(parser, f"data file {file} not found")
         try:
             images, labels = load_npz_images(file)
         except ValueError as err:
-            parser.error(str(err))
+            fail(parser, str(err))
     return _train_images(args, values, out, argv, images, labels)
+
+
+def _interrupted(out: Path, model, meta: dict, history, requested: int, when: str = "") -> int:
+    """Ctrl-C stopped training (or, `when`, what came after it): save the model so far beside `out` (never
+    over it), say so, return 130."""
+    from .checkpoints import save_checkpoint
+    if history.steps == 0:
+        print(f"stopped by Ctrl-C before the first step: nothing saved, {_untouched(out)}", file=sys.stderr)
+        return INTERRUPTED
+    partial = out.with_name(f"{out.stem}.interrupted-{history.steps}{out.suffix or '.pt'}")
+    n = 2
+    while partial.exists():  # never over an earlier file
+        partial = out.with_name(f"{out.stem}.interrupted-{history.steps}-{n}{out.suffix or '.pt'}")
+        n += 1
+    meta.update(steps=history.steps, steps_requested=requested, interrupted=True)
+    save_checkpoint(partial, model, **meta)
+    print(f"stopped by Ctrl-C {when + ' ' if when else ''}after {history.steps} of {requested} steps: "
+          f"{_untouched(out)}; the model so far is "
+          f"saved as {partial} (train again for the full model, or rename it to use this one)", file=sys.stderr)
+    return INTERRUPTED
 
 
 def _environment(history) -> dict:
@@ -190,8 +246,13 @@ def _train_images(args, values: dict, out: Path, argv: list[str], images, labels
     meta["loss"] = torch.tensor(history.loss, dtype=torch.float32)  # per step, for a notebook's loss curve
     print(f"trained {history.steps} steps in {history.seconds:.1f} s on {history.device}, "
           f"loss (mean of the last {min(len(history.loss), 100)} steps) {final_loss:.3f}")
+    if history.interrupted:
+        return _interrupted(out, model, meta, history, values["steps"])
     if args.data in _IMAGE_MODELS:
-        meta["quality"] = _digit_quality(model)
+        try:
+            meta["quality"] = _digit_quality(model)
+        except KeyboardInterrupt:  # the training is done: keep it, beside the output
+            return _interrupted(out, model, meta, history, values["steps"], "while scoring samples (no 'quality')")
     save_checkpoint(out, model, **meta)
     print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
@@ -209,6 +270,11 @@ def _train_flow(args, values: dict, out: Path, argv: list[str]) -> int:
     overrides = {**values, "ema": values["ema"] or None}
     model, history = recipes.train_flow(device=args.device, progress=not args.no_progress, **overrides)
     recipe = {**recipes.FLOW_RECIPE, **overrides}
+    if history.interrupted:
+        meta = dict(data=f'text_points("{recipe["text"]}", n)', path="LinearPath()", command=_command(argv),
+                    weights="EMA" if recipe["ema"] else "raw", **recipe, final_loss=_final_loss(history.loss),
+                    **_environment(history))
+        return _interrupted(out, model, meta, history, recipe["steps"])
     torch.manual_seed(1)
     with torch.no_grad():
         x = integrate(model, torch.randn(2000, 2), 25, "midpoint").x
@@ -217,6 +283,7 @@ def _train_flow(args, values: dict, out: Path, argv: list[str]) -> int:
                 command=_command(argv), weights="EMA" if recipe["ema"] else "raw", **recipe,
                 final_loss=_final_loss(history.loss), energy_distance_2000_midpoint_25=round(quality, 4),
                 **_environment(history))
+    meta["steps"] = history.steps  # the steps done
     save_checkpoint(out, model, **meta)
     print(f"trained {history.steps} steps in {history.seconds:.1f} s; energy distance of 2,000 samples to the "
           f"word: {quality:.4f}; saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
@@ -236,6 +303,11 @@ def _train_straight(args, values: dict, out: Path, argv: list[str]) -> int:
     kind = recipes.STRAIGHT_MODELS[args.data]
     model, history = recipes.train_straight(kind, device=args.device, progress=not args.no_progress, **overrides)
     recipe = {**recipes.STRAIGHT_RECIPE, **overrides}
+    if history.interrupted:
+        meta = dict(coupling=kind, path="LinearPath()", command=_command(argv),
+                    weights="EMA" if recipe["ema"] else "raw", **recipe, final_loss=_final_loss(history.loss),
+                    loss=torch.tensor(history.loss, dtype=torch.float32), **_environment(history))
+        return _interrupted(out, model, meta, history, recipe["steps"])
     x_0 = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
     fresh = sample_2d(recipe["data"], 2000, seed=1)
     quality = {f"euler_{k}": round(energy_distance(integrate(model, x_0, k).x, fresh), 4) for k in (1, 2, 4, 8, 32)}
@@ -243,6 +315,7 @@ def _train_straight(args, values: dict, out: Path, argv: list[str]) -> int:
                 weights="EMA" if recipe["ema"] else "raw", **recipe, final_loss=_final_loss(history.loss),
                 energy_distance_2000=quality, loss=torch.tensor(history.loss, dtype=torch.float32),
                 **_environment(history))
+    meta["steps"] = history.steps  # the steps done
     save_checkpoint(out, model, **meta)
     print(f"trained {history.steps} steps in {history.seconds:.1f} s (last run); energy distance of 2,000 Euler "
           f"samples to fresh data: {quality}; saved {out} ({out.stat().st_size / 1e3:.0f} kB)")

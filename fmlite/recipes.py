@@ -234,6 +234,8 @@ def train_straight(kind: str, device: str = "auto", progress: bool = True, base:
 
     Raises:
         ValueError: unknown kind or recipe key.
+        KeyboardInterrupt: Ctrl-C while the base model of "reflow" was training (the last run's Ctrl-C is
+            kept in its History, as `fmlite.train.train` does).
     """
     from .datasets import sample_2d
     from .models import MLP
@@ -247,7 +249,9 @@ def train_straight(kind: str, device: str = "auto", progress: bool = True, base:
     r = {**STRAIGHT_RECIPE, **overrides}
     if kind == "reflow":
         if base is None:
-            base, _ = train_straight("independent", device=device, progress=progress, **overrides)
+            base, base_history = train_straight("independent", device=device, progress=progress, **overrides)
+            if base_history.interrupted:  # Ctrl-C while training the base: stop, do not reflow a half-trained model
+                raise KeyboardInterrupt
         noise = torch.randn(r["reflow_pairs"], 2, generator=torch.Generator().manual_seed(r["seed"] + 1))
         pairs = PairedData(*reflow_pairs(base.cpu(), noise, steps=r["reflow_steps"], method="rk4"))
         sample_data, coupling = pairs, pairs.coupling

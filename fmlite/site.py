@@ -8,15 +8,25 @@ package into `OUT/mathjax/`, and the template's require.js, widget-manager and m
 bar and the saved widget state are replaced by a one-line note on running the notebook live.
 Links to `NN_name.ipynb` point to `NN_name.html`; each page gets prev/next links, and `index.html`
 holds the course map (title, what it teaches, minutes) and the flow animation `docs/flow.gif`.
+
+Nothing is lost on the way (`fmlite.files`): everything is checked and converted before the first file
+is written; each page is written to a temporary file and renamed into place; MathJax is copied into a
+temporary folder and renamed to `mathjax/` only when complete (an incomplete `mathjax/` is replaced);
+and `OUT/.fmlite-files.json` records what the build wrote, so a build interrupted midway is repaired by
+the next one, while a page the user edited (or a file that was there before) is replaced only with
+`force` (`--force`). Files of other names in OUT are left alone.
 """
 from __future__ import annotations
 
 import copy
 import html
+import os
 import re
 import shutil
 import time
 from pathlib import Path
+
+from .files import TEMP_PREFIX, OwnedFiles, check_output_folder, digest, write_bytes
 
 __all__ = ["build_site", "notebook_summary", "estimated_minutes", "strip_widgets", "ROOT"]
 
@@ -170,18 +180,22 @@ def _mathjax_folder() -> Path:
 
 
 def build_site(out: str | Path = "site", notebooks: str | Path | None = None, execute: bool = False,
-               animation: str | Path | None = None, timeout: int = 600) -> list[Path]:
-    """Build the static site into `out` (created; pages there are overwritten) and return the pages written.
+               animation: str | Path | None = None, timeout: int = 600, force: bool = False) -> list[Path]:
+    """Build the static site into `out` (created; pages of an earlier build are replaced) and return the pages.
 
     Args:
-        out: the site's folder.
+        out: the site's folder; its parent must exist.
         notebooks: folder of the `*.ipynb` files (default: the repository's `notebooks/`).
         execute: re-run every notebook (in its folder, `timeout` seconds per cell) before converting it;
             default False: the committed outputs are shown.
         animation: a GIF for the index page (default `docs/flow.gif` when present; none otherwise).
+        force: replace files in `out` that an earlier build did not write, or that were edited since.
 
     Raises:
         FileNotFoundError: no notebooks found. RuntimeError: jupyter-server-mathjax is not installed.
+        ValueError: `out` is a file, its parent folder is missing, it cannot be written, or (without `force`)
+            it holds files of the site's names that a build did not write or that were changed since; raised
+            before any notebook is converted, and the message names the path and the fix.
     """
     import nbformat
     from jinja2 import DictLoader
@@ -191,44 +205,89 @@ def build_site(out: str | Path = "site", notebooks: str | Path | None = None, ex
     files = sorted(src.glob("*.ipynb"))
     if not files:
         raise FileNotFoundError(f"no notebooks (*.ipynb) in {src}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    mathjax = out / "mathjax"
-    if not mathjax.is_dir():
-        shutil.copytree(_mathjax_folder(), mathjax)
+    out = check_output_folder(out)
+    mathjax_src = _mathjax_folder()
     anim = Path(animation) if animation is not None else ROOT / "docs" / "flow.gif"
-    anim_name = None
-    if anim.is_file():
-        anim_name = anim.name
-        shutil.copyfile(anim, out / anim_name)
+    anim_name = anim.name if anim.is_file() else None
+    pages = [f.stem + ".html" for f in files]
+    owned = OwnedFiles(out, "python -m fmlite site")
+    names = ["index.html", *pages, *([anim_name] if anim_name else [])]
+    owned.check(names, force)
+    if (out / "mathjax").exists() and not owned.known and not force and not _complete(mathjax_src, out / "mathjax"):
+        raise ValueError(f"--out {out} holds a mathjax/ folder that a build did not write; pass --force to "
+                         "replace it, or give another --out")
     nbs = [nbformat.read(f, as_version=4) for f in files]
     if execute:
         from nbclient import NotebookClient
         for nb in nbs:
             NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(src)}}).execute()
-    pages = [f.stem + ".html" for f in files]
     summaries = [notebook_summary(nb) for nb in nbs]
     titles = [s["title"] for s in summaries]
     exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"fmlite_site.html.j2": _TEMPLATE})],
                             template_file="fmlite_site.html.j2")
-    written, entries = [], []
+    contents, entries = {}, []
     for i, (f, nb) in enumerate(zip(files, nbs)):
         minutes = estimated_minutes(nb)
         clean = nbformat.from_dict(strip_widgets(nb, f.name))
         body, _ = exporter.from_notebook_node(clean, resources={"metadata": {"name": titles[i]},
                                                                 "fmlite_nav": _nav(pages, i, titles),
                                                                 "fmlite_mathjax": _MATHJAX})
-        (out / pages[i]).write_text(_link_pages(body), encoding="utf-8")
-        written.append(out / pages[i])
+        contents[pages[i]] = _link_pages(body).encode("utf-8")
         entries.append({**summaries[i], "page": pages[i], "minutes": minutes})
-    (out / "index.html").write_text(_index(entries, anim_name), encoding="utf-8")
-    return [out / "index.html", *written]
+    index = {"index.html": _index(entries, anim_name).encode("utf-8")}
+    gif = {anim_name: anim.read_bytes()} if anim_name else {}
+    contents = {**gif, **contents, **index}  # the index last: it links to everything else
+    out.mkdir(exist_ok=True)
+    _remove_leftovers(out)
+    owned.begin({name: digest(data) for name, data in contents.items()})
+    _install_mathjax(mathjax_src, out / "mathjax")
+    for name, data in contents.items():
+        write_bytes(out / name, data)
+    owned.finish()
+    return [out / "index.html", *(out / p for p in pages)]
 
 
-def main_site(out: str | Path = "site", execute: bool = False) -> int:
-    """What `python -m fmlite site` runs: build, then print the pages and the time taken."""
+def _remove_leftovers(out: Path) -> None:
+    """Remove the temporary files and folders an interrupted build left in `out` (named `TEMP_PREFIX`...)."""
+    for leftover in out.glob(TEMP_PREFIX + "*"):
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def _complete(source: Path, copy: Path) -> bool:
+    """Whether folder `copy` holds every file of `source` with the same size (a copy that was not cut short)."""
+    for file in source.rglob("*"):
+        if file.is_file():
+            mine = copy / file.relative_to(source)
+            if not mine.is_file() or mine.stat().st_size != file.stat().st_size:
+                return False
+    return True
+
+
+def _install_mathjax(source: Path, target: Path) -> None:
+    """Copy MathJax into `target` through a temporary folder renamed into place; an incomplete copy is replaced."""
+    if target.is_dir() and _complete(source, target):
+        return
+    fresh = target.parent / f"{TEMP_PREFIX}{target.name}-{os.getpid()}"
+    shutil.copytree(source, fresh)
+    if target.exists() or target.is_symlink():
+        old = target.parent / f"{TEMP_PREFIX}old-{target.name}-{os.getpid()}"
+        os.replace(target, old)
+        os.replace(fresh, target)
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink()
+    else:
+        os.replace(fresh, target)
+
+
+def main_site(out: str | Path = "site", execute: bool = False, force: bool = False) -> int:
+    """What `python -m fmlite site` runs: build, then print the pages and the time taken (raises as `build_site`)."""
     start = time.perf_counter()
-    pages = build_site(out, execute=execute)
+    pages = build_site(out, execute=execute, force=force)
     print(f"wrote {len(pages)} pages to {Path(out)}/ in {time.perf_counter() - start:.1f} s; "
           f"open {Path(out) / 'index.html'} in a browser (works offline)")
     return 0

@@ -6,6 +6,11 @@ the cell itself or in the cell after it. In the solved copy each template functi
 replaced by the worked solution of `fmlite.exercises` (its source, `solution(key)`; relative
 imports made absolute), the cell's other lines (the `check` calls) are kept, and its outputs are
 cleared. Nothing else in the notebook changes.
+
+Every copy is converted before the first is written, and each is written through a temporary file
+(`fmlite.files`). DIR/.fmlite-files.json records what was written, so running the command again
+replaces its own copies, but a copy the instructor edited (or ran and saved) is replaced only with
+`--force`.
 """
 from __future__ import annotations
 
@@ -15,6 +20,8 @@ import inspect
 import re
 import textwrap
 from pathlib import Path
+
+from .files import OwnedFiles, check_output_folder, digest, write_bytes
 
 __all__ = ["exercise_cells", "solve_notebook", "write_solutions", "TAG"]
 
@@ -93,13 +100,21 @@ def solve_notebook(nb: dict) -> tuple[dict, list[str]]:
     return nb, keys
 
 
-def write_solutions(out: str | Path, notebooks: str | Path | None = None) -> dict[Path, list[str]]:
+def write_solutions(out: str | Path, notebooks: str | Path | None = None, force: bool = False
+                    ) -> dict[Path, list[str]]:
     """Write a solved copy of every notebook of `notebooks` (default: the repository's) into `out`.
+
+    Args:
+        out: the folder of the copies (created; its parent must exist).
+        notebooks: the folder of the notebooks. force: replace copies that were edited since they were
+            written, or files of the same names that this command did not write.
 
     Returns {written file: [exercise keys solved]}.
 
     Raises:
-        ValueError: `out` is the notebooks folder itself (the originals would be overwritten).
+        ValueError: `out` is the notebooks folder itself (the originals would be overwritten), a file, in a
+            missing folder or not writable, or (without `force`) holds edited copies; raised before any
+            notebook is written, and the message names the path and the fix.
         FileNotFoundError: no notebooks found.
     """
     import nbformat
@@ -110,18 +125,26 @@ def write_solutions(out: str | Path, notebooks: str | Path | None = None) -> dic
     files = sorted(src.glob("*.ipynb"))
     if not files:
         raise FileNotFoundError(f"no notebooks (*.ipynb) in {src}")
-    out.mkdir(parents=True, exist_ok=True)
-    written = {}
+    out = check_output_folder(out, option="DIR")
+    owned = OwnedFiles(out, "python -m fmlite solutions")
+    owned.check([f.name for f in files], force, option="DIR")
+    contents, written = {}, {}
     for f in files:
         solved, keys = solve_notebook(nbformat.read(f, as_version=4))
-        nbformat.write(nbformat.from_dict(solved), out / f.name)
+        text = nbformat.writes(nbformat.from_dict(solved))
+        contents[f.name] = (text if text.endswith("\n") else text + "\n").encode("utf-8")  # as nbformat.write
         written[out / f.name] = keys
+    out.mkdir(exist_ok=True)
+    owned.begin({name: digest(data) for name, data in contents.items()})
+    for name, data in contents.items():
+        write_bytes(out / name, data)
+    owned.finish()
     return written
 
 
-def main_solutions(out: str | Path) -> int:
+def main_solutions(out: str | Path, force: bool = False) -> int:
     """What `python -m fmlite solutions DIR` runs: write the copies and list the exercises solved."""
-    written = write_solutions(out)
+    written = write_solutions(out, force=force)
     for file, keys in written.items():
         print(f"{file}: {', '.join(keys) or 'no exercises'}")
     print(f"{sum(len(k) for k in written.values())} exercises solved in {len(written)} notebooks")

@@ -1,5 +1,7 @@
 """The command line (fmlite.cli): every value given is honoured or refused before training starts; .npz input
 is checked array by array; the recorded loss is the mean of the losses that exist."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -117,3 +119,123 @@ def test_load_pretrained_resolves_devices_as_train_does():
     assert next(model.parameters()).device.type == want
     with pytest.raises(ValueError, match="unknown device 'gpu'"):
         load_pretrained("flow", device="gpu")
+
+
+# ---------------------------------------------------------------------------------------------- Ctrl-C (issue 20)
+def _files(folder):
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.fixture
+def finished(tmp_path):
+    """A finished checkpoint the interrupted runs below must leave byte-identical."""
+    out = tmp_path / "f.pt"
+    fmlite.save_checkpoint(out, MLP(dim=2, hidden=16, layers=2), steps=5000)
+    return out
+
+
+def _interrupted_train_flow(steps_done):
+    def fake(device="auto", progress=True, **overrides):
+        loss = [1.0] * steps_done
+        return MLP(dim=2, hidden=16, layers=2).eval(), History(loss=loss, steps=steps_done, interrupted=True)
+    return fake
+
+
+def test_ctrl_c_during_training_saves_beside_the_output_records_the_steps_done_and_exits_130(
+        finished, monkeypatch, capsys):
+    monkeypatch.setattr(recipes, "train_flow", _interrupted_train_flow(7))
+    before = _files(finished.parent)
+    code = main(["train", "flow", "--steps", "50", "--out", str(finished), "--force", *FAST])
+    assert code == 130
+    after = _files(finished.parent)
+    assert after.pop("f.interrupted-7.pt") and after == before  # the finished checkpoint is byte-identical
+    _, meta = fmlite.load_checkpoint(finished.parent / "f.interrupted-7.pt")
+    assert (meta["steps"], meta["steps_requested"], meta["interrupted"]) == (7, 50, True)
+    err = capsys.readouterr().err
+    assert "after 7 of 50 steps" in err and "f.pt is unchanged" in err and "f.interrupted-7.pt" in err
+    first = (finished.parent / "f.interrupted-7.pt").read_bytes()
+    assert main(["train", "flow", "--steps", "50", "--out", str(finished), "--force", *FAST]) == 130
+    assert (finished.parent / "f.interrupted-7-2.pt").is_file()  # an earlier partial model is kept too
+    assert (finished.parent / "f.interrupted-7.pt").read_bytes() == first
+
+
+def test_ctrl_c_before_the_first_step_saves_nothing(finished, monkeypatch, capsys):
+    monkeypatch.setattr(recipes, "train_flow", _interrupted_train_flow(0))
+    before = _files(finished.parent)
+    assert main(["train", "flow", "--out", str(finished), "--force", *FAST]) == 130
+    assert _files(finished.parent) == before
+    assert "nothing saved" in capsys.readouterr().err
+
+
+def test_ctrl_c_outside_the_training_loop_and_while_saving_keeps_the_output(finished, monkeypatch, capsys):
+    before = _files(finished.parent)
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(recipes, "train_straight", ctrl_c)  # e.g. while reflow pairs are drawn
+    assert main(["train", "moons_reflow", "--out", str(finished), "--force", *FAST]) == 130
+    assert "nothing written" in capsys.readouterr().err and _files(finished.parent) == before
+
+    monkeypatch.setattr(recipes, "train_flow", lambda **kw: (MLP(dim=2, hidden=16, layers=2).eval(),
+                                                            History(loss=[1.0], steps=1)))
+    real_save = torch.save
+
+    def half_then_ctrl_c(obj, file):
+        real_save(obj, file)
+        with open(file, "r+b") as f:
+            f.truncate(64)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(torch, "save", half_then_ctrl_c)
+    assert main(["train", "flow", "--steps", "1", "--out", str(finished), "--force", *FAST]) == 130
+    assert _files(finished.parent) == before  # byte-identical, no temporary file left
+
+
+def test_reflow_stops_when_its_base_model_is_interrupted(monkeypatch):
+    calls = []
+
+    def fake_train(model, path, sample_data, steps, **kwargs):
+        calls.append(steps)
+        return History(loss=[1.0], steps=1, interrupted=True)
+    monkeypatch.setattr(recipes, "train", fake_train)
+    with pytest.raises(KeyboardInterrupt):
+        recipes.train_straight("reflow", device="cpu", progress=False, steps=5, reflow_pairs=8, reflow_steps=1)
+    assert len(calls) == 1  # the reflow model was not trained on a half-trained base
+
+
+def test_the_output_folder_is_checked_for_writing_before_training(tmp_path, capsys, no_training):
+    from fmlite.files import TEMP_PREFIX
+    if os.access("/sys", os.W_OK) and not os.path.ismount("/sys"):
+        pytest.skip("/sys is not a read-only mount here")
+    err = _refused(["train", "flow", "--out", "/sys/f.pt", *FAST], capsys)
+    assert err.count("\n") == 1 and "/sys is not writable" in err and "choose a folder you can write to" in err
+    assert not list(tmp_path.glob(TEMP_PREFIX + "*"))
+
+
+def test_a_diverged_run_says_so_on_one_line_exits_1_and_keeps_the_output(finished, monkeypatch, capsys):
+    from fmlite.train import TrainingDiverged
+
+    def diverges(**kwargs):
+        raise TrainingDiverged("loss became nan at step 3; lower the learning rate (lr=10.0)", 3, History())
+    monkeypatch.setattr(recipes, "train_flow", diverges)
+    before = _files(finished.parent)
+    assert main(["train", "flow", "--lr", "10", "--out", str(finished), "--force", *FAST]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "lower the learning rate" in err and "f.pt is unchanged" in err
+    assert _files(finished.parent) == before
+
+
+def test_ctrl_c_while_scoring_a_finished_digits_model_keeps_the_model_beside_the_output(tmp_path, monkeypatch,
+                                                                                      capsys):
+    from fmlite import cli_train
+    from fmlite.models import ConvNet
+    monkeypatch.setattr(recipes, "train_images", lambda *a, **k: (ConvNet(width=16, blocks=1, num_classes=10).eval(),
+                                                                 History(loss=[1.0] * 4, steps=4)))
+
+    def ctrl_c(model):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(cli_train, "_digit_quality", ctrl_c)
+    out = tmp_path / "digits.pt"
+    assert main(["train", "digits", "--steps", "4", "--out", str(out), *FAST]) == 130
+    assert not out.exists() and "while scoring samples" in capsys.readouterr().err
+    _, meta = fmlite.load_checkpoint(tmp_path / "digits.interrupted-4.pt")
+    assert meta["steps"] == meta["steps_requested"] == 4 and "quality" not in meta

@@ -150,3 +150,67 @@ def test_doctor_says_which_picture_format_explorers_use(monkeypatch):
     assert doctor.check_figure().endswith("explorer pictures in WEBP")
     monkeypatch.setattr(render, "picture_format", lambda: "png")   # a Pillow built without WebP
     assert "Pillow without WebP" in doctor.check_figure()
+
+
+# ---------------------------------------------------------------------- issue 20: nothing lost (animate, solutions)
+from fmlite.files import TEMP_PREFIX  # noqa: E402
+
+SMALL = dict(n_points=300, steps=6, size=(160, 90), hold=2)
+
+
+def test_a_gif_over_the_limit_or_a_ctrl_c_leaves_the_old_file_byte_identical(tmp_path, monkeypatch):
+    out = tmp_path / "flow.gif"
+    out.write_bytes(b"GIF89a the user's own")
+    with pytest.raises(ValueError, match="over the limit of 1,000; .*flow.gif was not written"):
+        write_gif(out, max_bytes=1000, **SMALL)
+    assert out.read_bytes() == b"GIF89a the user's own"
+
+    def half_then_ctrl_c(self, fp, *args, **kwargs):
+        Path(fp).write_bytes(b"GIF89a half")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Image.Image, "save", half_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        write_gif(out, **SMALL)
+    assert out.read_bytes() == b"GIF89a the user's own" and [p.name for p in tmp_path.iterdir()] == ["flow.gif"]
+
+
+def test_animate_replaces_a_file_only_with_force_and_checks_before_drawing(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "flow.gif"
+    out.write_bytes(b"GIF89a mine")
+    drawn = []
+    monkeypatch.setattr("fmlite.animate.flow_frames", lambda **kw: drawn.append(1) or flow_frames(**SMALL))
+    with pytest.raises(SystemExit):
+        main(["animate", "--out", str(out)])
+    assert "exists; pass --force to replace it" in capsys.readouterr().err and drawn == []
+    assert main(["animate", "--out", str(out), "--force"]) == 0 and drawn == [1]
+    with Image.open(out) as gif:
+        assert gif.format == "GIF"
+
+
+def test_solutions_replace_their_own_copies_but_not_edited_ones(tmp_path, monkeypatch):
+    import fmlite.solutions as solutions
+    dest = tmp_path / "solved"
+    write_solutions(dest)
+    first = {p.name: p.read_bytes() for p in dest.glob("*.ipynb")}
+    real, calls = solutions.write_bytes, []
+
+    def ctrl_c_after_one(file, data):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(file)
+        real(file, data)
+    monkeypatch.setattr(solutions, "write_bytes", ctrl_c_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        write_solutions(dest)
+    monkeypatch.setattr(solutions, "write_bytes", real)
+    write_solutions(dest)  # an interrupted run and a second run need no --force
+    assert {p.name: p.read_bytes() for p in dest.glob("*.ipynb")} == first
+    assert not list(dest.glob(TEMP_PREFIX + "*"))
+    edited = dest / "00_start_here.ipynb"
+    edited.write_text(edited.read_text().replace("not solved", "my note"))
+    mine = edited.read_bytes()
+    with pytest.raises(ValueError, match=r"changed since \(00_start_here.ipynb\); pass --force"):
+        write_solutions(dest)
+    assert edited.read_bytes() == mine
+    write_solutions(dest, force=True)
+    assert edited.read_bytes() == first["00_start_here.ipynb"]

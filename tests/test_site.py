@@ -112,3 +112,105 @@ def test_every_page_renders_offline_in_chromium(site):
         page.screenshot(path=str(Path(os.environ.get("FMLITE_SCREENSHOT_DIR", "/tmp")) / "fmlite_site_last.png"))
         browser.close()
     assert refused == [], f"the site asked the network for {refused}"
+
+
+# ------------------------------------------------------------------ issue 20: an interrupted build is repaired
+import fmlite.site as site_module  # noqa: E402
+from fmlite.files import TEMP_PREFIX, OwnedFiles  # noqa: E402
+
+
+def _tiny_notebooks(folder: Path, version: str) -> Path:
+    import nbformat
+    folder.mkdir(exist_ok=True)
+    for i in range(3):
+        nb = nbformat.v4.new_notebook(cells=[
+            nbformat.v4.new_markdown_cell(f"# 0{i} · Part {i}\n\nText of version {version}, with $x_t$.\n"),
+            nbformat.v4.new_code_cell("1 + 1")])
+        nbformat.write(nb, folder / f"0{i}_part.ipynb")
+    return folder
+
+
+def _tree(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and "mathjax" not in p.parts}
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    gif = tmp_path / "anim.gif"
+    gif.write_bytes(b"GIF89a tiny")
+    return {"old": _tiny_notebooks(tmp_path / "nb_old", "one"), "new": _tiny_notebooks(tmp_path / "nb_new", "two"),
+            "animation": gif}
+
+
+def test_an_interrupted_build_leaves_whole_files_and_the_next_build_repairs_it(tmp_path, tiny, monkeypatch):
+    out = tmp_path / "site"
+    build_site(out, tiny["old"], animation=tiny["animation"])
+    old = _tree(out)
+    clean = tmp_path / "clean"
+    build_site(clean, tiny["new"], animation=tiny["animation"])
+    new = _tree(clean)
+    real, calls = site_module.write_bytes, []
+
+    def ctrl_c_after_two(file, data):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(file)
+        real(file, data)
+    monkeypatch.setattr(site_module, "write_bytes", ctrl_c_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        build_site(out, tiny["new"], animation=tiny["animation"])
+    mixed = _tree(out)
+    for name, data in mixed.items():
+        if name != OwnedFiles.MANIFEST:
+            assert data in (old[name], new[name]), f"{name} is neither the old nor the new page"
+    assert mixed != old and not list(out.glob(TEMP_PREFIX + "*"))
+    monkeypatch.setattr(site_module, "write_bytes", real)
+    build_site(out, tiny["new"], animation=tiny["animation"])  # no --force needed: every file is the build's own
+    assert _tree(out) == _tree(clean) and site_module._complete(site_module._mathjax_folder(), out / "mathjax")
+
+
+def test_a_half_copied_mathjax_is_replaced_by_the_next_build(tmp_path, tiny, monkeypatch):
+    out = tmp_path / "site"
+    real = shutil.copytree
+
+    copied = []
+
+    def copy(a, b):
+        if len(copied) == 20:
+            raise KeyboardInterrupt
+        copied.append(shutil.copy2(a, b))
+
+    def cut_short(src, dst, *args, **kwargs):  # also the recursive calls of copytree for subfolders
+        return real(src, dst, copy_function=copy)
+    monkeypatch.setattr(shutil, "copytree", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        build_site(out, tiny["old"], animation=tiny["animation"])
+    assert not (out / "mathjax").exists()  # the partial copy is only ever in a temporary folder
+    monkeypatch.setattr(shutil, "copytree", real)
+    build_site(out, tiny["old"], animation=tiny["animation"])
+    assert site_module._complete(site_module._mathjax_folder(), out / "mathjax")
+    assert not list(out.glob(TEMP_PREFIX + "*"))  # the leftover of the interrupted copy is gone
+
+
+def test_an_incomplete_mathjax_from_an_older_build_is_refused_then_replaced_with_force(tmp_path, tiny):
+    out = tmp_path / "site"
+    (out / "mathjax").mkdir(parents=True)
+    (out / "mathjax" / "MathJax.js").write_text("/* cut short */")
+    with pytest.raises(ValueError, match="mathjax/ folder that a build did not write; pass --force"):
+        build_site(out, tiny["old"], animation=tiny["animation"])
+    build_site(out, tiny["old"], animation=tiny["animation"], force=True)
+    assert site_module._complete(site_module._mathjax_folder(), out / "mathjax")
+
+
+def test_edited_pages_are_replaced_only_with_force_and_other_files_are_kept(tmp_path, tiny):
+    out = tmp_path / "site"
+    build_site(out, tiny["old"], animation=tiny["animation"])
+    build_site(out, tiny["new"], animation=tiny["animation"])  # its own pages: replaced without asking
+    (out / "notes.txt").write_text("my notes\n")
+    (out / "01_part.html").write_text("<p>edited by hand</p>\n")
+    with pytest.raises(ValueError, match=r"changed since \(01_part.html\); pass --force to replace them"):
+        build_site(out, tiny["old"], animation=tiny["animation"])
+    assert (out / "01_part.html").read_text() == "<p>edited by hand</p>\n"
+    build_site(out, tiny["old"], animation=tiny["animation"], force=True)
+    assert "version one" in (out / "01_part.html").read_text() and (out / "notes.txt").read_text() == "my notes\n"
