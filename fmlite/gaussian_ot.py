@@ -68,9 +68,10 @@ class GaussianToGaussian:
         return f"GaussianToGaussian(dim={self.dim}, eigenvalues={[round(v, 4) for v in self.eigenvalues.tolist()]})"
 
     def _x(self, x: Tensor, name: str) -> Tensor:
+        if isinstance(x, Tensor) and (x.dim() != 2 or x.shape[1] != self.dim):
+            hint = "; for one point use x[None]" if x.shape == (self.dim,) else ""
+            raise ValueError(f"{name} must be a tensor of shape (B, {self.dim}), got {tuple(x.shape)}{hint}")
         x = check_batch(x, name, owner=type(self).__name__)
-        if x.dim() != 2 or x.shape[1] != self.dim:
-            raise ValueError(f"{name} must be a tensor of shape (B, {self.dim}), got {tuple(x.shape)}")
         return x.double()
 
     def _scaled(self, x: Tensor, factors: Tensor) -> Tensor:

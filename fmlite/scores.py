@@ -157,8 +157,20 @@ def velocity_to_x1_hat(velocity: Tensor, x: Tensor, t, path: Path) -> Tensor:
 
 
 def score_from_velocity(velocity: Callable[[Tensor, Tensor], Tensor], path: Path):
-    """The score implied by a velocity field: a callable (x, t) -> velocity_to_score(velocity(x, t), x, t, path)."""
-    return lambda x, t: velocity_to_score(velocity(x, t), x, t, path)
+    """The score implied by a velocity field: a callable (x, t) -> velocity_to_score(velocity(x, t), x, t, path).
+
+    Raises:
+        TypeError: velocity is not callable, or path is not a `fmlite.paths.Path`.
+        ValueError: path is None; on call, as `convert` (x is checked before the velocity sees it).
+    """
+    if not callable(velocity):
+        raise TypeError(f"score_from_velocity needs a callable velocity (x, t) -> v, got {type(velocity).__name__}")
+    check_path(path, "score_from_velocity")
+
+    def score(x, t):
+        x = check_batch(x, "x", owner="score_from_velocity")
+        return velocity_to_score(call_velocity(velocity, x, check_time(t, x.shape[0], like=x)), x, t, path)
+    return score
 
 
 # ----------------------------------------------------------------------------- SDE sampling
@@ -223,6 +235,8 @@ def sample_sde(velocity: Callable[[Tensor, Tensor], Tensor], x_0: Tensor, steps:
         for k in range(steps):
             t = torch.full((batch,), float(times[k]), dtype=x.dtype, device=x.device)
             v = call_velocity(velocity, x, t)
+            check_finite(v, f"velocity(x, t) at t = {float(times[k]):.4g}", "did sampling diverge? check the model, "
+                         "lower g, or use more steps")
             gt = check_returned(g_fn(t), (batch,), f"g(t) called on t of shape ({batch},)",
                                 "one value per time, or a single number", scalar=True)
             gt = gt.to(dtype=x.dtype, device=x.device).expand(batch)

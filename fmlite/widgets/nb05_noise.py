@@ -14,6 +14,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ..checks import check_time_value
 from .explorer import Explorer, dropdown, float_slider, t_slider
 from ..paths import SIGMA_SCHEDULES, LinearPath, sigma_schedule
 
@@ -85,6 +86,7 @@ def draw_noise_flow(fig: Figure, t: float, sigma: float, schedule: str, cache: F
         fig: empty Figure. t: time in [0, 1]. sigma: the scale (>= 0). schedule: "constant", "bridge", "sine".
         cache: a `FlowCache` holding the data, the starting noise and the trajectories.
     """
+    t = check_time_value(t)
     from ..exact import marginal_velocity
     from ..plotting import COLORS, field_arrows, frame_index, scatter, schedule_curve, setup_axes
 
@@ -128,6 +130,7 @@ def update_noise_flow(fig: Figure, t: float, sigma: float, schedule: str, cache:
     """In-place fast path of `draw_noise_flow` for a new t, scale or schedule: moves the points, trails and
     arrows (the arrows of each stored step are computed once and kept in the cache) and the sigma(t) curve,
     and retitles; the same picture as a fresh draw."""
+    t = check_time_value(t)
     from ..exact import marginal_velocity
     from ..plotting import field_arrow_arrays, frame_index, update_field_arrows, update_schedule_curve
 

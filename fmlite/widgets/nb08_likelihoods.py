@@ -16,6 +16,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ..checks import check_time_value
 from .explorer import Explorer, t_slider
 
 __all__ = ["model_log_density", "LogDensityMaps", "log_density_maps", "log_density_panel", "draw_log_densities",
@@ -65,8 +66,12 @@ class LogDensityMaps:
     lim: float
 
     def nearest(self, t: float) -> tuple[float, np.ndarray]:
-        """(the grid time closest to t, its map (n, n))."""
-        k = int(np.argmin(np.abs(self.times - float(t))))
+        """(the grid time closest to t, its map (n, n)).
+
+        Raises:
+            ValueError: t is not one number in [0, 1] (nothing is clipped: t = 7 is refused, not shown at 1).
+        """
+        k = int(np.argmin(np.abs(self.times - check_time_value(t))))
         return float(self.times[k]), self.maps[k]
 
 
@@ -106,6 +111,7 @@ def draw_log_densities(fig: Figure, t: float, maps: LogDensityMaps, exact_log_de
         exact_log_density: callable (x (B, 2) float64, t (B,)) -> (B,), e.g. lambda x, t: gmm.log_density(x, t, path).
         vmin: lowest log p shown in colour. diff: colour range +-diff of the difference panel.
     """
+    t = check_time_value(t)
     shown, model, exact, err = _maps_at(t, maps, exact_log_density, vmin)
     axes = fig.subplots(1, 3)
     art = log_density_panel(axes[0], model, maps.lim, vmin, title="model log $p_t$")
@@ -135,6 +141,7 @@ def _maps_at(t: float, maps: LogDensityMaps, exact_log_density, vmin: float):
 def update_log_densities(fig: Figure, t: float, maps: LogDensityMaps, exact_log_density, vmin: float = -10.0,
                          diff: float = 3.0) -> None:
     """In-place fast path of `draw_log_densities` for a new t: new image arrays and titles (same colour scales)."""
+    t = check_time_value(t)
     shown, model, exact, err = _maps_at(t, maps, exact_log_density, vmin)
     axes = fig.axes[:3]
     for ax, image in zip(axes, (model, exact, model - exact)):
