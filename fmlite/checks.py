@@ -14,7 +14,7 @@ from torch import Tensor
 
 __all__ = ["check_time", "broadcast_time", "check_flat_input", "check_count", "network_input", "model_dtype",
            "check_labels", "check_finite", "check_batch", "check_path", "check_returned", "call_velocity",
-           "check_time_value", "float_dtype", "SIGMA_MAX"]
+           "check_time_value", "float_dtype", "check_no_overflow", "SIGMA_MAX"]
 
 #: The largest noise scale sigma(t) the package supports. Beyond it, x_t = ... + sigma eps in float32
 #: resolves data of scale 1 no better than sigma * 2**-24 > 0.06: the data are lost in rounding.
@@ -186,6 +186,20 @@ def check_finite(x: Tensor, name: str, hint: str = "remove or replace them first
         bad = ~torch.isfinite(x)
         if bad.any():
             raise ValueError(f"{name} holds {int(bad.sum())} NaN or infinite values; {hint}")
+
+
+def check_no_overflow(value: Tensor, what: str, *inputs: Tensor) -> None:
+    """Refuse a quantity computed from finite inputs that overflowed (e.g. squared distances of points near
+    1e200 in float64): the inputs are finite, so the message says they are too large, not NaN.
+
+    Raises:
+        ValueError: value holds NaN or inf (one pass); the message gives the largest |input| and the fix.
+    """
+    if not bool(torch.isfinite(value).all()):
+        big = max((float(v.detach().abs().max()) for v in inputs if v.numel()), default=float("nan"))
+        dtype = str(value.dtype).replace("torch.", "")
+        raise ValueError(f"{what} overflowed {dtype}: the inputs are finite but as large as {big:.3g}; "
+                         "rescale them (e.g. divide the data by its standard deviation)")
 
 
 def float_dtype(x: Tensor) -> torch.dtype:

@@ -16,7 +16,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
-from .checks import check_batch
+from .checks import check_batch, check_no_overflow
 
 __all__ = ["independent", "minibatch_ot", "COUPLINGS"]
 
@@ -70,9 +70,7 @@ def minibatch_ot(x_0: Tensor, x_1: Tensor) -> tuple[Tensor, Tensor]:
     """
     _check_pair(x_0, x_1, "minibatch_ot")
     cost = torch.cdist(x_0.reshape(len(x_0), -1).double(), x_1.reshape(len(x_1), -1).double()) ** 2
-    if not torch.isfinite(cost).all():
-        raise ValueError("the squared distances between x_0 and x_1 overflow float64 (the points are finite but "
-                         "huge); rescale both batches by the same factor")
+    check_no_overflow(cost, "minibatch_ot: the squared distances between x_0 and x_1", x_0, x_1)
     rows, cols = linear_sum_assignment(cost.cpu().numpy())
     perm = torch.as_tensor(cols[rows.argsort()], device=x_1.device)
     return x_0, x_1[perm]

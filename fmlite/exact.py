@@ -36,7 +36,8 @@ Inputs: integer x or data are converted to floating point (the result is float32
 otherwise the dtype of x); NaN or infinite values in x or data are refused; an empty batch
 x (0, *D) gives an empty result (the one documented exception to `fmlite.checks.check_batch`'s
 rule: the field of no points is no points); data needs at least one point; path=None is refused
-(pass LinearPath()). sigma(t) may be at most
+(pass LinearPath()); finite values so large (about 1e154 and above) that squared distances overflow
+float64 are refused with a message saying so. sigma(t) may be at most
 `fmlite.checks.SIGMA_MAX` (1e6): there s_t^2 <= 1e12 + 1 and float64 keeps every
 distance and log density finite.
 """
@@ -47,7 +48,7 @@ import math
 import torch
 from torch import Tensor
 
-from .checks import check_batch, check_path, check_time
+from .checks import check_batch, check_no_overflow, check_path, check_time
 from .paths import Path
 
 __all__ = ["marginal_velocity", "naive_marginal_velocity", "log_density", "posterior_weights", "GaussianMixture"]
@@ -94,6 +95,7 @@ def _prepare(x: Tensor, t, data: Tensor, path: Path, field: bool = False):
     # matrix product (float64: the cancellation costs about 1e-16 of |x|^2, far below the softmax's resolution)
     a = c["alpha_t"][:, None]
     d2 = (xf * xf).sum(1, keepdim=True) - 2 * a * (xf @ yf.T) + a ** 2 * (yf * yf).sum(1)[None, :]
+    check_no_overflow(d2, "the squared distances |x - alpha_t x^(i)|^2", xf, yf)
     return t, c, xf, yf, s2, d2
 
 

@@ -32,7 +32,7 @@ import math
 import torch
 from torch import Tensor
 
-from .checks import check_batch, check_count, check_path, check_time, float_dtype
+from .checks import check_batch, check_count, check_no_overflow, check_path, check_time, float_dtype
 from .paths import Path
 from .scores import path_coefficients
 
@@ -55,7 +55,8 @@ class GaussianMixture:
     Methods take x (B, D) and t ((B,) or a number in [0, 1]) and return tensors in the dtype of x
     (computed in float64; integer x gives torch's default floating dtype, never truncated). They raise
     ValueError for x that is not a tensor (a list or numpy array: use torch.as_tensor), of another shape,
-    an empty batch or NaN/inf (`fmlite.checks.check_batch`), a bad t, or path=None (pass LinearPath());
+    an empty batch or NaN/inf (`fmlite.checks.check_batch`), a bad t, path=None (pass LinearPath()), or
+    finite x so large that its squared distances overflow float64 (the message says to rescale);
     TypeError for a path that is not a `fmlite.paths.Path`.
     """
 
@@ -120,7 +121,9 @@ class GaussianMixture:
         var = a ** 2 * self.eigenvalues[None] + s2  # (B, K, D): eigenvalues of C_k(t)
         diff = xf[:, None, :] - a * self.means[None]  # d_k, (B, K, D)
         proj = torch.einsum("kji,bkj->bki", self.eigenvectors, diff)  # U_k^T d_k
-        logn = -0.5 * (proj ** 2 / var).sum(-1) - 0.5 * torch.log(2 * math.pi * var).sum(-1)  # (B, K)
+        maha = (proj ** 2 / var).sum(-1)   # (B, K) squared Mahalanobis distances
+        check_no_overflow(maha, "the squared distances of x to the components", xf, self.means)
+        logn = -0.5 * maha - 0.5 * torch.log(2 * math.pi * var).sum(-1)  # (B, K)
         logj = torch.log(self.weights)[None] + logn
         resp = torch.softmax(logj, dim=1)
         cinv_d = torch.einsum("kij,bkj->bki", self.eigenvectors, proj / var)  # C_k^-1 d_k

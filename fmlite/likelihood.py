@@ -32,7 +32,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
-from .checks import call_velocity, check_batch, check_count, check_finite, check_time
+from .checks import call_velocity, check_batch, check_count, check_finite, check_no_overflow, check_time
 from .solvers import METHODS, integrate
 
 __all__ = ["exact_divergence", "hutchinson_divergence", "draw_probes", "log_likelihood",
@@ -169,13 +169,15 @@ def standard_normal_log_prob(x: Tensor, std: float = 1.0) -> Tensor:
 
     Raises:
         ValueError: x not a tensor, 1-d, an empty batch or NaN/inf (`fmlite.checks.check_batch`),
-            or std not a finite number > 0.
+            or std not a finite number > 0, or finite x so large that |x|^2 overflows (rescale).
     """
     x = check_batch(x, "x", owner="standard_normal_log_prob")
     if isinstance(std, bool) or not isinstance(std, numbers.Real) or not (math.isfinite(std) and std > 0):
         raise ValueError(f"std must be a finite number > 0, got {std!r}")
     xf = x.reshape(x.shape[0], -1)
-    return -0.5 * (xf ** 2).sum(1) / std ** 2 - 0.5 * xf.shape[1] * math.log(2 * math.pi * std ** 2)
+    squares = (xf ** 2).sum(1)
+    check_no_overflow(squares, "standard_normal_log_prob: |x|^2", xf)
+    return -0.5 * squares / std ** 2 - 0.5 * xf.shape[1] * math.log(2 * math.pi * std ** 2)
 
 
 # ----------------------------------------------------------------------------- the likelihood

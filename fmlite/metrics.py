@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .checks import check_batch, check_count
+from .checks import check_batch, check_count, check_no_overflow
 
 # The digit scores of notebook 07 live in `fmlite.digit_metrics`; re-exported so old imports keep working.
 from .digit_metrics import (DIGIT_CLASSIFIER, DigitScores, digit_classifier, digit_probabilities,  # noqa: F401
@@ -40,10 +40,7 @@ def _as_clouds(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
 
 def _finite_result(value: Tensor, what: str, a: Tensor, b: Tensor) -> float:
     """A metric's value, refused if finite clouds overflowed float64 (values near 1e154 and above)."""
-    if not torch.isfinite(value):
-        big = max(a.abs().max().item(), b.abs().max().item())
-        raise ValueError(f"{what} overflowed float64: the clouds are finite but as large as {big:.3g}; "
-                         "rescale both clouds by the same factor (the distance scales with it)")
+    check_no_overflow(value, what, a, b)
     return float(value)
 
 

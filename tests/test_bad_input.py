@@ -36,7 +36,7 @@ from fmlite.gaussian_ot import GaussianToGaussian
 from fmlite.likelihood import (draw_probes, exact_divergence, hutchinson_divergence, log_likelihood,
                                standard_normal_log_prob)
 from fmlite.metrics import energy_distance, sliced_wasserstein, straightness
-from fmlite.models import MLP
+from fmlite.models import MLP, ConvNet, guided_velocity
 from fmlite.paths import CosinePath, LinearPath, Sigma
 from fmlite.pretrained import sample_images
 from fmlite.reflow import PairedData, reflow_pairs
@@ -110,6 +110,8 @@ FIELDS = {
     "minibatch_ot": lambda x: minibatch_ot(x, X1)[1],
     "reflow_pairs": lambda x: reflow_pairs(shrink, x, steps=2, method="euler")[1],
     "PairedData": lambda x: PairedData(x, X1)(4),
+    "start_noise": lambda x: widgets.start_noise(x, "constant", 0.5),
+    "model_log_density": lambda x: widgets.model_log_density(shrink, x, 0.5, steps=2, method="euler"),
 }
 #: Functions that return a Python float (no dtype or graph to keep).
 RETURNS_NUMBER = {"energy_distance", "sliced_wasserstein"}
@@ -214,6 +216,10 @@ COUNTS = {
     "euler_trajectories(steps)": lambda n: widgets.euler_trajectories({"a": shrink}, _V0, n),
     "draw_straight_paths(steps)": lambda n: widgets.draw_straight_paths(_fig(), 1.0, n, {"a": shrink}, _V0),
     "update_straight_paths(steps)": lambda n: widgets.update_straight_paths(_fig(), 1.0, n, {"a": shrink}, _V0),
+    "model_log_density(steps)": lambda n: widgets.model_log_density(shrink, _V0, 0.5, steps=n),
+    "log_density_maps(steps)": lambda n: widgets.log_density_maps(shrink, [0.5], n=3, steps=n),
+    "log_density_maps(n)": lambda n: widgets.log_density_maps(shrink, [0.5], n=n),
+    "noise_flow(steps)": lambda n: widgets.noise_flow(DATA, _V0, "sine", 0.5, steps=n),
 }
 #: (bad count, expected words): one message for all.
 BAD_COUNTS = [(0, r"got 0$"), (-1, r"got -1$"), (2.5, r"got float 2\.5; nothing is rounded"),
@@ -354,14 +360,23 @@ ROWS = [
     ("no components", lambda: GaussianMixture(torch.zeros(0), torch.zeros(0, 2), torch.zeros(0, 2, 2)),
      r"at least one component"),
     ("finite 1e200 clouds: energy_distance", lambda: energy_distance(1e200 * DATA.double(), DATA.double()),
-     r"overflowed float64: the clouds are finite"),
+     r"overflowed float64: the inputs are finite"),
     ("finite 1e200 clouds: minibatch_ot", lambda: minibatch_ot(1e200 * X.double(), X.double()),
-     r"overflow float64 \(the points are finite"),
+     r"overflowed float64: the inputs are finite"),
     ("finite 1e200 values: straightness", lambda: straightness(1e200 * _TR.double()), r"overflowed float64"),
+    *[(f"finite 1e200 points: {name}", (lambda f: lambda: f(1e200 * X.double()))(FIELDS[name]),
+       r"overflowed float64: the inputs are finite but as large as \d\.\d+e\+200; rescale")
+      for name in ("marginal_velocity", "naive_marginal_velocity", "log_density", "posterior_weights",
+                   "GaussianMixture.log_density", "GaussianMixture.log_prob", "GaussianMixture.score",
+                   "GaussianMixture.x0_hat", "GaussianMixture.x1_hat", "GaussianMixture.velocity",
+                   "GaussianMixture.field", "log_likelihood", "standard_normal_log_prob", "model_log_density")],
     ("standard_normal_log_prob std = 0", lambda: standard_normal_log_prob(X, 0.0), r"std must be a finite number > 0"),
     ("source_std a string", lambda: log_likelihood(shrink, X, 2, source_std="1"), r"source_std must be"),
     ("straightness times with NaN", lambda: straightness(_TR, torch.tensor([0.0, 0.2, float("nan"), 0.7, 1.0])),
      r"NaN"),
+    ("guidance weight a string", lambda: guided_velocity(ConvNet(width=16, blocks=1, num_classes=3), 1, "2"),
+     r"w must be a number, got str"),
+    ("model_log_density at t = 7", lambda: widgets.model_log_density(shrink, X, 7.0), r"\[0, 1\]"),
     ("digit_scores float labels", lambda: digit_scores(torch.zeros(2, 1, 8, 8), torch.tensor([1.0, 2.0])),
      r"integers in 0\.\.9"),
 ]
@@ -475,7 +490,7 @@ SKIPPED = {
     **{n: "one of the shared checks every row above goes through" for n in
        ("check_time", "broadcast_time", "check_flat_input", "check_count", "network_input", "model_dtype",
         "check_labels", "check_finite", "check_batch", "check_path", "check_returned", "call_velocity",
-        "check_time_value", "float_dtype")},
+        "check_time_value", "float_dtype", "check_no_overflow")},
     # classes and factories whose arguments are scales, names or schedules (tests/test_paths.py refuses them)
     **{n: "takes a scale or a name, refused in tests/test_paths.py" for n in
        ("Schedule", "ConstantSigma", "BridgeSigma", "SineSigma", "as_schedule", "sigma_schedule", "Path",
@@ -497,7 +512,7 @@ SKIPPED = {
     "load_digits": "takes no input",
     "SinusoidalTimeEmbedding": "sizes through check_count (tests/test_models.py)", "MLP": "its own test, COUNTS",
     "ConvNet": "as MLP: network_input and shapes (tests/test_models.py)",
-    "guided_velocity": "labels and w refused in tests/test_images.py",
+    "guided_velocity": "ROWS (w); labels refused in tests/test_images.py",
     "load_pretrained": "a name and a file (checkpoints: another worker)", "sample_images": "COUNTS",
     "data_dir": "takes no input", "train_images": "recipes: another worker", "train_digits": "recipes: another worker",
     "train_flow": "recipes: another worker",
@@ -515,7 +530,7 @@ SKIPPED = {
         "vector_field_explorer", "learned_vs_exact_explorer", "solver_explorer", "noise_flow_explorer",
         "likelihood_explorer", "straight_explorer")},
     **{n: "precomputation for an explorer: goes through integrate / log_likelihood (FIELDS, COUNTS)" for n in
-       ("start_noise", "noise_flow", "model_log_density", "log_density_maps", "euler_trajectories")},
+       ("noise_flow", "log_density_maps", "euler_trajectories")},
     "LogDensityMaps": "TIMED (nearest)",
     "snap_to_grid": "UI: moves the t slider onto the solver's step grid, visibly (tests/test_explorers_03_04.py)",
     **{n: "rendering machinery of the explorers: figures and widgets, no maths input" for n in

@@ -14,7 +14,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ..checks import check_time_value
+from ..checks import check_batch, check_time_value
 from .explorer import Explorer, dropdown, float_slider, t_slider
 from ..paths import SIGMA_SCHEDULES, LinearPath, sigma_schedule
 
@@ -26,8 +26,10 @@ def start_noise(x_0: Tensor, schedule: str, scale: float) -> Tensor:
     x_0 + sigma(0) eps ~ N(0, (1 + sigma(0)^2) I) (a constant sigma > 0 blurs the start too).
 
     Raises:
-        ValueError: unknown schedule name or bad scale (see `fmlite.paths.sigma_schedule`).
+        ValueError: unknown schedule name or bad scale (see `fmlite.paths.sigma_schedule`), or x_0 not a tensor,
+            1-d, empty or holding NaN/inf (`fmlite.checks.check_batch`; integer x_0 is used as float32).
     """
+    x_0 = check_batch(x_0, "x_0", owner="start_noise")
     s0 = float(sigma_schedule(schedule, scale)(torch.zeros(1, dtype=torch.float64))[0])
     return x_0 * math.sqrt(1.0 + s0 ** 2)
 

@@ -16,7 +16,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ..checks import check_time_value
+from ..checks import check_count, check_time_value
 from .explorer import Explorer, t_slider
 
 __all__ = ["model_log_density", "LogDensityMaps", "log_density_maps", "log_density_panel", "draw_log_densities",
@@ -33,14 +33,14 @@ def model_log_density(velocity: Callable[[Tensor, Tensor], Tensor], x: Tensor, t
 
     Args:
         velocity: callable (x (B, D), t (B,)) -> (B, D). x: points (B, D). t: a number in [0, 1].
-    Returns: (B,). Raises: ValueError for t outside [0, 1] (and whatever log_likelihood raises).
+    Returns: (B,).
+    Raises: ValueError for t not one number in [0, 1], steps not a whole number >= 1 (nothing is rounded),
+        and whatever log_likelihood raises (bad x, a velocity of the wrong shape, a diverged flow).
     Source: Chen et al. 2018, Theorem 1 (instantaneous change of variables).
     """
     from ..likelihood import log_likelihood, standard_normal_log_prob
 
-    t = float(t)
-    if not 0.0 <= t <= 1.0:
-        raise ValueError(f"t must lie in [0, 1], got {t}")
+    t, steps = check_time_value(t), check_count(steps, "steps")
     if t == 0.0:
         return standard_normal_log_prob(x)
 
@@ -80,10 +80,12 @@ def log_density_maps(velocity, times: Sequence[float], lim: float = 3.5, n: int 
     """`model_log_density` on an n x n grid for every t in `times` (the slow part, done once).
 
     Cost: about steps * sum(times) solver steps over n^2 points (2 backward passes each in 2-D).
-    Raises: ValueError for an empty `times` or n < 2.
+    Raises: ValueError for an empty `times`, n not a whole number >= 2, steps not a whole number >= 1, a time
+        outside [0, 1] (`model_log_density`).
     """
-    if len(times) == 0 or n < 2:
-        raise ValueError(f"need at least one time and n >= 2, got {len(times)} times and n = {n}")
+    n, steps = check_count(n, "n (grid points per side)", 2), check_count(steps, "steps")
+    if len(times) == 0:
+        raise ValueError("need at least one time in times, got none")
     pts = _grid(lim, n, dtype)
     maps = np.stack([model_log_density(velocity, pts, t, steps, method).detach().double().numpy().reshape(n, n)
                      for t in times])
