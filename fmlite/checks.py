@@ -3,6 +3,19 @@
 One place, so that paths, exact fields, solvers, networks and the exercise stand-in
 networks refuse bad input with the same words and can never drift apart.
 Time runs from noise (t = 0) to data (t = 1).
+
+The rules, each in one function here:
+- a batch x (`check_batch`): a torch tensor (a list or numpy array is refused with the torch.as_tensor fix),
+  batch first, real, not empty, finite; integer tensors are computed as floats (torch's default floating
+  dtype) and never come back truncated; float64 stays float64 and an autograd graph is kept.
+- **one meaning of a 1-d x everywhere: it is refused** (it could be B scalars or one point); write
+  x[:, None] for a batch of B scalars and x[None] for one point.
+- a count (`check_count`): a whole number >= 1 (or >= minimum), never rounded.
+- a time (`check_time`, `check_time_value` for one slider time): in [0, 1], never clipped.
+- a path (`check_path`): None is refused with "pass path=LinearPath()".
+- a user callable's result (`check_returned`, `call_velocity`): exactly the expected shape; nothing is
+  broadcast, and the message names the callable, the shape it returned and the one expected.
+- finite inputs whose arithmetic overflows (`check_no_overflow`) are told they are too large, not NaN.
 """
 from __future__ import annotations
 
@@ -236,7 +249,8 @@ def check_batch(x, name: str = "x", *, owner: str | None = None, min_dim: int = 
         fix = ("write x[:, None] for a batch of B scalars, or x[None] for one point" if x.dim() == 1 else
                f"give {name} a batch dimension first")
         want = "(B, *D)" if min_dim == 2 else f"at least {min_dim} dimensions"
-        raise ValueError(f"{where}{name} must have shape {want} with a batch dimension first, got {tuple(x.shape)}; {fix}")
+        raise ValueError(f"{where}{name} must have shape {want} with a batch dimension first, "
+                         f"got {tuple(x.shape)}; {fix}")
     if not empty and x.shape[0] == 0:
         raise ValueError(f"{where}{name} is an empty batch (shape {tuple(x.shape)}); give at least one point")
     if not x.is_floating_point():
@@ -252,11 +266,11 @@ def check_path(path, owner: str = "this function"):
     Raises:
         ValueError: path is None. TypeError: path is not a `fmlite.paths.Path`.
     """
-    from .paths import Path   # paths imports this module
     if path is None:
         raise ValueError(f"{owner} needs a path: pass path=LinearPath() (from fmlite.paths) or the path the "
                          "data or model belong to")
-    if not isinstance(path, Path):
+    # fmlite.paths.Path by its class (paths imports this module, so it is not imported here)
+    if not any(c.__name__ == "Path" and c.__module__ == "fmlite.paths" for c in type(path).__mro__):
         raise TypeError(f"{owner} needs a fmlite.paths.Path such as LinearPath() or CosinePath(), got "
                         f"{type(path).__name__}")
     return path

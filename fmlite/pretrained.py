@@ -120,8 +120,8 @@ def sample_images(model: nn.Module, n: int, labels=None, w: float = 1.0, steps: 
         float32 tensor (n, C, H, W) on the model's device, in [-1, 1] if clip.
 
     Raises:
-        ValueError: n or steps not a whole number >= 1 (`fmlite.checks.check_count`), unknown method, labels for an unconditional model, labels of
-            the wrong length or range, or w != 1 without labels.
+        ValueError: n or steps not a whole number >= 1 (`fmlite.checks.check_count`), unknown method,
+            labels for an unconditional model, labels of the wrong length or range, or w != 1 without labels.
 
     Source: Lipman et al. 2023 (sampling by the ODE), Ho & Salimans 2022 (guidance).
     """
