@@ -99,6 +99,12 @@ def _evaluate(velocity: Velocity, x: Tensor, t, create_graph: bool):
     return x_in, v
 
 
+def _finite_divergence(div: Tensor, owner: str) -> Tensor:
+    check_finite(div.detach(), f"{owner}'s result", "the velocity or its derivative is NaN or inf at these "
+                 "points (did the model diverge?); check the model and the points")
+    return div
+
+
 def _check_field(velocity, x, owner: str) -> Tensor:
     """The checks shared by the public functions here: a callable velocity and a batch x (B, *D)."""
     if not callable(velocity):
@@ -124,14 +130,16 @@ def exact_divergence(velocity: Velocity, x: Tensor, t, *, create_graph: bool = F
         ValueError: bad t, x not a tensor (a list or numpy array: use torch.as_tensor), 1-d (as
             everywhere in fmlite: x[:, None] for a batch of scalars), an empty batch or NaN/inf
             (`fmlite.checks.check_batch`), or a velocity of the wrong shape or that fails to
-            broadcast t (`fmlite.checks.call_velocity`).
+            broadcast t (`fmlite.checks.call_velocity`), or a divergence that is NaN or inf (the velocity
+            or its derivative is: the message says so).
         TypeError: velocity is not callable.
     Source: Chen et al. 2018, Theorem 1.
     """
     x = _check_field(velocity, x, "exact_divergence")
     x_in, v = _evaluate(velocity, x, t, create_graph)
     with torch.enable_grad():
-        return _exact_div(v, x_in, create_graph)
+        div = _exact_div(v, x_in, create_graph)
+    return _finite_divergence(div, "exact_divergence")
 
 
 def hutchinson_divergence(velocity: Velocity, x: Tensor, t, probes: int = 1, noise: str = "rademacher", *,
@@ -148,8 +156,8 @@ def hutchinson_divergence(velocity: Velocity, x: Tensor, t, probes: int = 1, noi
         Tensor (B,), an unbiased estimate (its mean over many draws is the exact divergence).
 
     Raises:
-        ValueError: bad noise, probes, t, z shape, x (as `exact_divergence`), or a velocity of the
-            wrong shape or that fails to broadcast t.
+        ValueError: bad noise, probes, t, z shape, x (as `exact_divergence`), a velocity of the
+            wrong shape or that fails to broadcast t, or a NaN/inf estimate (as `exact_divergence`).
         TypeError: velocity is not callable.
     Source: Hutchinson 1989; Grathwohl et al. 2019 (FFJORD), sec. 3.
     """
@@ -161,7 +169,8 @@ def hutchinson_divergence(velocity: Velocity, x: Tensor, t, probes: int = 1, noi
                          f"got {tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__}")
     x_in, v = _evaluate(velocity, x, t, create_graph)
     with torch.enable_grad():
-        return _hutchinson_div(v, x_in, z, create_graph)
+        div = _hutchinson_div(v, x_in, z, create_graph)
+    return _finite_divergence(div, "hutchinson_divergence")
 
 
 def standard_normal_log_prob(x: Tensor, std: float = 1.0) -> Tensor:
