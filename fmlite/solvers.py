@@ -96,6 +96,10 @@ def integrate(velocity: Velocity, x_0: Tensor, steps: int, method: str = "euler"
             1-d, an empty batch or holding NaN/inf (`fmlite.checks.check_batch`), a velocity of the
             wrong shape, or one that fails to broadcast t (B,) against x (`fmlite.checks.call_velocity`).
         TypeError: velocity is not callable.
+
+    A velocity that produces NaN or inf gives such states: the solution is returned as computed (a
+    diverged trajectory is worth plotting), and everything that measures it refuses it with "did
+    sampling diverge?" (`fmlite.metrics`, `reflow_pairs`, `log_likelihood`, `sample_sde`).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
