@@ -16,15 +16,19 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor
 
+from .checks import check_batch, check_no_overflow
+
 __all__ = ["independent", "minibatch_ot", "COUPLINGS"]
 
 
-def _check_pair(x_0: Tensor, x_1: Tensor) -> None:
+def _check_pair(x_0: Tensor, x_1: Tensor, owner: str) -> None:
+    """Both batches through `fmlite.checks.check_batch` (tensors, batch first, not empty, finite), same shape.
+    The tensors themselves are returned unchanged (an integer batch stays integer: a coupling only re-pairs)."""
+    check_batch(x_0, "x_0", owner=owner)
+    check_batch(x_1, "x_1", owner=owner)
     if x_0.shape != x_1.shape:
         raise ValueError(f"x_0 and x_1 must have the same shape (B, *D), got {tuple(x_0.shape)} and "
                          f"{tuple(x_1.shape)}; draw as many noise samples as data samples")
-    if x_0.dim() < 2:
-        raise ValueError(f"x_0 must have shape (B, *D) with a batch dimension first, got {tuple(x_0.shape)}")
 
 
 def independent(x_0: Tensor, x_1: Tensor) -> tuple[Tensor, Tensor]:
@@ -40,9 +44,10 @@ def independent(x_0: Tensor, x_1: Tensor) -> tuple[Tensor, Tensor]:
         (x_0, x_1), unchanged.
 
     Raises:
-        ValueError: shapes differ.
+        ValueError: shapes differ, or x_0 or x_1 is not a tensor (a list or numpy array: use
+            torch.as_tensor), 1-d, an empty batch or holds NaN/inf (`fmlite.checks.check_batch`).
     """
-    _check_pair(x_0, x_1)
+    _check_pair(x_0, x_1, "independent")
     return x_0, x_1
 
 
@@ -59,14 +64,13 @@ def minibatch_ot(x_0: Tensor, x_1: Tensor) -> tuple[Tensor, Tensor]:
         (x_0, x_1[perm]) where perm is the optimal permutation.
 
     Raises:
-        ValueError: shapes differ, or the cost matrix contains NaN or inf.
+        ValueError: as `independent`; or the cost matrix overflows (values near 1e154: rescale).
 
     Source: Tong et al. 2024, Alg. 1 (exact OT rather than Sinkhorn).
     """
-    _check_pair(x_0, x_1)
+    _check_pair(x_0, x_1, "minibatch_ot")
     cost = torch.cdist(x_0.reshape(len(x_0), -1).double(), x_1.reshape(len(x_1), -1).double()) ** 2
-    if not torch.isfinite(cost).all():
-        raise ValueError("x_0 or x_1 contains NaN or inf; cannot compute an optimal pairing")
+    check_no_overflow(cost, "minibatch_ot: the squared distances between x_0 and x_1", x_0, x_1)
     rows, cols = linear_sum_assignment(cost.cpu().numpy())
     perm = torch.as_tensor(cols[rows.argsort()], device=x_1.device)
     return x_0, x_1[perm]

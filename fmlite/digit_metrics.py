@@ -63,8 +63,13 @@ def digit_classifier():
     return model.fit(x_train, y_train)
 
 
-def _as_digit_images(images) -> Tensor:
-    images = torch.as_tensor(images).detach().cpu().double()
+def _as_digit_images(images, name: str = "images") -> Tensor:
+    if not isinstance(images, Tensor):
+        raise ValueError(f"digit metrics need {name} as a torch tensor (N, 1, 8, 8), got {type(images).__name__}; "
+                         f"convert it with torch.as_tensor({name}, dtype=torch.float32)")
+    if images.dtype == torch.bool or images.is_complex():
+        raise ValueError(f"digit metrics need real grey levels in [-1, 1], got dtype {images.dtype}")
+    images = images.detach().cpu().double()
     if images.dim() != 4 or tuple(images.shape[1:]) != (1, 8, 8) or len(images) < 1:
         raise ValueError(f"digit metrics need images of shape (N, 1, 8, 8) in [-1, 1] with N >= 1, "
                          f"got {tuple(images.shape)}")
@@ -84,7 +89,8 @@ def digit_probabilities(images: Tensor) -> Tensor:
         float64 tensor (N, 10); each row sums to 1.
 
     Raises:
-        ValueError: wrong shape, N = 0, or NaN/inf.
+        ValueError: images not a tensor (a list or numpy array: use torch.as_tensor), wrong shape,
+            N = 0, or NaN/inf. Integer images are used as floats.
     """
     x = _as_digit_images(images).reshape(-1, 64).numpy()
     return torch.as_tensor(digit_classifier().predict_proba(x))
@@ -108,13 +114,13 @@ def nearest_neighbour_distance(images: Tensor, reference: Tensor | None = None, 
         float64 tensor (N,), in pixel units of [-1, 1] (the largest possible is 16).
 
     Raises:
-        ValueError: wrong shapes or NaN/inf.
+        ValueError: images or reference not tensors (use torch.as_tensor), wrong shapes, N = 0, or NaN/inf.
     """
     x = _as_digit_images(images).reshape(len(images), -1)
     if reference is None:
         ref = torch.as_tensor(_digits_flat()[0])
     else:
-        ref = _as_digit_images(reference).reshape(len(reference), -1)
+        ref = _as_digit_images(reference, "reference").reshape(len(reference), -1)
     d = torch.cdist(x, ref)
     if exclude_self:
         d = torch.where(d == 0, torch.full_like(d, float("inf")), d)
@@ -172,21 +178,24 @@ def digit_scores(images: Tensor, labels=None) -> DigitScores:
         with `real_digit_scores()`, the same numbers for held-out real digits (the ceiling).
 
     Raises:
-        ValueError: wrong shapes, NaN/inf, or labels of another length or outside 0..9.
+        ValueError: images not a tensor (use torch.as_tensor), wrong shapes, N = 0, NaN/inf, or labels
+            of another length, not integers, or outside 0..9.
 
     Sources: classifier-based scores as in Salimans et al. 2016 and Ravuri & Vinyals 2019;
     nearest-neighbour checks for memorisation as in Carlini et al. 2023.
     """
     x = _as_digit_images(images)
+    if labels is not None:   # checked before the classifier runs
+        labels = torch.as_tensor(labels).cpu()
+        if (labels.shape != (len(x),) or labels.is_floating_point() or labels.is_complex()
+                or labels.dtype == torch.bool or labels.min() < 0 or labels.max() > 9):
+            raise ValueError(f"labels must be {len(x)} integers in 0..9 (one per image), got shape "
+                             f"{tuple(labels.shape)}, dtype {labels.dtype}")
+        labels = labels.numpy()
     probs = digit_probabilities(x).numpy()
     predicted = probs.argmax(axis=1)
     agreement = None
     if labels is not None:
-        labels = torch.as_tensor(labels).cpu()
-        if labels.shape != (len(x),) or labels.is_floating_point() or labels.min() < 0 or labels.max() > 9:
-            raise ValueError(f"labels must be {len(x)} integers in 0..9 (one per image), got shape "
-                             f"{tuple(labels.shape)}, dtype {labels.dtype}")
-        labels = labels.numpy()
         agreement = float((predicted == labels).mean())
     flat = x.reshape(len(x), -1)
     return DigitScores(n=len(x), confidence=float(probs.max(axis=1).mean()),

@@ -34,7 +34,10 @@ Computation runs in float64 with log-sum-exp weights, so no NaN or inf at t = 0 
 
 Inputs: integer x or data are converted to floating point (the result is float32 then,
 otherwise the dtype of x); NaN or infinite values in x or data are refused; an empty batch
-x (0, *D) gives an empty result; data needs at least one point. sigma(t) may be at most
+x (0, *D) gives an empty result (the one documented exception to `fmlite.checks.check_batch`'s
+rule: the field of no points is no points); data needs at least one point; path=None is refused
+(pass LinearPath()); finite values so large (about 1e154 and above) that squared distances overflow
+float64 are refused with a message saying so. sigma(t) may be at most
 `fmlite.checks.SIGMA_MAX` (1e6): there s_t^2 <= 1e12 + 1 and float64 keeps every
 distance and log density finite.
 """
@@ -45,7 +48,7 @@ import math
 import torch
 from torch import Tensor
 
-from .checks import check_finite, check_time
+from .checks import check_batch, check_no_overflow, check_path, check_time
 from .paths import Path
 
 __all__ = ["marginal_velocity", "naive_marginal_velocity", "log_density", "posterior_weights", "GaussianMixture"]
@@ -56,8 +59,8 @@ __all__ = ["marginal_velocity", "naive_marginal_velocity", "log_density", "poste
 CHUNK_ELEMENTS = 2**24
 
 
-def _check_inputs(x, data) -> tuple[Tensor, Tensor]:
-    """Shapes, finiteness and a floating dtype for the points x (B, *D) and the data (N, *D)."""
+def _check_inputs(x, data, path) -> tuple[Tensor, Tensor]:
+    """Shapes, finiteness and a floating dtype for the points x (B, *D) and the data (N, *D); a path."""
     for name, value in (("x", x), ("data", data)):
         if not isinstance(value, Tensor):
             raise ValueError(f"{name} must be a torch tensor, got {type(value).__name__}; use torch.as_tensor")
@@ -66,10 +69,9 @@ def _check_inputs(x, data) -> tuple[Tensor, Tensor]:
     if x.dim() < 2 or x.shape[1:] != data.shape[1:]:
         raise ValueError(f"x must have shape (B, *D) = (B, {', '.join(map(str, data.shape[1:]))}) to match data "
                          f"{tuple(data.shape)}, got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        x = x.to(torch.get_default_dtype())  # never round a velocity to integers
-    check_finite(x, "x")
-    check_finite(data, "data")
+    x = check_batch(x, "x", empty=True)   # integer x becomes floating: never round a velocity to integers
+    data = check_batch(data, "data")
+    check_path(path, "the exact field")
     return x, data
 
 
@@ -93,6 +95,7 @@ def _prepare(x: Tensor, t, data: Tensor, path: Path, field: bool = False):
     # matrix product (float64: the cancellation costs about 1e-16 of |x|^2, far below the softmax's resolution)
     a = c["alpha_t"][:, None]
     d2 = (xf * xf).sum(1, keepdim=True) - 2 * a * (xf @ yf.T) + a ** 2 * (yf * yf).sum(1)[None, :]
+    check_no_overflow(d2, "the squared distances |x - alpha_t x^(i)|^2", xf, yf)
     return t, c, xf, yf, s2, d2
 
 
@@ -110,7 +113,7 @@ def posterior_weights(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
     Raises:
         ValueError: shapes do not match, t is invalid, x or data holds NaN or inf, or data is empty.
     """
-    x, data = _check_inputs(x, data)
+    x, data = _check_inputs(x, data, path)
     split = _chunks(posterior_weights, x, t, data, path)
     if split is not None:
         return split
@@ -151,7 +154,7 @@ def marginal_velocity(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
     Source: Lipman et al. 2023, eq. (8); the closed form for a finite data set as in
     Bertrand, Gagneux, Massias & Emonet 2025, "On the closed-form of flow matching".
     """
-    x, data = _check_inputs(x, data)
+    x, data = _check_inputs(x, data, path)
     split = _chunks(marginal_velocity, x, t, data, path)
     if split is not None:
         return split
@@ -202,7 +205,7 @@ def naive_marginal_velocity(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
     Source: the Gaussian conditioning of `marginal_velocity` without the eps term; the pitfall is the
     target x_1 - x_0 used with a time-dependent sigma(t) (Tong et al. 2024 use x_1 - x_0 + sigma'(t) eps).
     """
-    x, data = _check_inputs(x, data)
+    x, data = _check_inputs(x, data, path)
     split = _chunks(naive_marginal_velocity, x, t, data, path)
     if split is not None:
         return split
@@ -224,7 +227,7 @@ def log_density(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
             empty, or s_t = 0 (t = 1 on a path with
             sigma(1) = 0), where p_1 is a sum of point masses and has no density.
     """
-    x, data = _check_inputs(x, data)
+    x, data = _check_inputs(x, data, path)
     split = _chunks(log_density, x, t, data, path)
     if split is not None:
         return split

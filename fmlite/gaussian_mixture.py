@@ -32,7 +32,7 @@ import math
 import torch
 from torch import Tensor
 
-from .checks import check_time
+from .checks import check_batch, check_count, check_no_overflow, check_path, check_time, float_dtype
 from .paths import Path
 from .scores import path_coefficients
 
@@ -52,7 +52,12 @@ class GaussianMixture:
             a covariance that is not symmetric or not positive definite (the message names
             the component and its smallest eigenvalue).
 
-    Methods take x (B, D) and t ((B,) or a number in [0, 1]) and return tensors in the dtype of x.
+    Methods take x (B, D) and t ((B,) or a number in [0, 1]) and return tensors in the dtype of x
+    (computed in float64; integer x gives torch's default floating dtype, never truncated). They raise
+    ValueError for x that is not a tensor (a list or numpy array: use torch.as_tensor), of another shape,
+    an empty batch or NaN/inf (`fmlite.checks.check_batch`), a bad t, path=None (pass LinearPath()), or
+    finite x so large that its squared distances overflow float64 (the message says to rescale);
+    TypeError for a path that is not a `fmlite.paths.Path`.
     """
 
     def __init__(self, weights, means, covariances):
@@ -68,9 +73,14 @@ class GaussianMixture:
             raise ValueError(f"covariances must have shape (K, D, D) = ({k}, {d}, {d}), got {tuple(cov.shape)}")
         for name, value in (("weights", w), ("means", mu), ("covariances", cov)):
             if not torch.isfinite(value).all():
-                raise ValueError(f"{name} contain NaN or inf")
-        if (w < 0).any() or abs(w.sum().item() - 1) > 1e-6:
-            raise ValueError(f"weights must be >= 0 and sum to 1, got {w.tolist()} (sum {w.sum().item():.6g}); "
+                raise ValueError(f"{name} hold NaN or inf; give finite numbers")
+        if k == 0:
+            raise ValueError("a mixture needs at least one component, got means of shape (0, D)")
+        if (w < 0).any():
+            raise ValueError(f"weights must be >= 0 (they are probabilities), got {w.tolist()}; a negative weight "
+                             "has no meaning as a mixture: drop that component or make the weight >= 0")
+        if abs(w.sum().item() - 1) > 1e-6:
+            raise ValueError(f"weights must sum to 1, got {w.tolist()} (sum {w.sum().item():.6g}); "
                              "divide them by their sum")
         if not torch.allclose(cov, cov.transpose(1, 2), atol=1e-10, rtol=1e-8):
             raise ValueError("covariances must be symmetric; use (C + C.transpose(-1, -2)) / 2")
@@ -89,18 +99,19 @@ class GaussianMixture:
     def sample(self, n: int, generator: torch.Generator | None = None, dtype=None) -> Tensor:
         """n samples (n, D) of the mixture (dtype: torch's default unless given).
 
-        Raises: ValueError if n < 1.
+        Raises: ValueError if n is not a whole number >= 1 (`fmlite.checks.check_count`).
         """
-        if int(n) != n or n < 1:
-            raise ValueError(f"n must be a positive integer, got {n}")
-        comp = torch.multinomial(self.weights, int(n), replacement=True, generator=generator)
-        noise = torch.randn(int(n), self.dim, generator=generator, dtype=torch.float64)
+        n = check_count(n, "n")
+        comp = torch.multinomial(self.weights, n, replacement=True, generator=generator)
+        noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
         root = self.eigenvectors * self.eigenvalues.sqrt()[:, None, :]  # U diag(sqrt(lam)): root root^T = Sigma
         x = self.means[comp] + torch.einsum("nij,nj->ni", root[comp], noise)
         return x.to(dtype or torch.get_default_dtype())
 
     # ------------------------------------------------------------------ per-component quantities
     def _parts(self, x: Tensor, t, path: Path):
+        x = check_batch(x, "x", owner="GaussianMixture")
+        check_path(path, "GaussianMixture")
         if x.dim() != 2 or x.shape[1] != self.dim:
             raise ValueError(f"x must have shape (B, {self.dim}), got {tuple(x.shape)}")
         t = check_time(t, x.shape[0], like=x)
@@ -110,11 +121,13 @@ class GaussianMixture:
         var = a ** 2 * self.eigenvalues[None] + s2  # (B, K, D): eigenvalues of C_k(t)
         diff = xf[:, None, :] - a * self.means[None]  # d_k, (B, K, D)
         proj = torch.einsum("kji,bkj->bki", self.eigenvectors, diff)  # U_k^T d_k
-        logn = -0.5 * (proj ** 2 / var).sum(-1) - 0.5 * torch.log(2 * math.pi * var).sum(-1)  # (B, K)
+        maha = (proj ** 2 / var).sum(-1)   # (B, K) squared Mahalanobis distances
+        check_no_overflow(maha, "the squared distances of x to the components", xf, self.means)
+        logn = -0.5 * maha - 0.5 * torch.log(2 * math.pi * var).sum(-1)  # (B, K)
         logj = torch.log(self.weights)[None] + logn
         resp = torch.softmax(logj, dim=1)
         cinv_d = torch.einsum("kij,bkj->bki", self.eigenvectors, proj / var)  # C_k^-1 d_k
-        return c, logj, resp, cinv_d
+        return c, logj, resp, cinv_d, float_dtype(x)
 
     def log_prob(self, x: Tensor) -> Tensor:
         """log of the mixture density itself at x (B, D) -> (B,)."""
@@ -122,24 +135,24 @@ class GaussianMixture:
 
     def log_density(self, x: Tensor, t, path: Path) -> Tensor:
         """log p_t(x), x (B, D) -> (B,). Differentiable in x. Raises ValueError for bad shapes or t."""
-        _, logj, _, _ = self._parts(x, t, path)
-        return torch.logsumexp(logj, dim=1).to(x.dtype)
+        _, logj, _, _, out = self._parts(x, t, path)
+        return torch.logsumexp(logj, dim=1).to(out)
 
     def score(self, x: Tensor, t, path: Path) -> Tensor:
         """grad_x log p_t(x) = -sum_k r_k C_k(t)^-1 (x - alpha_t mu_k), (B, D)."""
-        _, _, resp, cinv_d = self._parts(x, t, path)
-        return -(resp[..., None] * cinv_d).sum(1).to(x.dtype)
+        _, _, resp, cinv_d, out = self._parts(x, t, path)
+        return -(resp[..., None] * cinv_d).sum(1).to(out)
 
     def x1_hat(self, x: Tensor, t, path: Path) -> Tensor:
         """E[x_1 | x_t = x] = sum_k r_k (mu_k + alpha_t Sigma_k C_k^-1 (x - alpha_t mu_k)), (B, D)."""
-        c, _, resp, cinv_d = self._parts(x, t, path)
+        c, _, resp, cinv_d, out = self._parts(x, t, path)
         cond = self.means[None] + c["alpha_t"][:, None, None] * torch.einsum("kij,bkj->bki", self.covariances, cinv_d)
-        return (resp[..., None] * cond).sum(1).to(x.dtype)
+        return (resp[..., None] * cond).sum(1).to(out)
 
     def x0_hat(self, x: Tensor, t, path: Path) -> Tensor:
         """E[x_0 | x_t = x] = -beta_t * score, (B, D) (0 at t = 1, where x_0 no longer matters)."""
-        c, _, resp, cinv_d = self._parts(x, t, path)
-        return (c["beta_t"][:, None] * (resp[..., None] * cinv_d).sum(1)).to(x.dtype)
+        c, _, resp, cinv_d, out = self._parts(x, t, path)
+        return (c["beta_t"][:, None] * (resp[..., None] * cinv_d).sum(1)).to(out)
 
     def velocity(self, x: Tensor, t, path: Path) -> Tensor:
         """Marginal velocity u_t(x) = alpha'_t x1_hat - (beta_t beta'_t + sigma_t sigma'_t) score, (B, D).
@@ -149,12 +162,12 @@ class GaussianMixture:
 
         Raises: ValueError for bad shapes, t, or a schedule whose sigma sigma' is not finite at t.
         """
-        c, _, resp, cinv_d = self._parts(x, t, path)
+        c, _, resp, cinv_d, out = self._parts(x, t, path)
         a = c["alpha_t"][:, None, None]
         cond = self.means[None] + a * torch.einsum("kij,bkj->bki", self.covariances, cinv_d)
         x1 = (resp[..., None] * cond).sum(1)
         score = -(resp[..., None] * cinv_d).sum(1)
-        return (c["d_alpha_t"][:, None] * x1 - c["kappa_t"][:, None] * score).to(x.dtype)
+        return (c["d_alpha_t"][:, None] * x1 - c["kappa_t"][:, None] * score).to(out)
 
     def field(self, path: Path):
         """The marginal velocity as a callable (x, t) -> u_t(x), for `integrate` and `log_likelihood`."""
@@ -183,7 +196,12 @@ def example_mixture(dim: int = 2, components: int = 3, seed: int = 0) -> Gaussia
     In 2-D (components = 3): means on a circle of radius 2, weights 0.5, 0.3, 0.2, each
     covariance a rotated diag(0.25, 0.03). Other sizes: means ~ 2 N(0, I), covariances
     A A^T / dim + 0.05 I with A standard normal, drawn from `seed`.
+
+    Raises:
+        ValueError: dim or components not a whole number >= 1, seed not a whole number >= 0
+            (`fmlite.checks.check_count`).
     """
+    dim, components, seed = check_count(dim, "dim"), check_count(components, "components"), check_count(seed, "seed", 0)
     if dim == 2 and components == 3:
         angles = torch.tensor([0.5, 2.6, 4.4], dtype=torch.float64)
         means = 2 * torch.stack([angles.cos(), angles.sin()], 1)

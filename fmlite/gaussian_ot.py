@@ -28,7 +28,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .checks import check_time
+from .checks import check_batch, check_time, float_dtype
 
 __all__ = ["GaussianToGaussian"]
 
@@ -44,7 +44,9 @@ class GaussianToGaussian:
             definite (the message gives its smallest eigenvalue).
 
     Methods take x_0 or x of shape (B, D) and t ((B,) or one number in [0, 1]); they compute in float64
-    and return the dtype of their input.
+    and return the dtype of their input (torch's default floating dtype for integer input, never
+    truncated). They raise ValueError for x that is not a tensor (a list or numpy array: use
+    torch.as_tensor), of another shape, an empty batch or NaN/inf (`fmlite.checks.check_batch`).
     """
 
     def __init__(self, mean, covariance):
@@ -53,7 +55,7 @@ class GaussianToGaussian:
         if m.dim() != 1 or s.shape != (len(m), len(m)):
             raise ValueError(f"mean must be (D,) and covariance (D, D), got {tuple(m.shape)} and {tuple(s.shape)}")
         if not (torch.isfinite(m).all() and torch.isfinite(s).all()):
-            raise ValueError("mean or covariance contains NaN or inf")
+            raise ValueError("mean or covariance holds NaN or inf; give finite numbers")
         if not torch.allclose(s, s.T, atol=1e-10):
             raise ValueError("covariance must be symmetric; use (S + S.T) / 2")
         lam, q = torch.linalg.eigh(s)
@@ -66,9 +68,10 @@ class GaussianToGaussian:
         return f"GaussianToGaussian(dim={self.dim}, eigenvalues={[round(v, 4) for v in self.eigenvalues.tolist()]})"
 
     def _x(self, x: Tensor, name: str) -> Tensor:
-        if not isinstance(x, Tensor) or x.dim() != 2 or x.shape[1] != self.dim:
-            shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(f"{name} must be a tensor of shape (B, {self.dim}), got {shape}")
+        if isinstance(x, Tensor) and (x.dim() != 2 or x.shape[1] != self.dim):
+            hint = "; for one point use x[None]" if x.shape == (self.dim,) else ""
+            raise ValueError(f"{name} must be a tensor of shape (B, {self.dim}), got {tuple(x.shape)}{hint}")
+        x = check_batch(x, name, owner=type(self).__name__)
         return x.double()
 
     def _scaled(self, x: Tensor, factors: Tensor) -> Tensor:
@@ -84,31 +87,31 @@ class GaussianToGaussian:
     def ot_map(self, x_0: Tensor) -> Tensor:
         """The optimal transport map x_0 -> m + Sigma^(1/2) x_0, (B, D) -> (B, D)."""
         x = self._x(x_0, "x_0")
-        return (self.mean + self._scaled(x, self.eigenvalues.sqrt())).to(x_0.dtype)
+        return (self.mean + self._scaled(x, self.eigenvalues.sqrt())).to(float_dtype(x_0))
 
     def independent_flow(self, x_0: Tensor, t) -> Tensor:
         """Where the flow of independent pairing carries x_0 by time t: t m + Q diag(sqrt(c_i(t))) Q^T x_0."""
         x = self._x(x_0, "x_0")
         t = check_time(t, len(x), like=x)[:, None]
         c = (1 - t) ** 2 + t ** 2 * self.eigenvalues
-        return (t * self.mean + self._scaled(x, c.sqrt())).to(x_0.dtype)
+        return (t * self.mean + self._scaled(x, c.sqrt())).to(float_dtype(x_0))
 
     def independent_velocity(self, x: Tensor, t) -> Tensor:
         """The marginal field of independent pairing, u_t(x) = m + Q diag((t lam - (1 - t)) / c(t)) Q^T (x - t m)."""
         y = self._x(x, "x")
         t = check_time(t, len(y), like=y)[:, None]
         c = (1 - t) ** 2 + t ** 2 * self.eigenvalues
-        return (self.mean + self._scaled(y - t * self.mean, (t * self.eigenvalues - (1 - t)) / c)).to(x.dtype)
+        return (self.mean + self._scaled(y - t * self.mean, (t * self.eigenvalues - (1 - t)) / c)).to(float_dtype(x))
 
     def ot_path(self, x_0: Tensor, t) -> Tensor:
         """The straight path of OT pairing, (1 - t) x_0 + t (m + Sigma^(1/2) x_0)."""
         x = self._x(x_0, "x_0")
         t = check_time(t, len(x), like=x)[:, None]
-        return ((1 - t) * x + t * self.ot_map(x)).to(x_0.dtype)
+        return ((1 - t) * x + t * self.ot_map(x)).to(float_dtype(x_0))
 
     def ot_velocity(self, x: Tensor, t) -> Tensor:
         """The field of OT pairing, v_t(x) = m + (Sigma^(1/2) - I) A_t^-1 (x - t m), A_t = I + t (Sigma^(1/2) - I)."""
         y = self._x(x, "x")
         t = check_time(t, len(y), like=y)[:, None]
         root = self.eigenvalues.sqrt()
-        return (self.mean + self._scaled(y - t * self.mean, (root - 1) / (1 + t * (root - 1)))).to(x.dtype)
+        return (self.mean + self._scaled(y - t * self.mean, (root - 1) / (1 + t * (root - 1)))).to(float_dtype(x))

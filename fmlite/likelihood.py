@@ -28,13 +28,14 @@ Theorem 1 (instantaneous change of variables); Grathwohl et al. 2019, "FFJORD", 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
-from .checks import check_time
+from .checks import call_velocity, check_batch, check_count, check_finite, check_no_overflow, check_time
 from .solvers import METHODS, integrate
 
 __all__ = ["exact_divergence", "hutchinson_divergence", "draw_probes", "log_likelihood",
@@ -82,13 +83,12 @@ def draw_probes(shape, probes: int = 1, noise: str = "rademacher", generator: to
         generator: a `torch.Generator` for reproducible probes (None: torch's global one).
 
     Raises:
-        ValueError: unknown noise or probes < 1.
+        ValueError: unknown noise, or probes not a whole number >= 1 (`fmlite.checks.check_count`).
     """
     if noise not in PROBES:
         raise ValueError(f"unknown probe noise {noise!r}; choose one of {list(PROBES)}")
-    if int(probes) != probes or probes < 1:
-        raise ValueError(f"probes must be a positive integer, got {probes}")
-    size = (int(probes), *shape)
+    probes = check_count(probes, "probes")
+    size = (probes, *shape)
     if noise == "gaussian":
         return torch.randn(size, generator=generator, dtype=dtype, device=device)
     return torch.randint(0, 2, size, generator=generator, device=device).to(dtype or torch.get_default_dtype()) * 2 - 1
@@ -98,10 +98,22 @@ def _evaluate(velocity: Velocity, x: Tensor, t, create_graph: bool):
     t = check_time(t, x.shape[0], like=x)
     with torch.enable_grad():
         x_in = x if (create_graph and x.requires_grad) else x.detach().requires_grad_(True)
-        v = velocity(x_in, t)
-        if v.shape != x.shape:
-            raise ValueError(f"velocity(x, t) must return the shape of x {tuple(x.shape)}, got {tuple(v.shape)}")
+        v = call_velocity(velocity, x_in, t)
     return x_in, v
+
+
+def _finite_divergence(div: Tensor, owner: str) -> Tensor:
+    check_finite(div.detach(), f"{owner}'s result", "the velocity or its derivative is NaN or inf at these "
+                 "points (did the model diverge?); check the model and the points")
+    return div
+
+
+def _check_field(velocity, x, owner: str) -> Tensor:
+    """The checks shared by the public functions here: a callable velocity and a batch x (B, *D)."""
+    if not callable(velocity):
+        raise TypeError(f"{owner}: velocity must be a callable (x, t) -> v such as a model, got "
+                        f"{type(velocity).__name__}")
+    return check_batch(x, "x" if owner != "log_likelihood" else "x_1", owner=owner)
 
 
 def exact_divergence(velocity: Velocity, x: Tensor, t, *, create_graph: bool = False) -> Tensor:
@@ -115,12 +127,22 @@ def exact_divergence(velocity: Velocity, x: Tensor, t, *, create_graph: bool = F
         create_graph: keep the graph so the result can be differentiated (e.g. for training).
 
     Returns:
-        Tensor (B,). Raises: ValueError for bad t or a velocity of the wrong shape.
+        Tensor (B,) (floating; integer x is used as float32).
+
+    Raises:
+        ValueError: bad t, x not a tensor (a list or numpy array: use torch.as_tensor), 1-d (as
+            everywhere in fmlite: x[:, None] for a batch of scalars), an empty batch or NaN/inf
+            (`fmlite.checks.check_batch`), or a velocity of the wrong shape or that fails to
+            broadcast t (`fmlite.checks.call_velocity`), or a divergence that is NaN or inf (the velocity
+            or its derivative is: the message says so).
+        TypeError: velocity is not callable.
     Source: Chen et al. 2018, Theorem 1.
     """
+    x = _check_field(velocity, x, "exact_divergence")
     x_in, v = _evaluate(velocity, x, t, create_graph)
     with torch.enable_grad():
-        return _exact_div(v, x_in, create_graph)
+        div = _exact_div(v, x_in, create_graph)
+    return _finite_divergence(div, "exact_divergence")
 
 
 def hutchinson_divergence(velocity: Velocity, x: Tensor, t, probes: int = 1, noise: str = "rademacher", *,
@@ -137,23 +159,37 @@ def hutchinson_divergence(velocity: Velocity, x: Tensor, t, probes: int = 1, noi
         Tensor (B,), an unbiased estimate (its mean over many draws is the exact divergence).
 
     Raises:
-        ValueError: bad noise, probes, t, z shape, or a velocity of the wrong shape.
+        ValueError: bad noise, probes, t, z shape, x (as `exact_divergence`), a velocity of the
+            wrong shape or that fails to broadcast t, or a NaN/inf estimate (as `exact_divergence`).
+        TypeError: velocity is not callable.
     Source: Hutchinson 1989; Grathwohl et al. 2019 (FFJORD), sec. 3.
     """
+    x = _check_field(velocity, x, "hutchinson_divergence")
     if z is None:
         z = draw_probes(x.shape, probes, noise, generator, x.dtype, x.device)
-    elif z.dim() != x.dim() + 1 or z.shape[1:] != x.shape:
+    elif not isinstance(z, Tensor) or z.dim() != x.dim() + 1 or z.shape[1:] != x.shape:
         raise ValueError(f"z must have shape (probes, *x.shape) = (probes, {', '.join(map(str, x.shape))}), "
-                         f"got {tuple(z.shape)}")
+                         f"got {tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__}")
     x_in, v = _evaluate(velocity, x, t, create_graph)
     with torch.enable_grad():
-        return _hutchinson_div(v, x_in, z, create_graph)
+        div = _hutchinson_div(v, x_in, z, create_graph)
+    return _finite_divergence(div, "hutchinson_divergence")
 
 
 def standard_normal_log_prob(x: Tensor, std: float = 1.0) -> Tensor:
-    """log N(x; 0, std^2 I) of x (B, *D), returned as (B,)."""
+    """log N(x; 0, std^2 I) of x (B, *D), returned as (B,) (floating; integer x is used as float32).
+
+    Raises:
+        ValueError: x not a tensor, 1-d, an empty batch or NaN/inf (`fmlite.checks.check_batch`),
+            or std not a finite number > 0, or finite x so large that |x|^2 overflows (rescale).
+    """
+    x = check_batch(x, "x", owner="standard_normal_log_prob")
+    if isinstance(std, bool) or not isinstance(std, numbers.Real) or not (math.isfinite(std) and std > 0):
+        raise ValueError(f"std must be a finite number > 0, got {std!r}")
     xf = x.reshape(x.shape[0], -1)
-    return -0.5 * (xf ** 2).sum(1) / std ** 2 - 0.5 * xf.shape[1] * math.log(2 * math.pi * std ** 2)
+    squares = (xf ** 2).sum(1)
+    check_no_overflow(squares, "standard_normal_log_prob: |x|^2", xf)
+    return -0.5 * squares / std ** 2 - 0.5 * xf.shape[1] * math.log(2 * math.pi * std ** 2)
 
 
 # ----------------------------------------------------------------------------- the likelihood
@@ -212,8 +248,11 @@ def log_likelihood(velocity: Velocity, x_1: Tensor, steps: int = 100, method: st
         Tensor (B,) of log p_1(x_1) (natural log, per unit volume), or a `Likelihood`.
 
     Raises:
-        ValueError: unknown method or divergence, bad steps/probes/noise, source_std <= 0,
-            x_1 without a batch dimension, or a velocity of the wrong shape.
+        ValueError: unknown method or divergence, bad steps/probes/noise (`fmlite.checks.check_count`),
+            source_std not a finite number > 0, x_1 not a tensor, 1-d, an empty batch or NaN/inf
+            (`fmlite.checks.check_batch`), a velocity of the wrong shape or that fails to broadcast t,
+            or a result that is NaN or inf (the velocity diverged: the message says so).
+        TypeError: velocity is not callable.
 
     Sources: Chen et al. 2018, Theorem 1; Grathwohl et al. 2019 (FFJORD), eq. (4)-(5).
     """
@@ -221,11 +260,11 @@ def log_likelihood(velocity: Velocity, x_1: Tensor, steps: int = 100, method: st
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     if divergence not in DIVERGENCES:
         raise ValueError(f"unknown divergence {divergence!r}; choose one of {list(DIVERGENCES)}")
-    if not (math.isfinite(source_std) and source_std > 0):
-        raise ValueError(f"source_std must be a positive number, got {source_std}")
-    if x_1.dim() < 2:
-        raise ValueError(f"x_1 must have shape (B, *D) with a batch dimension first, got {tuple(x_1.shape)}; "
-                         "for one point use x_1[None]")
+    if (isinstance(source_std, bool) or not isinstance(source_std, numbers.Real)
+            or not (math.isfinite(source_std) and source_std > 0)):
+        raise ValueError(f"source_std must be a finite number > 0, got {source_std!r}")
+    x_1 = _check_field(velocity, x_1, "log_likelihood")
+    steps, probes = check_count(steps, "steps"), check_count(probes, "probes")
     graph = _wants_graph(velocity, x_1) if create_graph is None else bool(create_graph) and torch.is_grad_enabled()
     shape, dim = x_1.shape, x_1[0].numel()
     z = draw_probes(shape, probes, noise, generator, x_1.dtype, x_1.device) if divergence == "hutchinson" else None
@@ -242,6 +281,8 @@ def log_likelihood(velocity: Velocity, x_1: Tensor, steps: int = 100, method: st
 
     state = torch.cat([start.reshape(shape[0], dim), torch.zeros(shape[0], 1, dtype=start.dtype, device=start.device)], dim=1)
     solution = integrate(augmented, state, steps, method, t_start=1.0, t_end=0.0, grad=graph)
+    check_finite(solution.x.detach(), "log_likelihood's flow", "the velocity (or its divergence) produced NaN or "
+                 "inf along the flow: did the model or the integration diverge? check the model, or use more steps")
     x_0 = solution.x[:, :dim].reshape(shape)
     integral = solution.x[:, dim]
     log_p0 = standard_normal_log_prob(x_0, source_std)

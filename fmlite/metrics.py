@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .checks import check_batch, check_count, check_no_overflow
+
 # The digit scores of notebook 07 live in `fmlite.digit_metrics`; re-exported so old imports keep working.
 from .digit_metrics import (DIGIT_CLASSIFIER, DigitScores, digit_classifier, digit_probabilities,  # noqa: F401
                             digit_scores, nearest_neighbour_distance, real_digit_scores)
@@ -24,16 +26,22 @@ __all__ = ["energy_distance", "sliced_wasserstein", "straightness", "digit_class
 
 
 def _as_clouds(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:
-    a, b = torch.as_tensor(a), torch.as_tensor(b)
-    if a.dim() < 2 or b.dim() < 2 or a.shape[1:] != b.shape[1:]:
+    for name, value in (("a", a), ("b", b)):
+        if isinstance(value, Tensor) and value.is_floating_point() and not torch.isfinite(value).all():
+            raise ValueError(f"point cloud {name} holds NaN or inf (did sampling diverge?)")
+    a, b = check_batch(a, "a"), check_batch(b, "b")
+    if a.shape[1:] != b.shape[1:]:
         raise ValueError(f"a and b must be point clouds (N, *D) and (M, *D) with the same D, "
                          f"got {tuple(a.shape)} and {tuple(b.shape)}")
     if len(a) < 2 or len(b) < 2:
-        raise ValueError("each cloud needs at least 2 points")
-    a, b = a.reshape(len(a), -1).double(), b.reshape(len(b), -1).double()
-    if not (torch.isfinite(a).all() and torch.isfinite(b).all()):
-        raise ValueError("a point cloud contains NaN or inf (did sampling diverge?)")
-    return a, b.to(a.device)
+        raise ValueError(f"each cloud needs at least 2 points, got {len(a)} and {len(b)}")
+    return a.reshape(len(a), -1).double(), b.reshape(len(b), -1).double().to(a.device)
+
+
+def _finite_result(value: Tensor, what: str, a: Tensor, b: Tensor) -> float:
+    """A metric's value, refused if finite clouds overflowed float64 (values near 1e154 and above)."""
+    check_no_overflow(value, what, a, b)
+    return float(value)
 
 
 def energy_distance(a: Tensor, b: Tensor) -> float:
@@ -52,14 +60,16 @@ def energy_distance(a: Tensor, b: Tensor) -> float:
         distances: scaling both clouds by c scales it by c). Memory O(N M).
 
     Raises:
-        ValueError: shapes differ beyond the first axis, fewer than 2 points, NaN/inf.
+        ValueError: a or b not a tensor (a list or numpy array: use torch.as_tensor), 1-d, shapes that
+            differ beyond the first axis, fewer than 2 points, NaN/inf, or values so large that the
+            distances overflow float64 (rescale).
     """
     a, b = _as_clouds(a, b)
     n, m = len(a), len(b)
     ab = torch.cdist(a, b).mean()
     aa = torch.cdist(a, a).sum() / (n * (n - 1))
     bb = torch.cdist(b, b).sum() / (m * (m - 1))
-    return float(2 * ab - aa - bb)
+    return _finite_result(2 * ab - aa - bb, "the energy distance", a, b)
 
 
 def sliced_wasserstein(a: Tensor, b: Tensor, n_projections: int = 200, seed: int = 0) -> float:
@@ -67,21 +77,22 @@ def sliced_wasserstein(a: Tensor, b: Tensor, n_projections: int = 200, seed: int
 
     Args:
         a: points (N, *D). b: points (M, *D).
-        n_projections: number of random directions.
+        n_projections: number of random directions, a whole number >= 1 (`fmlite.checks.check_count`).
         seed: seed of the random directions (fixed, so the metric is deterministic).
 
     Returns:
         float, in the units of the data.
 
     Raises:
-        ValueError: shapes differ beyond the first axis, fewer than 2 points, NaN/inf.
+        ValueError: as `energy_distance`; n_projections not a whole number >= 1, seed not a whole number >= 0.
 
     Source: Bonneel, Rabin, Peyre & Pfister 2015; computed with POT (Flamary et al. 2021).
     """
     import ot
+    n_projections, seed = check_count(n_projections, "n_projections"), check_count(seed, "seed", 0)
     a, b = _as_clouds(a, b)
-    return float(ot.sliced_wasserstein_distance(a.cpu().numpy(), b.cpu().numpy(), n_projections=n_projections,
-                                                seed=seed))
+    value = ot.sliced_wasserstein_distance(a.cpu().numpy(), b.cpu().numpy(), n_projections=n_projections, seed=seed)
+    return _finite_result(torch.as_tensor(float(value)), "the sliced Wasserstein distance", a, b)
 
 
 def straightness(trajectory: Tensor, times: Tensor | None = None) -> float:
@@ -98,15 +109,23 @@ def straightness(trajectory: Tensor, times: Tensor | None = None) -> float:
         float, in squared units of the data per squared unit of time.
 
     Raises:
-        ValueError: fewer than 2 states, or times of the wrong length or not monotonic.
+        ValueError: trajectory not a tensor (a list or numpy array: use torch.as_tensor), fewer than
+            2 states, no points (B = 0), NaN or inf in it (a diverged flow: the message says so), times of
+            the wrong length, not finite or not monotonic, or a result that overflows float64.
     """
-    trajectory = torch.as_tensor(trajectory).double()
-    if trajectory.dim() < 3 or len(trajectory) < 2:
-        raise ValueError(f"trajectory must have shape (K + 1, B, *D) with K >= 1 steps, got {tuple(trajectory.shape)}")
+    if isinstance(trajectory, Tensor) and trajectory.is_floating_point() and not torch.isfinite(trajectory).all():
+        raise ValueError("the trajectory holds NaN or inf (did sampling diverge?); straightness needs a finite "
+                         "flow: use more steps or check the model")
+    trajectory = check_batch(trajectory, "trajectory", owner="straightness", min_dim=3).double()
+    if len(trajectory) < 2 or trajectory.shape[1] == 0:
+        raise ValueError(f"trajectory must have shape (K + 1, B, *D) with K >= 1 steps and B >= 1 points, "
+                         f"got {tuple(trajectory.shape)}")
     k = len(trajectory) - 1
     times = torch.linspace(0, 1, k + 1, dtype=torch.float64) if times is None else torch.as_tensor(times).double()
     if times.shape != (k + 1,):
         raise ValueError(f"times must have shape ({k + 1},), got {tuple(times.shape)}")
+    if not torch.isfinite(times).all():
+        raise ValueError("times hold NaN or inf; give the finite times of the trajectory")
     h = times.diff()
     if not ((h > 0).all() or (h < 0).all()):
         raise ValueError("times must be strictly increasing or strictly decreasing")
@@ -115,4 +134,5 @@ def straightness(trajectory: Tensor, times: Tensor | None = None) -> float:
     chord = (flat[-1] - flat[0]) / total                       # (B, D)
     speeds = flat.diff(dim=0) / h[:, None, None]               # (K, B, D)
     per_step = ((speeds - chord) ** 2).sum(-1).mean(-1)        # (K,)
-    return float((per_step * h).sum() / total)
+    value = (per_step * h).sum() / total
+    return _finite_result(value, "straightness", flat, flat)

@@ -17,6 +17,7 @@ has the network's dtype; integer or bool x is refused (convert with x.float()).
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor, nn
@@ -219,10 +220,11 @@ def guided_velocity(model: nn.Module, y, w: float = 1.0):
     if not getattr(model, "num_classes", None):
         raise ValueError("classifier-free guidance needs a class-conditional model (e.g. ConvNet(num_classes=10)) "
                          "with a learned 'no label' token; this model takes no labels")
-    try:
-        w = float(w)
-    except (TypeError, ValueError):
-        raise ValueError(f"guidance weight w must be a number, got {w!r}") from None
+    if isinstance(w, Tensor) and w.numel() == 1 and w.is_floating_point():
+        w = w.item()
+    if isinstance(w, bool) or not isinstance(w, numbers.Real):
+        raise ValueError(f"guidance weight w must be a number, got {type(w).__name__} {w!r}")
+    w = float(w)
     if not math.isfinite(w):
         raise ValueError(f"guidance weight w must be finite, got {w}")
     y = torch.as_tensor(y)

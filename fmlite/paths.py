@@ -26,7 +26,7 @@ from typing import Union
 import torch
 from torch import Tensor
 
-from .checks import SIGMA_MAX, broadcast_time, check_time
+from .checks import SIGMA_MAX, broadcast_time, check_batch, check_time
 from .schedules import (SIGMA_SCHEDULES, BridgeSigma, ConstantSigma, Schedule, Sigma, SineSigma,  # noqa: F401
                         as_schedule, sigma_schedule)
 
@@ -126,18 +126,18 @@ class Path:
                              f"{t[big][0].item():.6g}, above the supported {SIGMA_MAX:g} (float32 x_t would "
                              "lose the data in rounding); scale the schedule down")
 
-    def _check(self, x_0: Tensor, x_1: Tensor, eps: Tensor | None) -> Tensor:
+    def _check(self, x_0, x_1, eps, finite: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        x_0 = check_batch(x_0, "x_0", finite=finite)
+        x_1 = check_batch(x_1, "x_1", finite=finite)
         if x_0.shape != x_1.shape:
             raise ValueError(f"x_0 and x_1 must have the same shape (B, *D), got {tuple(x_0.shape)} "
                              f"and {tuple(x_1.shape)}; pair one noise sample with each data sample")
-        if x_0.dim() < 2:
-            raise ValueError(f"x_0 must have shape (B, *D) with a batch dimension first, got {tuple(x_0.shape)}; "
-                             "for one sample use x_0[None]")
         if eps is None:
-            return torch.zeros_like(x_0) if self.sigma.is_zero else torch.randn_like(x_0)
+            return x_0, x_1, torch.zeros_like(x_0) if self.sigma.is_zero else torch.randn_like(x_0)
+        eps = check_batch(eps, "eps", finite=finite)
         if eps.shape != x_0.shape:
             raise ValueError(f"eps must have the shape of x_0 {tuple(x_0.shape)}, got {tuple(eps.shape)}")
-        return eps
+        return x_0, x_1, eps
 
     def interpolate(self, x_0: Tensor, x_1: Tensor, t, eps: Tensor | None = None) -> Tensor:
         """x_t = alpha_t x_1 + beta_t x_0 + sigma(t) eps alone (no velocity), e.g. for plots.
@@ -145,7 +145,7 @@ class Path:
         Unlike `sample`, this works at t = 0 and t = 1 for the Brownian bridge, whose
         sigma'(t) is infinite there. Arguments, shapes and errors as in `sample`.
         """
-        eps = self._check(x_0, x_1, eps)
+        x_0, x_1, eps = self._check(x_0, x_1, eps)
         t = check_time(t, x_0.shape[0], like=x_0)
         c = {k: broadcast_time(v, x_0) for k, v in self._coefficients(t, derivatives=False).items()}
         return c["alpha_t"] * x_1 + c["beta_t"] * x_0 + c["sigma_t"] * eps
@@ -167,10 +167,15 @@ class Path:
             PathSample with fields t, x_0, x_1, eps, x_t, u_t.
 
         Raises:
-            ValueError: x_0, x_1 (and eps) differ in shape, x_0 has no batch dimension,
-                t is invalid, or the schedule (or its derivative) is not finite at t.
+            ValueError: x_0, x_1 (and eps) differ in shape, are not tensors (a list or numpy array:
+                use torch.as_tensor), have no batch dimension, an empty batch or NaN/inf values
+                (`fmlite.checks.check_batch`; integer tensors are used as floats), t is invalid,
+                or the schedule (or its derivative) is not finite at t. NaN or inf in x_0 or x_1 is not
+                scanned for here (this runs at every training step): it gives NaN in x_t and u_t, and
+                `fmlite.train.train` stops with TrainingDiverged naming the step and "the data contains
+                NaN"; `interpolate` refuses it.
         """
-        eps = self._check(x_0, x_1, eps)
+        x_0, x_1, eps = self._check(x_0, x_1, eps, finite=False)   # the training hot path: O(1) checks only
         t = check_time(t, x_0.shape[0], like=x_0)
         c = {k: broadcast_time(v, x_0) for k, v in self._coefficients(t).items()}
         x_t = c["alpha_t"] * x_1 + c["beta_t"] * x_0 + c["sigma_t"] * eps

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoints import load_checkpoint
+from .checks import check_count
 from .models import guided_velocity
 from .recipes import DIGITS_RECIPE, FLOW_RECIPE, SHORT_RUN, train_digits, train_flow, train_images
 from .solvers import METHODS, integrate
@@ -119,26 +120,26 @@ def sample_images(model: nn.Module, n: int, labels=None, w: float = 1.0, steps: 
         float32 tensor (n, C, H, W) on the model's device, in [-1, 1] if clip.
 
     Raises:
-        ValueError: n < 1, unknown method, labels for an unconditional model, labels of
-            the wrong length or range, or w != 1 without labels.
+        ValueError: n or steps not a whole number >= 1 (`fmlite.checks.check_count`), unknown method,
+            labels for an unconditional model, labels of the wrong length or range, or w != 1 without labels.
 
     Source: Lipman et al. 2023 (sampling by the ODE), Ho & Salimans 2022 (guidance).
     """
-    if int(n) != n or n < 1:
-        raise ValueError(f"n must be a positive number of images, got {n}")
+    n = check_count(n, "n (the number of images)")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    steps = check_count(steps, "steps")
     if labels is None and float(w) != 1.0:
         raise ValueError(f"guidance weight w = {w} needs labels; give labels=... or leave w = 1")
     height, width = (size, size) if isinstance(size, int) else size
     param = next(model.parameters())
     channels = getattr(model, "channels", 1)
     generator = None if seed is None else torch.Generator().manual_seed(int(seed))
-    x_0 = torch.randn(int(n), channels, height, width, generator=generator).to(param.device, param.dtype)
+    x_0 = torch.randn(n, channels, height, width, generator=generator).to(param.device, param.dtype)
     if labels is None:
         velocity = model
     else:
-        velocity = guided_velocity(model, _labels(labels, int(n), model, param.device), w)
+        velocity = guided_velocity(model, _labels(labels, n, model, param.device), w)
     was_training = model.training
     model.eval()
     try:

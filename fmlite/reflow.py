@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .checks import check_count
+from .checks import check_batch, check_count
 from .solvers import METHODS, integrate
 
 __all__ = ["reflow_pairs", "PairedData"]
@@ -36,19 +36,20 @@ def reflow_pairs(velocity, x_0: Tensor, steps: int = 50, method: str = "rk4",
         (x_0, x_1): x_0 unchanged and x_1 = ODE(x_0), both (N, *D), without autograd history.
 
     Raises:
-        ValueError: unknown method, steps or batch_size not a whole number >= 1, x_0 without a batch
-            dimension, or a velocity of the wrong shape (from `integrate`); NaN or inf in the result.
+        ValueError: unknown method, steps or batch_size not a whole number >= 1, x_0 not a tensor (a list
+            or numpy array: use torch.as_tensor), 1-d, an empty batch or NaN/inf (`fmlite.checks.check_batch`;
+            integer x_0 is used as float32), or a velocity of the wrong shape (from `integrate`); NaN or
+            inf in the result.
 
     Source: Liu, Gong & Liu 2022, Alg. 1 (the pairs Z_0, Z_1 = ODE[v](Z_0) of a reflow step).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
     steps, batch_size = check_count(steps, "steps"), check_count(batch_size, "batch_size")
-    if not isinstance(x_0, Tensor) or x_0.dim() < 2:
-        raise ValueError("x_0 must be a tensor of shape (N, *D) with a batch dimension first")
+    x_0 = check_batch(x_0, "x_0", owner="reflow_pairs")
     x_1 = torch.cat([integrate(velocity, chunk, steps, method).x for chunk in x_0.split(batch_size)])
     if not torch.isfinite(x_1).all():
-        raise ValueError("the flow produced NaN or inf; check the model (or use more steps)")
+        raise ValueError("the flow produced NaN or inf (did sampling diverge?); check the model (or use more steps)")
     return x_0.detach(), x_1.detach()
 
 
@@ -67,13 +68,16 @@ class PairedData:
         x_0, x_1: paired points (N, *D) of the same shape, e.g. from `reflow_pairs`.
 
     Raises:
-        ValueError: shapes differ or have no batch dimension; on `coupling`, a batch that is not
+        ValueError: shapes differ, or x_0 or x_1 is not a tensor, 1-d, empty or holds NaN/inf
+            (`fmlite.checks.check_batch`); on `coupling`, a batch that is not
             the next slice of the draw (call the object first, as `train` does).
     """
 
     def __init__(self, x_0: Tensor, x_1: Tensor):
-        if not isinstance(x_0, Tensor) or not isinstance(x_1, Tensor) or x_0.shape != x_1.shape or x_0.dim() < 2:
-            raise ValueError("x_0 and x_1 must be tensors of the same shape (N, *D)")
+        x_0, x_1 = check_batch(x_0, "x_0", owner="PairedData"), check_batch(x_1, "x_1", owner="PairedData")
+        if x_0.shape != x_1.shape:
+            raise ValueError(f"x_0 and x_1 must be tensors of the same shape (N, *D), got {tuple(x_0.shape)} and "
+                             f"{tuple(x_1.shape)}")
         self.x_0, self.x_1 = x_0.detach(), x_1.detach()
         self._last: Tensor | None = None
         self._used = 0   # how many of the last draw's pairs `coupling` has handed out

@@ -18,7 +18,7 @@ from typing import Callable, Union
 import torch
 from torch import Tensor
 
-from .checks import SIGMA_MAX
+from .checks import SIGMA_MAX, check_returned
 
 __all__ = ["Schedule", "ConstantSigma", "BridgeSigma", "SineSigma", "Sigma", "as_schedule",
            "SIGMA_SCHEDULES", "sigma_schedule"]
@@ -164,15 +164,22 @@ class Sigma(Schedule):
         name: a label used in plots and error messages.
 
     Raises:
-        TypeError: fn is not callable.
-        ValueError: zero_at_ends is True and sigma(0) or sigma(1) is not 0.
+        TypeError: fn (or derivative) is not callable.
+        ValueError: zero_at_ends is True and sigma(0) or sigma(1) is not 0; when called, fn (or
+            derivative) returns another shape than t (nothing is broadcast: a (B, 1) result is refused)
+            or no tensor; when differentiated by autograd, fn cuts the gradient (t.detach(), .item(),
+            numpy): checked once against a central difference, the message says to write sigma with
+            torch operations or pass derivative=.
     """
 
     def __init__(self, fn: Callable[[Tensor], Tensor], derivative: Callable[[Tensor], Tensor] | None = None,
                  *, zero_at_ends: bool = False, name: str | None = None):
         if not callable(fn):
             raise TypeError(f"Sigma(fn) needs a callable t -> sigma(t), got {type(fn).__name__}")
+        if derivative is not None and not callable(derivative):
+            raise TypeError(f"Sigma(derivative=...) needs a callable t -> sigma'(t), got {type(derivative).__name__}")
         self.fn, self._derivative = fn, derivative
+        self._gradient_checked = derivative is not None
         self.name = name or getattr(fn, "__name__", "sigma")
         if zero_at_ends:
             ends = self(torch.tensor([0.0, 1.0]))
@@ -184,19 +191,66 @@ class Sigma(Schedule):
 
     def __call__(self, t: Tensor | float) -> Tensor:
         t = _as_time(t)
-        return torch.as_tensor(self.fn(t), dtype=t.dtype, device=t.device).expand(t.shape)
+        out = check_returned(self.fn(t), t.shape, f"the sigma function {self.name!r} called on t of shape "
+                             f"{tuple(t.shape)}", "the shape of t, one value per time, or a single number",
+                             scalar=True)
+        return out.to(dtype=t.dtype, device=t.device).expand(t.shape)
 
     def derivative(self, t: Tensor | float) -> Tensor:
         t = _as_time(t)
         if self._derivative is not None:
-            return torch.as_tensor(self._derivative(t), dtype=t.dtype, device=t.device).expand(t.shape)
+            out = check_returned(self._derivative(t), t.shape, f"the derivative= of Sigma({self.name}) called on t "
+                                 f"of shape {tuple(t.shape)}", "the shape of t, one value per time, or a single "
+                                 "number", scalar=True)
+            return out.to(dtype=t.dtype, device=t.device).expand(t.shape)
         with torch.enable_grad():
             s = t.detach().clone().requires_grad_(True)
-            value = self(s)
-            if not value.requires_grad:  # fn does not depend on t
+            try:
+                value = self(s)
+            except RuntimeError as e:   # e.g. t.numpy() on a tensor that requires grad
+                raise ValueError(f"Sigma({self.name}): autograd cannot differentiate the sigma function ({e}); "
+                                 "write sigma with torch operations on t, or pass derivative=") from e
+            if not value.requires_grad:  # fn does not depend on t, or cuts the gradient (t.detach(), .item())
+                self._check_gradient(t)
                 return torch.zeros_like(t)
             (grad,) = torch.autograd.grad(value.sum(), s)
+        self._check_gradient(t)
         return grad
+
+    #: Probe times of the one-off check that autograd sees the whole sigma function (none of them special).
+    _PROBES = (0.2137, 0.4171, 0.6329, 0.8513)
+
+    def _check_gradient(self, like: Tensor) -> None:
+        """Compare autograd's sigma'(t) with a central difference once per schedule: a function that cuts the
+        gradient (t.detach(), .item(), numpy) would silently get sigma' = 0 and a wrong target u_t.
+        The probes live on the device of `like` (float64 where the device has it); a function that cannot
+        be evaluated on them is not checked (it is then called only on the times it was written for)."""
+        if self._gradient_checked:
+            return
+        dtype = torch.float32 if like.device.type == "mps" else torch.float64
+        t = torch.tensor(self._PROBES, dtype=dtype, device=like.device)
+        h = 1e-4 if dtype == torch.float64 else 1e-2
+        try:
+            with torch.no_grad():
+                hi, lo, mid = self(t + h).double(), self(t - h).double(), self(t).double()
+            with torch.enable_grad():
+                s = t.clone().requires_grad_(True)
+                value = self(s)
+                auto = (torch.autograd.grad(value.sum(), s)[0].double() if value.requires_grad
+                        else torch.zeros_like(mid))
+        except Exception:   # noqa: BLE001 - e.g. a function written for one batch size: nothing to compare
+            self._gradient_checked = True
+            return
+        numeric = (hi - lo) / (2 * h)
+        scale = 1e-2 * (1 + numeric.abs() + mid.abs())   # room for a float32 function's rounding
+        if torch.isfinite(numeric).all() and ((auto - numeric).abs() > scale).any():
+            k = int(((auto - numeric).abs() - scale).argmax())
+            raise ValueError(
+                f"Sigma({self.name}): autograd gives sigma'({self._PROBES[k]}) = {auto[k].item():.4g} but sigma "
+                f"changes at rate {numeric[k].item():.4g} there: the function cuts the gradient (t.detach(), "
+                ".item(), numpy or a Python float), so u_t would be wrong; write sigma with torch operations "
+                "on t, or pass derivative=")
+        self._gradient_checked = True
 
     def variance_rate(self, t: Tensor | float) -> Tensor:
         """sigma sigma' = (1/2) d sigma^2 / dt; where sigma' is not finite (sqrt at 0, e.g.

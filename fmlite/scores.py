@@ -28,12 +28,14 @@ Lipman et al. 2023, sec. 4.1 (affine Gaussian paths).
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Union
 
 import torch
 from torch import Tensor
 
-from .checks import broadcast_time, check_time
+from .checks import (broadcast_time, call_velocity, check_batch, check_count, check_finite, check_path,
+                     check_returned, check_time, float_dtype)
 from .paths import LinearPath, Path
 from .solvers import Solution
 
@@ -53,8 +55,10 @@ def path_coefficients(path: Path, t) -> dict[str, Tensor]:
     Brownian bridge at t = 0, 1). D_t = alpha'_t s2_t - alpha_t kappa_t.
 
     Raises:
-        ValueError: t invalid, or sigma_t sigma'_t is not finite at some t.
+        ValueError: t invalid, path is None (pass LinearPath()), or sigma_t sigma'_t is not finite at some t.
+        TypeError: path is not a `fmlite.paths.Path`.
     """
+    check_path(path, "path_coefficients")
     t = check_time(t).double()
     c = path.field_coefficients(t)  # sigma sigma' from the schedule's variance_rate: finite for the bridge
     a, b, s = c["alpha_t"], c["beta_t"], c["sigma_t"]
@@ -94,17 +98,24 @@ def convert(value: Tensor, x: Tensor, t, path: Path, source: str, target: str) -
         source, target: each one of "velocity", "score", "x0_hat", "x1_hat".
 
     Returns:
-        Tensor (B, *D) in the dtype of x (computed in float64).
+        Tensor (B, *D) in the dtype of x (computed in float64); integer x and value are computed as
+        floats and come back in torch's default floating dtype (never truncated to integers).
+        source == target returns value itself (as a float tensor if it was an integer one).
 
     Raises:
-        ValueError: unknown names, shapes differ, bad t, or the conversion is singular at some t
-            (its denominator, named in the message, is 0 there: e.g. velocity -> score at t = 1
-            when s_1 = 0, score -> velocity at t = 0, x0_hat -> score at t = 1).
+        ValueError: unknown names, shapes differ, value or x not a tensor (a list or numpy array:
+            use torch.as_tensor), 1-d, an empty batch or NaN/inf (`fmlite.checks.check_batch`), bad t,
+            path None, or the conversion is singular at some t (its denominator, named in the message,
+            is 0 there: e.g. velocity -> score at t = 1 when s_1 = 0, score -> velocity at t = 0,
+            x0_hat -> score at t = 1).
+        TypeError: path is not a `fmlite.paths.Path`.
     """
     for name in (source, target):
         if name not in QUANTITIES:
             raise ValueError(f"unknown quantity {name!r}; choose from {list(QUANTITIES)}")
-    if value.shape != x.shape or x.dim() < 2:
+    value, x = check_batch(value, source, owner="convert"), check_batch(x, "x", owner="convert")
+    check_path(path, "convert")
+    if value.shape != x.shape:
         raise ValueError(f"value and x must have the same shape (B, *D), got {tuple(value.shape)} and {tuple(x.shape)}")
     if source == target:
         return value
@@ -117,7 +128,7 @@ def convert(value: Tensor, x: Tensor, t, path: Path, source: str, target: str) -
                          f"{what}, which is 0 there; evaluate at other times")
     xd = x.double()
     out = (broadcast_time(m_value, xd) * value.double() + broadcast_time(m_x, xd) * xd) / broadcast_time(den, xd)
-    return out.to(x.dtype)
+    return out.to(float_dtype(x))
 
 
 def velocity_to_score(velocity: Tensor, x: Tensor, t, path: Path) -> Tensor:
@@ -146,8 +157,20 @@ def velocity_to_x1_hat(velocity: Tensor, x: Tensor, t, path: Path) -> Tensor:
 
 
 def score_from_velocity(velocity: Callable[[Tensor, Tensor], Tensor], path: Path):
-    """The score implied by a velocity field: a callable (x, t) -> velocity_to_score(velocity(x, t), x, t, path)."""
-    return lambda x, t: velocity_to_score(velocity(x, t), x, t, path)
+    """The score implied by a velocity field: a callable (x, t) -> velocity_to_score(velocity(x, t), x, t, path).
+
+    Raises:
+        TypeError: velocity is not callable, or path is not a `fmlite.paths.Path`.
+        ValueError: path is None; on call, as `convert` (x is checked before the velocity sees it).
+    """
+    if not callable(velocity):
+        raise TypeError(f"score_from_velocity needs a callable velocity (x, t) -> v, got {type(velocity).__name__}")
+    check_path(path, "score_from_velocity")
+
+    def score(x, t):
+        x = check_batch(x, "x", owner="score_from_velocity")
+        return velocity_to_score(call_velocity(velocity, x, check_time(t, x.shape[0], like=x)), x, t, path)
+    return score
 
 
 # ----------------------------------------------------------------------------- SDE sampling
@@ -177,25 +200,32 @@ def sample_sde(velocity: Callable[[Tensor, Tensor], Tensor], x_0: Tensor, steps:
         `fmlite.solvers.Solution(x, trajectory, times, nfe)` with x the samples at t = 1.
 
     Raises:
-        ValueError: steps < 1, g0 negative or not finite, g(t) negative or of the wrong shape,
-            x_0 without a batch dimension, or a velocity of the wrong shape.
+        ValueError: steps not a whole number >= 1 (`fmlite.checks.check_count`), g0 negative or not a
+            finite number, g(t) negative, not finite or of another shape than (B,) (or a single number),
+            x_0 not a tensor, 1-d, an empty batch or NaN/inf (`fmlite.checks.check_batch`), a velocity
+            or score of the wrong shape or that fails to broadcast t (`fmlite.checks.call_velocity`),
+            or samples that became NaN or inf (sampling diverged: the message says so).
+        TypeError: velocity or score is not callable, or path is not a `fmlite.paths.Path`.
 
     Sources: Song et al. 2021, eq. (6) and (13) and sec. 4.1 (Euler-Maruyama); Albergo, Boffi &
     Vanden-Eijnden 2023, Theorem 2.21 (forward SDE of an interpolant with any diffusion).
     """
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps}")
-    if x_0.dim() < 2:
-        raise ValueError(f"x_0 must have shape (B, *D) with a batch dimension first, got {tuple(x_0.shape)}")
+    steps = check_count(steps, "steps")
+    if not callable(velocity):
+        raise TypeError(f"sample_sde: velocity must be a callable (x, t) -> v such as a model, got "
+                        f"{type(velocity).__name__}")
+    if score is not None and not callable(score):
+        raise TypeError(f"sample_sde: score must be None or a callable (x, t) -> score, got {type(score).__name__}")
+    x_0 = check_batch(x_0, "x_0", owner="sample_sde")
     if not callable(g):
+        if isinstance(g, bool) or not isinstance(g, numbers.Real) or not (math.isfinite(g) and g >= 0):
+            raise ValueError(f"g0 must be a finite number >= 0 (or a callable t -> g(t)), got {g!r}")
         g0 = float(g)
-        if not math.isfinite(g0) or g0 < 0:
-            raise ValueError(f"g0 must be a finite number >= 0, got {g}")
         g_fn = lambda t: g0 * torch.sqrt(1 - t)  # noqa: E731
     else:
         g_fn = g
     path = path if path is not None else LinearPath()
-    steps = int(steps)
+    check_path(path, "sample_sde")
     times = torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64)
     h = 1.0 / steps
     batch = x_0.shape[0]
@@ -204,18 +234,25 @@ def sample_sde(velocity: Callable[[Tensor, Tensor], Tensor], x_0: Tensor, steps:
         trajectory = [x] if return_trajectory else None
         for k in range(steps):
             t = torch.full((batch,), float(times[k]), dtype=x.dtype, device=x.device)
-            v = velocity(x, t)
-            if v.shape != x.shape:
-                raise ValueError(f"velocity(x, t) must return the shape of x {tuple(x.shape)}, got {tuple(v.shape)}")
-            gt = torch.as_tensor(g_fn(t), dtype=x.dtype, device=x.device).expand(batch)
+            v = call_velocity(velocity, x, t)
+            check_finite(v, f"velocity(x, t) at t = {float(times[k]):.4g}", "did sampling diverge? check the model, "
+                         "lower g, or use more steps")
+            gt = check_returned(g_fn(t), (batch,), f"g(t) called on t of shape ({batch},)",
+                                "one value per time, or a single number", scalar=True)
+            gt = gt.to(dtype=x.dtype, device=x.device).expand(batch)
             if (gt < 0).any() or not torch.isfinite(gt).all():
                 raise ValueError(f"g(t) must be finite and >= 0, got {gt.min().item():.4g} at t = {float(times[k]):.4g}")
             drift = v
             if (gt > 0).any():
-                s = score(x, t) if score is not None else velocity_to_score(v, x, t, path)
+                if score is not None:
+                    s = call_velocity(score, x, t, "score(x, t)")
+                else:
+                    s = velocity_to_score(v, x, t, path)
                 drift = v + 0.5 * broadcast_time(gt ** 2, x) * s
             noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
             x = x + h * drift + math.sqrt(h) * broadcast_time(gt, x) * noise
             if return_trajectory:
                 trajectory.append(x)
+    check_finite(x, "sample_sde's samples", "the velocity (or score) produced NaN or inf along the way: did "
+                 "sampling diverge? check the model, lower g, or use more steps")
     return Solution(x=x, trajectory=torch.stack(trajectory) if return_trajectory else None, times=times, nfe=steps)

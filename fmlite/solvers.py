@@ -21,7 +21,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from .checks import check_count, check_time
+from .checks import call_velocity, check_batch, check_count, check_time
 
 __all__ = ["integrate", "Solution", "METHODS"]
 
@@ -92,8 +92,14 @@ def integrate(velocity: Velocity, x_0: Tensor, steps: int, method: str = "euler"
 
     Raises:
         ValueError: unknown method (lists the valid ones), steps not a whole number >= 1,
-            a time outside [0, 1], x_0 not a tensor or without a batch dimension, a
-            velocity of the wrong shape, or one that fails to broadcast t (B,) against x.
+            a time outside [0, 1], x_0 not a tensor (a list or numpy array: use torch.as_tensor),
+            1-d, an empty batch or holding NaN/inf (`fmlite.checks.check_batch`), a velocity of the
+            wrong shape, or one that fails to broadcast t (B,) against x (`fmlite.checks.call_velocity`).
+        TypeError: velocity is not callable.
+
+    A velocity that produces NaN or inf gives such states: the solution is returned as computed (a
+    diverged trajectory is worth plotting), and everything that measures it refuses it with "did
+    sampling diverge?" (`fmlite.metrics`, `reflow_pairs`, `log_likelihood`, `sample_sde`).
     """
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
@@ -101,11 +107,9 @@ def integrate(velocity: Velocity, x_0: Tensor, steps: int, method: str = "euler"
     for value in (t_start, t_end):
         check_time(value, 1)  # a clear message for a time outside [0, 1] or not a number
     t_start, t_end = float(t_start), float(t_end)
-    if not isinstance(x_0, Tensor) or x_0.dim() < 2:
-        raise ValueError(f"x_0 must be a tensor of shape (B, *D) with a batch dimension first, got "
-                         f"{tuple(x_0.shape) if isinstance(x_0, Tensor) else type(x_0).__name__}")
-    if not (x_0.is_floating_point() or x_0.is_complex()):
-        x_0 = x_0.to(torch.get_default_dtype())  # times and steps need a floating state
+    if not callable(velocity):
+        raise TypeError(f"velocity must be a callable (x, t) -> v such as a model, got {type(velocity).__name__}")
+    x_0 = check_batch(x_0, "x_0", owner="integrate")   # integer x_0 becomes float32: times need a floating state
     step, per_step, _ = METHODS[method]
     times = torch.linspace(t_start, t_end, steps + 1, dtype=torch.float64)
     h = (t_end - t_start) / steps
@@ -114,16 +118,7 @@ def integrate(velocity: Velocity, x_0: Tensor, steps: int, method: str = "euler"
 
     def v(x: Tensor, t: float) -> Tensor:
         t = min(max(t, lo), hi)  # only rounding (|error| < 1e-15) can push t past the end points
-        try:
-            out = velocity(x, torch.full((batch,), t, dtype=x.dtype, device=x.device))
-        except RuntimeError as e:
-            if "must match the size" not in str(e):
-                raise
-            raise ValueError(f"velocity(x, t) failed to broadcast ({e}): it gets x of shape {tuple(x.shape)} and t of "
-                             f"shape ({batch},), one time per sample; combine them with t[:, None]") from e
-        if out.shape != x.shape:
-            raise ValueError(f"velocity(x, t) must return the shape of x {tuple(x.shape)}, got {tuple(out.shape)}")
-        return out
+        return call_velocity(velocity, x, torch.full((batch,), t, dtype=x.dtype, device=x.device))
 
     with torch.set_grad_enabled(grad):
         x = x_0

@@ -97,7 +97,7 @@ def test_conditional_samples_are_the_requested_digits(shipped):
 
 
 def test_sample_images_refuses_bad_input(shipped):
-    with pytest.raises(ValueError, match="positive number"):
+    with pytest.raises(ValueError, match="n \\(the number of images\\) must be a positive integer"):
         sample_images(shipped, 0)
     with pytest.raises(ValueError, match="unknown method"):
         sample_images(shipped, 2, method="rk5")

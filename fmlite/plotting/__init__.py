@@ -10,6 +10,10 @@ the one way a velocity field is drawn, and its shorthands), curves (schedules, l
 quality against cost) and images (grids and labelled rows), each in its own module of this
 package; every public name is re-exported here, so `from fmlite.plotting import ...` is all a
 notebook needs.
+
+Inputs: point clouds and trajectories may be tensors or numpy arrays (`to_numpy`); a time t must be one
+number in [0, 1] and a count (n, n_grid, steps, frames) a whole number (ValueError otherwise, from
+`fmlite.checks`: nothing is clipped or rounded); a path, where one is required, must not be None.
 """
 from .style import COLORS, SOLVER_STYLE, lecture_scale, lecture_style, figure, to_numpy, setup_axes, legend_below
 from .points import (conditional_paths, flow_snapshot, frame_index, interpolant_panel, scatter, solver_panel,

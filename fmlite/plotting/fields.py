@@ -12,6 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import ScalarFormatter
 from torch import Tensor
 
+from ..checks import check_count, check_time_value
 from .style import COLORS, setup_axes, to_numpy
 from .points import scatter
 
@@ -25,6 +26,8 @@ def field_on_grid(velocity: Callable[[Tensor, Tensor], Tensor], t: float, lim: f
     Returns:
         (X, Y, U, V) numpy arrays of shape (n, n).
     """
+    t = check_time_value(t)
+    n = check_count(n, "n")
     g = torch.linspace(-lim, lim, n)
     X, Y = torch.meshgrid(g, g, indexing="xy")
     pts = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)
@@ -35,6 +38,7 @@ def field_on_grid(velocity: Callable[[Tensor, Tensor], Tensor], t: float, lim: f
 
 def arrow_scale(speeds, lim: float = 3.0, n: int = 15) -> float:
     """A quiver scale (speed per data unit) that draws the 95th-percentile speed one grid spacing long."""
+    n = check_count(n, "n")
     spacing = 2 * lim / max(n - 1, 1)
     return max(float(np.quantile(to_numpy(speeds), 0.95)), 1e-6) / spacing
 
@@ -44,6 +48,8 @@ def field_arrow_arrays(velocity: Callable[[Tensor, Tensor], Tensor], t: float, l
     """The arrays `field_arrows` draws: (X, Y, U, V, speed, scale), each array (n, n); U, V are the arrows
     drawn (normalised and capped as asked), speed the unmodified |v| and scale the resolved quiver scale
     (a number, or None for matplotlib's choice). Args as in `field_arrows`."""
+    t = check_time_value(t)
+    n = check_count(n, "n")
     X, Y, U, V = field_on_grid(velocity, t, lim, n)
     speed = np.hypot(U, V)
     if normalize:
@@ -66,6 +72,8 @@ def update_field_arrows(q, velocity: Callable[[Tensor, Tensor], Tensor], t: floa
     """Move the arrows of a Quiver drawn by `field_arrows` (same lim, n and keyword arguments) to the field at
     time t in place: new U, V, speeds (and colour limits, so a colorbar follows) and scale. `arrays`: the result
     of `field_arrow_arrays` for these arguments, if already computed (e.g. cached)."""
+    t = check_time_value(t)
+    n = check_count(n, "n")
     _, _, U, V, speed, scale = arrays if arrays is not None else field_arrow_arrays(
         velocity, t, lim, n, scale=scale, cap=cap, normalize=normalize)
     colored = q.get_array() is not None
@@ -98,6 +106,8 @@ def field_arrows(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor], t: floa
         the Quiver artist: U, V hold the arrows drawn (capped or normalised), its array the speeds
         when coloured by speed.
     """
+    t = check_time_value(t)
+    n = check_count(n, "n")
     X, Y, U, V, speed, scale = field_arrow_arrays(velocity, t, lim, n, scale=scale, cap=cap, normalize=normalize)
     style = dict(cmap=cmap) if color is None else dict(color=color)
     q = ax.quiver(X, Y, U, V, *([speed] if color is None else []), scale=scale,
@@ -115,6 +125,8 @@ def quiver(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor], t: float, lim
     Returns:
         the Quiver artist (update it with set_UVC).
     """
+    t = check_time_value(t)
+    n = check_count(n, "n")
     return field_arrows(ax, velocity, t, lim, n, scale=scale, cmap=cmap, colorbar=colorbar, width=0.005)
 
 
@@ -127,6 +139,8 @@ def arrows(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor], t: float, col
     Returns:
         the Quiver artist (its U, V hold the drawn, possibly capped, arrows).
     """
+    t = check_time_value(t)
+    n = check_count(n, "n")
     return field_arrows(ax, velocity, t, lim, n, color=color, scale="auto" if scale is None else scale, cap=cap,
                         label=label, width=width)
 
@@ -147,6 +161,8 @@ def field_panel(ax: Axes, t: float, data, x_0=None, x_1=None, path=None, lim: fl
     Returns:
         the Quiver artist (gid "field").
     """
+    t = check_time_value(t)
+    n_grid = check_count(n_grid, "n_grid")
     from ..paths import LinearPath
     path = path or LinearPath()
     if velocity is None:
@@ -176,6 +192,7 @@ def error_points(ax: Axes, velocity: Callable[[Tensor, Tensor], Tensor],
     Returns:
         (PathCollection, errors as a numpy array (B,)).
     """
+    t = check_time_value(t)
     x, err, vmax = _errors(velocity, reference, x, t, vmax)
     pts = to_numpy(x)
     art = ax.scatter(pts[:, 0], pts[:, 1], c=err, s=s, cmap=cmap, vmin=0, vmax=vmax, linewidths=0)
@@ -222,6 +239,7 @@ def update_error_points(art, velocity: Callable[[Tensor, Tensor], Tensor],
     Returns:
         the errors as a numpy array (B,).
     """
+    t = check_time_value(t)
     if errors is None:
         x, err, vmax = _errors(velocity, reference, x, t, vmax)
     else:
@@ -236,6 +254,8 @@ def update_error_points(art, velocity: Callable[[Tensor, Tensor], Tensor],
 def density(ax: Axes, log_density: Callable[[Tensor, Tensor], Tensor], t: float, lim: float = 3.0, n: int = 120,
             cmap: str = "magma"):
     """Image of a density p_t(x) = exp(log_density(x, t)) on [-lim, lim]^2."""
+    t = check_time_value(t)
+    n = check_count(n, "n")
     g = torch.linspace(-lim, lim, n, dtype=torch.float64)
     X, Y = torch.meshgrid(g, g, indexing="xy")
     pts = torch.stack([X.reshape(-1), Y.reshape(-1)], dim=1)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 from matplotlib.axes import Axes
 
+from ..checks import check_count, check_path, check_time_value
 from .style import COLORS, setup_axes, to_numpy
 
 __all__ = ["scatter", "trajectories", "conditional_paths", "velocity_arrows", "interpolant_panel",
@@ -25,8 +26,12 @@ def scatter(ax: Axes, x, color: str | None = None, s: float = 4, alpha: float = 
 
 
 def trajectories(ax: Axes, trajectory, n: int = 50, color: str | None = None, alpha: float = 0.5, ends: bool = True):
-    """Draw the first n paths of a trajectory (K + 1, B, 2) as lines, with start (grey) and end (blue) dots."""
-    tr = to_numpy(trajectory)[:, :n]
+    """Draw the first n paths of a trajectory (K + 1, B, 2) as lines, with start (grey) and end (blue) dots.
+
+    Raises:
+        ValueError: n not a whole number >= 1, or a trajectory of another shape.
+    """
+    tr = to_numpy(trajectory)[:, :check_count(n, "n")]
     if tr.ndim != 3 or tr.shape[2] != 2:
         raise ValueError(f"trajectories needs shape (K + 1, B, 2), got {tr.shape}")
     for i in range(tr.shape[1]):
@@ -51,9 +56,13 @@ def conditional_paths(ax: Axes, x_0, x_1, path=None, eps=None, n: int = 10, t_ma
 
     Returns:
         the list of Line2D, one per path (their data is the path at `steps + 1` times).
+
+    Raises:
+        ValueError: n or steps not a whole number >= 1, t_max not in [0, 1], or bad points (`Path.interpolate`).
     """
     from ..paths import LinearPath
-    path = path or LinearPath()
+    path = LinearPath() if path is None else check_path(path, "conditional_paths")
+    n, steps, t_max = check_count(n, "n"), check_count(steps, "steps"), check_time_value(t_max, "t_max")
     x_0, x_1 = torch.as_tensor(x_0)[:n], torch.as_tensor(x_1)[:n]
     eps = torch.randn_like(x_0) if eps is None and not path.sigma.is_zero else eps
     eps = torch.zeros_like(x_0) if eps is None else torch.as_tensor(eps)[:n]
@@ -102,7 +111,12 @@ def interpolant_panel(ax: Axes, t: float, path, x_0, x_1, eps=None, n_paths: int
 
     Returns:
         the scatter of x_t (gid "x_t"; its offsets are `path.interpolate(x_0, x_1, t, eps)`).
+
+    Raises:
+        ValueError: t not one number in [0, 1], path None, n_paths not a whole number >= 0, or bad points.
     """
+    t, n_paths = check_time_value(t), check_count(n_paths, "n_paths", 0)
+    check_path(path, "interpolant_panel")
     if eps is None:
         eps = torch.zeros_like(torch.as_tensor(x_0))
     setup_axes(ax, lim)
@@ -128,7 +142,13 @@ def update_interpolant_panel(ax: Axes, t: float, path, x_0, x_1, eps=None, n_pat
                              whole_paths: bool = True) -> None:
     """Move the artists of an Axes drawn by `interpolant_panel` (same x_0, x_1, eps, n_paths and backdrop) to
     another time t and/or path in place: the samples x_t, the solid paths up to t and, with whole_paths
-    (needed when the path changed), the dashed whole paths."""
+    (needed when the path changed), the dashed whole paths.
+
+    Raises:
+        ValueError: as `interpolant_panel`.
+    """
+    t, n_paths = check_time_value(t), check_count(n_paths, "n_paths", 0)
+    check_path(path, "update_interpolant_panel")
     if eps is None:
         eps = torch.zeros_like(torch.as_tensor(x_0))
     with torch.no_grad():
@@ -164,11 +184,8 @@ def frame_index(t: float, frames: int, at_or_before: bool = False) -> int:
     Raises:
         ValueError: frames < 1, or t outside [0, 1].
     """
-    if int(frames) != frames or frames < 1:
-        raise ValueError(f"a trajectory needs at least one stored state, got {frames}")
-    t, k = float(t), int(frames) - 1
-    if not 0.0 <= t <= 1.0:
-        raise ValueError(f"t must lie in [0, 1] (0 = noise, 1 = data), got {t}")
+    frames = check_count(frames, "frames (the number of stored states: a trajectory needs at least one)")
+    t, k = check_time_value(t), frames - 1
     return int(t * k + 1e-9) if at_or_before else int(round(t * k))
 
 
@@ -249,6 +266,7 @@ def update_solver_panel(ax: Axes, trajectory, t: float, reference=None, n_paths:
     tr = to_numpy(trajectory)
     steps = len(tr) - 1
     k = frame_index(t, len(tr), at_or_before=True)
+    n_paths = check_count(n_paths, "n_paths", 0)
     m = min(n_paths, tr.shape[1])
     by_gid = {c.get_gid(): c for c in ax.collections}
     if reference is not None:

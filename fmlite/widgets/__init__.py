@@ -16,6 +16,10 @@ changed, encoding), `trajectories` (shared by 00 and 04), and one module per
 notebook (`nb01_paths`, `nb02_vector_fields`, `nb03_training`, `nb04_sampling`, `nb05_noise`,
 `nb06_straight`, `nb07_images`, `nb08_likelihoods`);
 a new notebook adds one module and re-exports its explorers here.
+
+Bad input: every `draw_*` / `update_*` helper raises ValueError for a t that is not one number in [0, 1]
+(`fmlite.checks.check_time_value`: t = 7 is refused, never drawn at 1) and for steps that are not a whole
+number >= 1 (`fmlite.checks.check_count`: 2.5 is refused, never run as 2); nothing is clipped or rounded.
 """
 from .explorer import Explorer, dropdown, float_slider, int_slider, t_slider
 from .trajectories import draw_trajectory, update_trajectory, trajectory_explorer

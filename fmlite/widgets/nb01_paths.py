@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from ..checks import check_time_value
 from .explorer import Explorer, dropdown, float_slider, t_slider
 from ..paths import SIGMA_SCHEDULES, sigma_schedule
 
@@ -37,6 +38,7 @@ def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, 
         schedule: "constant", "bridge" or "sine" (see `fmlite.paths.sigma_schedule`).
         x_0, x_1, eps: noise, data and extra noise, each (B, 2), paired row by row.
     """
+    t = check_time_value(t)
     from ..paths import LinearPath
     from ..plotting import interpolant_panel, schedule_curve
     sched = sigma_schedule(schedule, sigma)
@@ -78,6 +80,7 @@ def update_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0
                          n_paths: int = 12) -> None:
     """In-place fast path of `draw_interpolation` for new t, sigma or schedule on a figure it drew: moves the
     samples, the paths, the sigma(t) curve and its marks, and retitles (the same picture as a fresh draw)."""
+    t = check_time_value(t)
     from ..paths import LinearPath
     from ..plotting import update_interpolant_panel, update_schedule_curve
     sched = sigma_schedule(schedule, sigma)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from ..checks import check_time_value
 from .explorer import Explorer, float_slider
 
 __all__ = ["draw_vector_field", "update_vector_field", "vector_field_explorer"]
@@ -27,6 +28,7 @@ def draw_vector_field(fig: Figure, t: float, data, x_0, x_1, path=None, lim: flo
         scale: arrow scale passed to `fmlite.plotting.quiver` (None: automatic).
         normalize: arrows of equal length, speed as colour (see `fmlite.plotting.field_panel`).
     """
+    t = check_time_value(t)
     from ..plotting import field_panel
     ax = fig.add_subplot(1, 1, 1)
     field_panel(ax, float(t), data, x_0, x_1, path, lim=lim, n_grid=n_grid, scale=scale, colorbar=colorbar,
@@ -41,6 +43,7 @@ def update_vector_field(fig: Figure, t: float, data, x_0, x_1, path=None, lim: f
                         scale: float | None = None, colorbar: bool = True, normalize: bool = True) -> None:
     """In-place fast path of `draw_vector_field` for a new t: new arrows and speeds (the colorbar follows),
     samples x_t moved, new title; the same picture as a fresh draw."""
+    t = check_time_value(t)
     import torch
 
     from ..exact import marginal_velocity

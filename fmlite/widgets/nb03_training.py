@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from ..checks import check_time_value
 from .explorer import Explorer, float_slider
 
 __all__ = ["draw_learned_vs_exact", "update_learned_vs_exact", "learned_vs_exact_explorer"]
@@ -54,6 +55,7 @@ def draw_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float =
         n: arrows per side. n_points: samples x_t drawn (with a fixed `seed`) for the error panel.
         cache: optional dict keeping what was computed per t (`update_learned_vs_exact` reuses it).
     """
+    t = check_time_value(t)
     from ..exact import marginal_velocity
     from ..plotting import COLORS, arrows, error_points, scatter, setup_axes
 
@@ -92,6 +94,7 @@ def update_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float
     """In-place fast path of `draw_learned_vs_exact` for a new t: both arrow grids (new vectors and shared
     scale), the error points (positions, colours, colour limits) and the titles; the same picture as a fresh
     draw. What it computes per t is kept in `cache`, so a revisited t costs only the drawing."""
+    t = check_time_value(t)
     from ..plotting import update_error_points, update_field_arrows
 
     frame = _cached_frame(t, model, data, path, lim, n, n_points, seed, cache)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from ..checks import check_count, check_time_value
 from .explorer import Explorer, dropdown, int_slider, t_slider
 
 __all__ = ["draw_solver_paths", "update_solver_paths", "solver_explorer", "snap_to_grid"]
@@ -32,6 +33,8 @@ def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, 
         reference: optional (K + 1, B, 2) accurate trajectory from the same x_0 (uniform grid of [0, 1]).
         title_t: end the title with the time shown (the explorer states it in its label instead).
     """
+    t = check_time_value(t)
+    steps = check_count(steps, "steps")
     from ..plotting import COLORS, SOLVER_STYLE, solver_panel
     from ..solvers import integrate
 
@@ -47,6 +50,8 @@ def draw_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, 
 def update_solver_paths(fig: Figure, t: float, steps: int, method: str, velocity, x_0, target=None,
                         reference=None, lim: float = 3.0, n_paths: int = 40, title_t: bool = True) -> None:
     """In-place fast path of `draw_solver_paths` for a new t, number of steps or method."""
+    t = check_time_value(t)
+    steps = check_count(steps, "steps")
     from ..plotting import COLORS, SOLVER_STYLE, update_solver_panel
     from ..solvers import integrate
 

@@ -14,6 +14,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ..checks import check_batch, check_time_value
 from .explorer import Explorer, dropdown, float_slider, t_slider
 from ..paths import SIGMA_SCHEDULES, LinearPath, sigma_schedule
 
@@ -25,8 +26,10 @@ def start_noise(x_0: Tensor, schedule: str, scale: float) -> Tensor:
     x_0 + sigma(0) eps ~ N(0, (1 + sigma(0)^2) I) (a constant sigma > 0 blurs the start too).
 
     Raises:
-        ValueError: unknown schedule name or bad scale (see `fmlite.paths.sigma_schedule`).
+        ValueError: unknown schedule name or bad scale (see `fmlite.paths.sigma_schedule`), or x_0 not a tensor,
+            1-d, empty or holding NaN/inf (`fmlite.checks.check_batch`; integer x_0 is used as float32).
     """
+    x_0 = check_batch(x_0, "x_0", owner="start_noise")
     s0 = float(sigma_schedule(schedule, scale)(torch.zeros(1, dtype=torch.float64))[0])
     return x_0 * math.sqrt(1.0 + s0 ** 2)
 
@@ -85,6 +88,7 @@ def draw_noise_flow(fig: Figure, t: float, sigma: float, schedule: str, cache: F
         fig: empty Figure. t: time in [0, 1]. sigma: the scale (>= 0). schedule: "constant", "bridge", "sine".
         cache: a `FlowCache` holding the data, the starting noise and the trajectories.
     """
+    t = check_time_value(t)
     from ..exact import marginal_velocity
     from ..plotting import COLORS, field_arrows, frame_index, scatter, schedule_curve, setup_axes
 
@@ -128,6 +132,7 @@ def update_noise_flow(fig: Figure, t: float, sigma: float, schedule: str, cache:
     """In-place fast path of `draw_noise_flow` for a new t, scale or schedule: moves the points, trails and
     arrows (the arrows of each stored step are computed once and kept in the cache) and the sigma(t) curve,
     and retitles; the same picture as a fresh draw."""
+    t = check_time_value(t)
     from ..exact import marginal_velocity
     from ..plotting import field_arrow_arrays, frame_index, update_field_arrows, update_schedule_curve
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from ..checks import check_count, check_time_value
 from .explorer import Explorer, dropdown, t_slider
 
 __all__ = ["STEP_CHOICES", "euler_trajectories", "draw_straight_paths", "update_straight_paths", "straight_explorer"]
@@ -27,13 +28,17 @@ def euler_trajectories(velocities: dict, x_0, steps: int, target=None, within: d
 
     Returns:
         name -> dict(trajectory=(steps + 1, B, 2), straightness=float, energy=float or None).
+
+    Raises:
+        ValueError: steps not a whole number >= 1 (`fmlite.checks.check_count`), or bad x_0 (`integrate`).
     """
+    steps = check_count(steps, "steps")
     from ..metrics import straightness
     from ..solvers import integrate
 
     out, within = {}, {} if within is None else within
     for name, velocity in velocities.items():
-        tr = integrate(velocity, x_0, int(steps), "euler", return_trajectory=True).trajectory
+        tr = integrate(velocity, x_0, steps, "euler", return_trajectory=True).trajectory
         energy = None if target is None else _energy_distance(tr[-1], target, within)
         out[name] = dict(trajectory=tr, straightness=straightness(tr), energy=energy)
     return out
@@ -70,6 +75,8 @@ def draw_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0
         cache: optional dict, filled with `euler_trajectories` per number of steps and reused (and the target's
             within-cloud energy term): use one cache per (velocities, x_0, target).
     """
+    t = check_time_value(t)
+    steps = check_count(steps, "steps")
     from ..plotting import COLORS, solver_panel
 
     results = _results(velocities, x_0, int(steps), target, cache)
@@ -101,6 +108,8 @@ def _title(name: str, shown: float, r: dict) -> str:
 def update_straight_paths(fig: Figure, t: float, steps: int, velocities: dict, x_0, target=None, references=None,
                           cache: dict | None = None, lim: float = 3.0, n_paths: int = 30) -> None:
     """In-place fast path of `draw_straight_paths` for a new t or number of steps: moves the lines and points."""
+    t = check_time_value(t)
+    steps = check_count(steps, "steps")
     from ..plotting import update_solver_panel
     results = _results(velocities, x_0, int(steps), target, cache)
     for ax, (name, r) in zip(fig.axes, results.items()):

@@ -10,6 +10,7 @@ import textwrap
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
+from ..checks import check_time_value
 from .explorer import Explorer, t_slider
 from .trajectories import _time_step
 
@@ -26,6 +27,7 @@ def draw_image_flow(fig: Figure, t: float, trajectory, ncol: int | None = None) 
             `integrate(model, x_0, steps, return_trajectory=True).trajectory`.
         ncol: images per row (default: about square).
     """
+    t = check_time_value(t)
     from ..plotting import frame_index, image_grid, to_numpy
     tr = to_numpy(trajectory)
     if tr.ndim != 5:

@@ -16,6 +16,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ..checks import check_count, check_time_value
 from .explorer import Explorer, t_slider
 
 __all__ = ["model_log_density", "LogDensityMaps", "log_density_maps", "log_density_panel", "draw_log_densities",
@@ -32,14 +33,14 @@ def model_log_density(velocity: Callable[[Tensor, Tensor], Tensor], x: Tensor, t
 
     Args:
         velocity: callable (x (B, D), t (B,)) -> (B, D). x: points (B, D). t: a number in [0, 1].
-    Returns: (B,). Raises: ValueError for t outside [0, 1] (and whatever log_likelihood raises).
+    Returns: (B,).
+    Raises: ValueError for t not one number in [0, 1], steps not a whole number >= 1 (nothing is rounded),
+        and whatever log_likelihood raises (bad x, a velocity of the wrong shape, a diverged flow).
     Source: Chen et al. 2018, Theorem 1 (instantaneous change of variables).
     """
     from ..likelihood import log_likelihood, standard_normal_log_prob
 
-    t = float(t)
-    if not 0.0 <= t <= 1.0:
-        raise ValueError(f"t must lie in [0, 1], got {t}")
+    t, steps = check_time_value(t), check_count(steps, "steps")
     if t == 0.0:
         return standard_normal_log_prob(x)
 
@@ -65,8 +66,12 @@ class LogDensityMaps:
     lim: float
 
     def nearest(self, t: float) -> tuple[float, np.ndarray]:
-        """(the grid time closest to t, its map (n, n))."""
-        k = int(np.argmin(np.abs(self.times - float(t))))
+        """(the grid time closest to t, its map (n, n)).
+
+        Raises:
+            ValueError: t is not one number in [0, 1] (nothing is clipped: t = 7 is refused, not shown at 1).
+        """
+        k = int(np.argmin(np.abs(self.times - check_time_value(t))))
         return float(self.times[k]), self.maps[k]
 
 
@@ -75,10 +80,12 @@ def log_density_maps(velocity, times: Sequence[float], lim: float = 3.5, n: int 
     """`model_log_density` on an n x n grid for every t in `times` (the slow part, done once).
 
     Cost: about steps * sum(times) solver steps over n^2 points (2 backward passes each in 2-D).
-    Raises: ValueError for an empty `times` or n < 2.
+    Raises: ValueError for an empty `times`, n not a whole number >= 2, steps not a whole number >= 1, a time
+        outside [0, 1] (`model_log_density`).
     """
-    if len(times) == 0 or n < 2:
-        raise ValueError(f"need at least one time and n >= 2, got {len(times)} times and n = {n}")
+    n, steps = check_count(n, "n (grid points per side)", 2), check_count(steps, "steps")
+    if len(times) == 0:
+        raise ValueError("need at least one time in times, got none")
     pts = _grid(lim, n, dtype)
     maps = np.stack([model_log_density(velocity, pts, t, steps, method).detach().double().numpy().reshape(n, n)
                      for t in times])
@@ -106,6 +113,7 @@ def draw_log_densities(fig: Figure, t: float, maps: LogDensityMaps, exact_log_de
         exact_log_density: callable (x (B, 2) float64, t (B,)) -> (B,), e.g. lambda x, t: gmm.log_density(x, t, path).
         vmin: lowest log p shown in colour. diff: colour range +-diff of the difference panel.
     """
+    t = check_time_value(t)
     shown, model, exact, err = _maps_at(t, maps, exact_log_density, vmin)
     axes = fig.subplots(1, 3)
     art = log_density_panel(axes[0], model, maps.lim, vmin, title="model log $p_t$")
@@ -135,6 +143,7 @@ def _maps_at(t: float, maps: LogDensityMaps, exact_log_density, vmin: float):
 def update_log_densities(fig: Figure, t: float, maps: LogDensityMaps, exact_log_density, vmin: float = -10.0,
                          diff: float = 3.0) -> None:
     """In-place fast path of `draw_log_densities` for a new t: new image arrays and titles (same colour scales)."""
+    t = check_time_value(t)
     shown, model, exact, err = _maps_at(t, maps, exact_log_density, vmin)
     axes = fig.axes[:3]
     for ax, image in zip(axes, (model, exact, model - exact)):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from matplotlib.figure import Figure
 
+from ..checks import check_time_value
 from .explorer import Explorer, t_slider
 
 __all__ = ["draw_trajectory", "update_trajectory", "trajectory_explorer"]
@@ -29,6 +30,7 @@ def draw_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int =
         target: optional (N, 2) data cloud shown in light grey.
         trail: number of past steps drawn as lines (0 = none).
     """
+    t = check_time_value(t)
     from ..plotting import flow_snapshot, legend_below
     ax = fig.add_subplot(1, 1, 1)
     flow_snapshot(ax, trajectory, t, target=target, trail=trail, lim=lim, n_trails=n_trails)
@@ -40,6 +42,7 @@ def update_trajectory(fig: Figure, t: float, trajectory, target=None, trail: int
     """In-place fast path of `draw_trajectory` for a new t on a figure it drew: moves the points and the
     trail lines and retitles. Returns False (changing nothing) on a figure drawn with other trails.
     """
+    t = check_time_value(t)
     from ..plotting import frame_index, to_numpy
     tr = to_numpy(trajectory)
     k = frame_index(t, len(tr))
