@@ -96,7 +96,7 @@ def euler_sampler(velocity, x_0, steps):
     h = 1.0 / steps
     x, states = x_0, [x_0]
     for k in range(steps):
-        t = torch.full((x.shape[0],), k * h)  # the time at the START of step k
+        t = torch.full((x.shape[0],), k * h, dtype=x.dtype)  # the time at the START of step k, in x's dtype
         x = x + h * velocity(x, t)
         states.append(x)
     return torch.stack(states)
