@@ -477,12 +477,18 @@ _MINE = {"checks", "paths", "schedules", "exact", "solvers", "scores", "gaussian
          "metrics", "digit_metrics", "couplings", "datasets", "models", "reflow", "pretrained", "plotting", "widgets"}
 #: module (or name) -> why it is not in the tables above.
 SKIPPED = {
-    # other workers' modules (issue 20, part 3 is split): their own tests cover their input
-    "train": "train.py belongs to another worker", "batches": "another worker", "optim": "another worker",
-    "checkpoints": "another worker (file input)", "cli": "the command line is done by another worker",
-    "cli_train": "the command line is done by another worker", "site": "another worker", "solutions": "another worker",
-    "animate": "another worker", "doctor": "another worker", "recipes": "another worker",
-    "exercises": "fmlite/exercises belongs to another worker", "__main__": "the command line",
+    # modules whose input is files, data pools or the command line: each has its own table of bad input
+    "train": "tests/test_train.py and test_train_loop.py (bad data, NaN, counts, devices)",
+    "losses": "tests/test_train_losses.py (the loss protocol's errors) and test_train.py",
+    "batches": "tests/test_train_loop.py and test_train_losses.py (pools of floats and tokens)",
+    "optim": "tests/test_train_loop.py (devices, threads, learning-rate decay)",
+    "checkpoints": "tests/test_checkpoints.py (folders, missing keys, Ctrl-C while saving)",
+    "files": "tests/test_cli_outputs.py (a table of bad outputs for every command)",
+    "cli": "tests/test_cli_outputs.py and test_cli.py", "cli_train": "tests/test_cli_outputs.py and test_cli.py",
+    "site": "tests/test_cli_outputs.py and test_site.py", "solutions": "tests/test_cli_outputs.py and test_kit.py",
+    "animate": "tests/test_cli_outputs.py and test_kit.py", "doctor": "writes nothing, reads no user input",
+    "recipes": "seeded recipes of the shipped models, called by the command line (tests/test_cli.py)",
+    "exercises": "checkers: tests/exercises (wrong answers each must reject)", "__main__": "the command line",
     "fmlite": "re-exports of checkpoints and pretrained", "__version__": "a string",
     # constants, registries and result records: nothing to call
     **{n: "a constant or registry" for n in ("SIGMA_MAX", "SIGMA_SCHEDULES", "METHODS", "QUANTITIES", "DIVERGENCES",
@@ -518,9 +524,9 @@ SKIPPED = {
     "SinusoidalTimeEmbedding": "sizes through check_count (tests/test_models.py)", "MLP": "its own test, COUNTS",
     "ConvNet": "as MLP: network_input and shapes (tests/test_models.py)",
     "guided_velocity": "ROWS (w); labels refused in tests/test_images.py",
-    "load_pretrained": "a name and a file (checkpoints: another worker)", "sample_images": "COUNTS",
-    "data_dir": "takes no input", "train_images": "recipes: another worker", "train_digits": "recipes: another worker",
-    "train_flow": "recipes: another worker",
+    "load_pretrained": "a name and a file (tests/test_checkpoints.py)", "sample_images": "COUNTS",
+    "data_dir": "takes no input", "train_images": "a seeded recipe (tests/test_cli.py)", "train_digits": "a seeded recipe (tests/test_cli.py)",
+    "train_flow": "a seeded recipe (tests/test_cli.py)",
     # plotting and widgets: display helpers take tensors or numpy arrays by design (to_numpy); their times and
     # counts are in TIMED and COUNTS
     **{n: "TIMED / COUNTS" for n in TIMED}, **{n: "TIMED / COUNTS" for n in ("trajectories", "conditional_paths")},
