@@ -1,6 +1,6 @@
 """Benchmark: flow matching on the 8x8 digits (notebook 07).
 
-Prints the training time and the digit scores (`fmlite.metrics.digit_scores`) of
+Prints the training time and the digit scores (`fmlite.digit_metrics.digit_scores`) of
   - the shipped checkpoint (`load_pretrained("digits")`; its training time is the
     one stored in the checkpoint, or measured again with --retrain),
   - the short run trained in notebook 07 (`train_digits(**SHORT_RUN)`, timed here),
@@ -15,8 +15,9 @@ import time
 
 import torch
 
-from fmlite.metrics import digit_scores, real_digit_scores
-from fmlite.pretrained import DIGITS_RECIPE, SHORT_RUN, load_pretrained, sample_images, train_digits
+from fmlite.digit_metrics import digit_scores, real_digit_scores
+from fmlite.pretrained import load_pretrained, sample_images
+from fmlite.tools.recipes import DIGITS_RECIPE, SHORT_RUN, train_digits
 
 
 def main():

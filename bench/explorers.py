@@ -29,7 +29,6 @@ def setups():
     """name -> (build() -> Explorer, {control: [values]})."""
     from fmlite import widgets as W
     from fmlite.datasets import sample_2d, text_points
-    from fmlite.exact import GaussianMixture  # noqa: F401 - re-export check
     from fmlite.gaussian_mixture import example_mixture
     from fmlite.models import MLP
     from fmlite.paths import LinearPath

@@ -23,7 +23,7 @@ from fmlite.likelihood import log_likelihood
 from fmlite.metrics import energy_distance
 from fmlite.models import MLP
 from fmlite.paths import LinearPath
-from fmlite.scores import sample_sde
+from fmlite.solvers import sample_sde
 from fmlite.train import train
 
 

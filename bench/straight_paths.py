@@ -1,6 +1,6 @@
 """Benchmark: few-step sampling of straight flows (independent, mini-batch OT, reflow of each) on 2-D data.
 
-For moons and eight_gaussians, trains with `fmlite.recipes.train_straight` (STRAIGHT_RECIPE, MLP 64 x 3):
+For moons and eight_gaussians, trains with `fmlite.tools.recipes.train_straight` (STRAIGHT_RECIPE, MLP 64 x 3):
 the independent model, the mini-batch OT model, and the reflow of each (pairs (x_0, ODE(x_0)) by RK4, a
 fresh MLP trained on them), then prints the energy distance of `--samples` Euler samples to fresh data at
 NFE = 1, 2, 4, 8, 32, 100, with the training wall time, as the median over the seeds, next to the
@@ -25,7 +25,7 @@ import torch
 
 from fmlite.datasets import sample_2d
 from fmlite.metrics import energy_distance
-from fmlite.recipes import train_straight
+from fmlite.tools.recipes import train_straight
 from fmlite.solvers import integrate
 
 NFES = (1, 2, 4, 8, 32, 100)

@@ -1,13 +1,14 @@
 """fmlite: flow matching for 2-D point clouds and small images, small enough to read.
 
-Modules (one concept each). The maths: checks, schedules (sigma(t)), paths, couplings, datasets,
-models, train, solvers, exact (with gaussian_mixture), metrics (digit_metrics for the digits),
-checkpoints; beside the solvers: likelihood (change of variables, divergences), scores (velocity,
-score and x0_hat conversions, the SDE sampler), reflow, gaussian_ot (the Gaussian-to-Gaussian
-closed form). Around it: recipes (training runs), pretrained (shipped models, sampling), cli
-(`python -m fmlite`: train, site, doctor, animate, solutions), site, doctor, animate, solutions,
-plotting, widgets (one module per notebook), exercises (one module per notebook).
-Time runs from noise (t = 0) to data (t = 1).
+Modules (one concept each). The maths and its core, the top-level modules: checks, schedules
+(sigma(t), public in paths), paths, couplings, datasets, models, losses (public in train), train,
+optim, batches, files, checkpoints, solvers (ODE and SDE samplers), exact, gaussian_mixture,
+gaussian_ot, metrics, digit_metrics, likelihood, scores (velocity <-> score <-> x0_hat), reflow,
+pretrained (shipped models: `load_pretrained`, `sample_images`). Teaching sub-packages: plotting,
+widgets and exercises (one module per notebook). Tooling sub-package: `fmlite.tools` (cli, recipes,
+site, doctor, animate, solutions; `python -m fmlite`). Imports go one way: tooling -> teaching ->
+maths; the maths imports neither (tests/test_structure.py). README's module table names each
+public name's one home. Time runs from noise (t = 0) to data (t = 1).
 
 The names below are imported on first use (module `__getattr__`, PEP 562), so that
 `import fmlite.paths` loads neither scipy nor the networks.

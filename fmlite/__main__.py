@@ -1,7 +1,7 @@
-"""`python -m fmlite ...`: the command line of `fmlite.cli` (also installed as the `fmlite` console script)."""
+"""`python -m fmlite ...`: the command line of `fmlite.tools.cli` (also installed as the `fmlite` console script)."""
 import sys
 
-from .cli import build_parser, main
+from .tools.cli import build_parser, main
 
 __all__ = ["main", "build_parser"]
 

@@ -9,6 +9,8 @@
 
 Both return a re-paired (x_0, x_1) of the same shapes; the OT coupling permutes
 x_1, so no point is duplicated or dropped.
+
+Taught in notebook 06 (`notebooks/06_straight_paths.ipynb`).
 """
 from __future__ import annotations
 

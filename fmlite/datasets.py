@@ -5,6 +5,9 @@ range, roughly [-2, 2]^2 (the bulk of N(0, I) noise), so every set fits the same
 Toy data comes from scikit-learn (`make_moons`, `make_circles`, `make_blobs`,
 `make_swiss_roll`) where it has one; the digits are scikit-learn's copy of the UCI
 handwritten digits (1,797 images, shipped with scikit-learn, no download).
+
+Taught in notebook 00 (`notebooks/00_start_here.ipynb`: the 2-D clouds, the FLOW word) and notebook 07
+(`notebooks/07_images.ipynb`: the digits).
 """
 from __future__ import annotations
 

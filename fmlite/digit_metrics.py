@@ -7,6 +7,8 @@ regression (Nystroem RBF features, Williams & Seeger 2001, then scikit-learn's
 LogisticRegression). Far from every training digit its RBF features vanish and its
 probabilities fall back towards the class frequencies, so noise scores low (a plain
 linear classifier is confidently wrong on noise).
+
+Taught in notebook 07 (`notebooks/07_images.ipynb`).
 """
 from __future__ import annotations
 

@@ -40,6 +40,9 @@ rule: the field of no points is no points); data needs at least one point; path=
 float64 are refused with a message saying so. sigma(t) may be at most
 `fmlite.checks.SIGMA_MAX` (1e6): there s_t^2 <= 1e12 + 1 and float64 keeps every
 distance and log density finite.
+
+Taught in notebook 02 (`notebooks/02_vector_fields.ipynb`); the naive field in notebook 05
+(`notebooks/05_noise_and_sigma.ipynb`). Gaussian-mixture data: `fmlite.gaussian_mixture`.
 """
 from __future__ import annotations
 
@@ -51,7 +54,7 @@ from torch import Tensor
 from .checks import check_batch, check_no_overflow, check_path, check_time
 from .paths import Path
 
-__all__ = ["marginal_velocity", "naive_marginal_velocity", "log_density", "posterior_weights", "GaussianMixture"]
+__all__ = ["marginal_velocity", "naive_marginal_velocity", "log_density", "posterior_weights"]
 
 
 #: Largest number of float64 entries in a (rows, N, D) temporary; bigger batches are split
@@ -240,8 +243,3 @@ def log_density(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
     n = d2.shape[1]
     logp = torch.logsumexp(-d2 / (2 * s2[:, None]), dim=1) - math.log(n) - 0.5 * dim * torch.log(2 * math.pi * s2)
     return logp.to(x.dtype)
-
-
-# The same ground truth for Gaussian-mixture data (log p_t, score, x0_hat, x1_hat, u_t in closed form)
-# lives in its own module; it is re-exported here so every exact field is found in one place.
-from .gaussian_mixture import GaussianMixture  # noqa: E402

@@ -24,6 +24,8 @@ As covariances shrink to 0 the fields tend to those of `fmlite.exact` for the da
 Sources: Lipman et al. 2023, eq. (8) (marginal velocity); Albergo, Boffi & Vanden-Eijnden 2023,
 "Stochastic Interpolants", sec. 2-3 (velocity and score of Gaussian interpolants); Bishop 2006,
 "Pattern Recognition and Machine Learning", sec. 2.3 (Gaussian conditioning).
+
+Taught in notebook 08 (`notebooks/08_likelihoods_and_diffusion.ipynb`); notebook 06 uses it too.
 """
 from __future__ import annotations
 

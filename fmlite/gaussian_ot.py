@@ -22,6 +22,8 @@ Sigma = Q diag(lam) Q^T (lam_i > 0). Two ways to pair x_0 with x_1:
 Sources: Liu et al. 2022 ("Flow Straight and Fast"), sec. 3 (rectified flow, straightness); Tong et al.
 2024, sec. 3 (OT-CFM); Peyre & Cuturi 2019, "Computational Optimal Transport", Remark 2.31 (the OT map
 between Gaussians). `fmlite.gaussian_mixture.GaussianMixture` with one component is the oracle in the tests.
+
+Taught in notebook 06 (`notebooks/06_straight_paths.ipynb`).
 """
 from __future__ import annotations
 

@@ -24,6 +24,8 @@ autograd inside each velocity evaluation gives the divergence:
 Sources: Chen, Rubanova, Bettencourt & Duvenaud 2018, "Neural Ordinary Differential Equations",
 Theorem 1 (instantaneous change of variables); Grathwohl et al. 2019, "FFJORD", sec. 3
 (Hutchinson's estimator, one noise draw per solve); Hutchinson 1989; Lipman et al. 2023, sec. 6.
+
+Taught in notebook 08 (`notebooks/08_likelihoods_and_diffusion.ipynb`).
 """
 from __future__ import annotations
 

@@ -14,6 +14,8 @@ u_t = u_t(x_t | z), z = (x_0, x_1, eps), has the same gradient as regressing on 
 field u_t(x) = E[u_t | x_t = x], so the
 minimiser is the marginal velocity (Lipman et al. 2023, Theorem 2; Liu et al. 2022;
 Albergo & Vanden-Eijnden 2023). |.|^2 sums over all data dimensions, the batch is averaged.
+
+Taught in notebook 03 (`notebooks/03_training.ipynb`); its public home is `fmlite.train`.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from .checks import check_count, model_dtype, network_input
 from .couplings import COUPLINGS
 from .paths import Path
 
-__all__ = ["Loss", "Batch", "FlowMatchingLoss", "flow_matching_loss", "sample_time", "resolve_coupling"]
+__all__ = ["Loss", "FlowMatchingLoss", "flow_matching_loss", "sample_time", "resolve_coupling"]
 
 
 @runtime_checkable

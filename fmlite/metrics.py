@@ -9,6 +9,10 @@
 - `straightness`: S = integral_0^1 E|(x_1 - x_0) - dx_t/dt|^2 dt of a trajectory
   (Liu et al. 2022, "Flow Straight and Fast", eq. (5)); 0 for straight lines at
   constant speed, where one Euler step is exact.
+
+The digit scores of notebook 07 are in their own module, `fmlite.digit_metrics`.
+Taught in notebook 04 (`notebooks/04_sampling.ipynb`: energy distance) and notebook 06
+(`notebooks/06_straight_paths.ipynb`: straightness).
 """
 from __future__ import annotations
 
@@ -17,12 +21,7 @@ from torch import Tensor
 
 from .checks import check_batch, check_count, check_no_overflow
 
-# The digit scores of notebook 07 live in `fmlite.digit_metrics`; re-exported so old imports keep working.
-from .digit_metrics import (DIGIT_CLASSIFIER, DigitScores, digit_classifier, digit_probabilities,  # noqa: F401
-                            digit_scores, nearest_neighbour_distance, real_digit_scores)
-
-__all__ = ["energy_distance", "sliced_wasserstein", "straightness", "digit_classifier", "digit_probabilities",
-           "nearest_neighbour_distance", "digit_scores", "real_digit_scores", "DigitScores"]
+__all__ = ["energy_distance", "sliced_wasserstein", "straightness"]
 
 
 def _as_clouds(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:

@@ -13,6 +13,9 @@ was built with in `.config`, which checkpoints store and compare.
 Inputs: floating x of any precision (e.g. float64 from `torch.from_numpy`, float16) is
 converted to the network's dtype (float32 unless you call `.double()`), and the output
 has the network's dtype; integer or bool x is refused (convert with x.float()).
+
+Taught in notebook 03 (`notebooks/03_training.ipynb`: the MLP) and notebook 07 (`notebooks/07_images.ipynb`:
+the conv net, guidance).
 """
 from __future__ import annotations
 

@@ -16,6 +16,9 @@ Interpolants", and Albergo, Boffi & Vanden-Eijnden 2023, "Stochastic
 Interpolants", eq. (2.1) (sigma = their gamma); Tong et al. 2024, "Improving and
 generalizing flow-based generative models with minibatch optimal transport",
 Table 1 (constant sigma and the Brownian bridge sigma).
+
+Taught in notebook 01 (`notebooks/01_interpolation_paths.ipynb`); sigma schedules and the cosine path in
+notebook 05 (`notebooks/05_noise_and_sigma.ipynb`).
 """
 from __future__ import annotations
 
@@ -31,7 +34,6 @@ from .schedules import (SIGMA_SCHEDULES, BridgeSigma, ConstantSigma, Schedule, S
                         as_schedule, sigma_schedule)
 
 __all__ = [
-    "check_time", "broadcast_time",
     "Schedule", "ConstantSigma", "BridgeSigma", "SineSigma", "Sigma", "SIGMA_SCHEDULES", "sigma_schedule",
     "PathSample", "Path", "LinearPath", "CosinePath",
 ]

@@ -8,8 +8,11 @@ Samples solve dx/dt = v(x, t) from Gaussian noise at t = 0 to images at t = 1
 (Lipman et al. 2023, sec. 6), with classifier-free guidance for labels
 (`fmlite.models.guided_velocity`; Ho & Salimans 2022). Checkpoints live in the
 repository's `data/` folder; `python -m fmlite train digits` rebuilds the shipped one
-(see data/README.md for the exact command, time and quality). The training recipes live
-in `fmlite.recipes` (re-exported here so old imports keep working).
+(see data/README.md for the exact command, time and quality; the training recipes are tooling,
+`fmlite.tools.recipes`). This module imports only the core (checkpoints, models, solvers), so a
+notebook or the tooling can load a model without the tooling loading with it.
+
+Taught in notebook 07 (`notebooks/07_images.ipynb`); notebooks 00, 04 and 06 load their models here too.
 """
 from __future__ import annotations
 
@@ -21,13 +24,10 @@ from torch import Tensor, nn
 from .checkpoints import load_checkpoint
 from .checks import check_count
 from .models import guided_velocity
-from .recipes import DIGITS_RECIPE, FLOW_RECIPE, SHORT_RUN, train_digits, train_flow, train_images
-from .solvers import METHODS, integrate
 from .optim import resolve_device
+from .solvers import METHODS, integrate
 
-__all__ = ["load_pretrained", "sample_images", "data_dir", "PRETRAINED",
-           # re-exported from fmlite.recipes
-           "train_images", "train_digits", "train_flow", "DIGITS_RECIPE", "FLOW_RECIPE", "SHORT_RUN"]
+__all__ = ["load_pretrained", "sample_images", "data_dir", "PRETRAINED"]
 
 #: Shipped models: name -> file in the data folder.
 PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt",

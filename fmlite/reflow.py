@@ -9,6 +9,8 @@ Alg. 1, "reflow"; straightness falls with every reflow, their Theorem 3.7).
     x_0, x_1 = reflow_pairs(model, torch.randn(20000, 2), steps=50, method="rk4")
     pairs = PairedData(x_0, x_1)
     history = train(MLP(), LinearPath(), pairs, steps=3000, coupling=pairs.coupling)
+
+Taught in notebook 06 (`notebooks/06_straight_paths.ipynb`).
 """
 from __future__ import annotations
 

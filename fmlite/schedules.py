@@ -9,6 +9,8 @@ sigma(t) sigma'(t) = (1/2) d sigma^2 / dt, which stays finite where sigma' does 
 Sources: Tong et al. 2024, "Improving and generalizing flow-based generative models with
 minibatch optimal transport", Table 1 (constant sigma, Brownian bridge); Albergo, Boffi &
 Vanden-Eijnden 2023, "Stochastic Interpolants", eq. (2.1) (sigma = their gamma).
+
+Taught in notebook 05 (`notebooks/05_noise_and_sigma.ipynb`); their public home is `fmlite.paths`.
 """
 from __future__ import annotations
 

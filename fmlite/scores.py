@@ -1,4 +1,5 @@
-"""Velocity <-> score <-> x0_hat <-> x1_hat for affine Gaussian paths, and an SDE sampler using them.
+"""Velocity <-> score <-> x0_hat <-> x1_hat for affine Gaussian paths (the SDE sampler that uses them:
+`fmlite.solvers.sample_sde`).
 
 Setting: x_t = alpha_t x_1 + beta_t x_0 + sigma_t eps with x_0, eps ~ N(0, I) independent of x_1
 (independent pairing). Put z = beta_t x_0 + sigma_t eps ~ N(0, s^2 I), s^2 = beta_t^2 + sigma_t^2,
@@ -24,23 +25,21 @@ Sources: Efron 2011, "Tweedie's formula and selection bias"; Song et al. 2021, "
 Generative Modeling through SDEs", eq. (6) and (13); Albergo, Boffi & Vanden-Eijnden 2023,
 "Stochastic Interpolants", sec. 2.2-2.3 (velocity/score relation, SDEs with any diffusion g);
 Lipman et al. 2023, sec. 4.1 (affine Gaussian paths).
+
+Taught in notebook 08 (`notebooks/08_likelihoods_and_diffusion.ipynb`).
 """
 from __future__ import annotations
 
-import math
-import numbers
-from typing import Callable, Union
+from typing import Callable
 
 import torch
 from torch import Tensor
 
-from .checks import (broadcast_time, call_velocity, check_batch, check_count, check_finite, check_path,
-                     check_returned, check_time, float_dtype)
-from .paths import LinearPath, Path
-from .solvers import Solution
+from .checks import broadcast_time, call_velocity, check_batch, check_path, check_time, float_dtype
+from .paths import Path
 
 __all__ = ["path_coefficients", "convert", "velocity_to_score", "score_to_velocity", "score_to_x0_hat",
-           "x0_hat_to_score", "velocity_to_x1_hat", "score_from_velocity", "sample_sde", "QUANTITIES"]
+           "x0_hat_to_score", "velocity_to_x1_hat", "score_from_velocity", "QUANTITIES"]
 
 QUANTITIES = ("velocity", "score", "x0_hat", "x1_hat")
 #: |denominator| at or below this is treated as singular (coefficients are of order 1 in float64).
@@ -172,87 +171,3 @@ def score_from_velocity(velocity: Callable[[Tensor, Tensor], Tensor], path: Path
         return velocity_to_score(call_velocity(velocity, x, check_time(t, x.shape[0], like=x)), x, t, path)
     return score
 
-
-# ----------------------------------------------------------------------------- SDE sampling
-def sample_sde(velocity: Callable[[Tensor, Tensor], Tensor], x_0: Tensor, steps: int,
-               g: Union[float, Callable[[Tensor], Tensor]] = 0.5, *, path: Path | None = None,
-               score: Callable[[Tensor, Tensor], Tensor] | None = None, generator: torch.Generator | None = None,
-               return_trajectory: bool = False) -> Solution:
-    """Euler-Maruyama for dx = [v(x, t) + g(t)^2 / 2 * score(x, t)] dt + g(t) dW from t = 0 to 1.
-
-    For any g(t) >= 0 this SDE, started from p_0, has the marginals p_t of the ODE dx = v dt
-    (the Fokker-Planck equation gets +g^2/2 (lap p - div(p grad log p)) = 0); g = 0 is the ODE
-    with Euler steps. With the score taken from the velocity (straight path: (t v - x) / (1 - t)),
-    the default g(t) = g0 sqrt(1 - t) keeps g^2 * score = g0^2 (t v - x) finite as t -> 1. Steps are
-    taken at t_k = k / steps, k < steps, so t = 1 itself is never evaluated.
-
-    Args:
-        velocity: callable (x (B, *D), t (B,)) -> (B, *D), noise (t = 0) -> data (t = 1).
-        x_0: samples of p_0 (standard normal), (B, *D).
-        steps: number of steps >= 1 (one velocity evaluation each).
-        g: g0 >= 0 (meaning g(t) = g0 sqrt(1 - t)) or a callable t (B,) -> g(t) (B,) >= 0.
-        path: the path the velocity was trained on, for the score conversion (default LinearPath()).
-        score: a callable (x, t) -> score to use instead of the one implied by the velocity.
-        generator: torch.Generator for the Brownian increments (reproducible samples).
-        return_trajectory: keep every state, (steps + 1, B, *D).
-
-    Returns:
-        `fmlite.solvers.Solution(x, trajectory, times, nfe)` with x the samples at t = 1.
-
-    Raises:
-        ValueError: steps not a whole number >= 1 (`fmlite.checks.check_count`), g0 negative or not a
-            finite number, g(t) negative, not finite or of another shape than (B,) (or a single number),
-            x_0 not a tensor, 1-d, an empty batch or NaN/inf (`fmlite.checks.check_batch`), a velocity
-            or score of the wrong shape or that fails to broadcast t (`fmlite.checks.call_velocity`),
-            or samples that became NaN or inf (sampling diverged: the message says so).
-        TypeError: velocity or score is not callable, or path is not a `fmlite.paths.Path`.
-
-    Sources: Song et al. 2021, eq. (6) and (13) and sec. 4.1 (Euler-Maruyama); Albergo, Boffi &
-    Vanden-Eijnden 2023, Theorem 2.21 (forward SDE of an interpolant with any diffusion).
-    """
-    steps = check_count(steps, "steps")
-    if not callable(velocity):
-        raise TypeError(f"sample_sde: velocity must be a callable (x, t) -> v such as a model, got "
-                        f"{type(velocity).__name__}")
-    if score is not None and not callable(score):
-        raise TypeError(f"sample_sde: score must be None or a callable (x, t) -> score, got {type(score).__name__}")
-    x_0 = check_batch(x_0, "x_0", owner="sample_sde")
-    if not callable(g):
-        if isinstance(g, bool) or not isinstance(g, numbers.Real) or not (math.isfinite(g) and g >= 0):
-            raise ValueError(f"g0 must be a finite number >= 0 (or a callable t -> g(t)), got {g!r}")
-        g0 = float(g)
-        g_fn = lambda t: g0 * torch.sqrt(1 - t)  # noqa: E731
-    else:
-        g_fn = g
-    path = path if path is not None else LinearPath()
-    check_path(path, "sample_sde")
-    times = torch.linspace(0.0, 1.0, steps + 1, dtype=torch.float64)
-    h = 1.0 / steps
-    batch = x_0.shape[0]
-    with torch.no_grad():
-        x = x_0
-        trajectory = [x] if return_trajectory else None
-        for k in range(steps):
-            t = torch.full((batch,), float(times[k]), dtype=x.dtype, device=x.device)
-            v = call_velocity(velocity, x, t)
-            check_finite(v, f"velocity(x, t) at t = {float(times[k]):.4g}", "did sampling diverge? check the model, "
-                         "lower g, or use more steps")
-            gt = check_returned(g_fn(t), (batch,), f"g(t) called on t of shape ({batch},)",
-                                "one value per time, or a single number", scalar=True)
-            gt = gt.to(dtype=x.dtype, device=x.device).expand(batch)
-            if (gt < 0).any() or not torch.isfinite(gt).all():
-                raise ValueError(f"g(t) must be finite and >= 0, got {gt.min().item():.4g} at t = {float(times[k]):.4g}")
-            drift = v
-            if (gt > 0).any():
-                if score is not None:
-                    s = call_velocity(score, x, t, "score(x, t)")
-                else:
-                    s = velocity_to_score(v, x, t, path)
-                drift = v + 0.5 * broadcast_time(gt ** 2, x) * s
-            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-            x = x + h * drift + math.sqrt(h) * broadcast_time(gt, x) * noise
-            if return_trajectory:
-                trajectory.append(x)
-    check_finite(x, "sample_sde's samples", "the velocity (or score) produced NaN or inf along the way: did "
-                 "sampling diverge? check the model, lower g, or use more steps")
-    return Solution(x=x, trajectory=torch.stack(trajectory) if return_trajectory else None, times=times, nfe=steps)

@@ -3,8 +3,11 @@
 Each step takes the next batch of data (`fmlite.batches.BatchPool`), drops labels for classifier-free
 guidance, calls the loss (`fmlite.losses.Loss`: it draws the source, times and noise it needs) and takes
 one optimiser step; around it: a progress bar, seeds, the device, an EMA copy, a NaN check, an
-evaluation callback and a clean stop on Ctrl-C. The flow matching loss and its maths live in
-`fmlite.losses` (re-exported here).
+evaluation callback and a clean stop on Ctrl-C. The flow matching loss is defined in `fmlite.losses`;
+its public home is this module (`from fmlite.train import flow_matching_loss, train`), as notebooks
+03, 05 and 07 import it. The optimiser, its learning-rate factors and the device live in `fmlite.optim`.
+
+Taught in notebook 03 (`notebooks/03_training.ipynb`).
 """
 from __future__ import annotations
 
@@ -19,14 +22,13 @@ from torch import Tensor, nn
 
 from .batches import Batch, BatchPool
 from .checks import check_count
-from .losses import FlowMatchingLoss, Loss, flow_matching_loss, sample_time  # noqa: F401 - re-exported
-from .optim import LR_SCHEDULES, auto_threads, cpu_threads, make_optimizer, resolve_device  # noqa: F401 - re-exported
+from .losses import FlowMatchingLoss, Loss, flow_matching_loss, sample_time  # noqa: F401 - public home (module docstring)
+from .optim import LR_SCHEDULES, cpu_threads, make_optimizer, resolve_device
 from .paths import Path
 
-__all__ = ["flow_matching_loss", "sample_time", "drop_labels", "resolve_device", "train", "History",
-           "TrainingDiverged", "auto_threads", "make_optimizer", "FlowMatchingLoss", "Loss", "Batch"]
-# re-exported: flow_matching_loss, sample_time, FlowMatchingLoss, Loss (fmlite.losses); Batch (fmlite.batches);
-# resolve_device, auto_threads, make_optimizer (fmlite.optim)
+__all__ = ["flow_matching_loss", "sample_time", "FlowMatchingLoss", "Loss", "drop_labels", "train", "History",
+           "TrainingDiverged"]
+# defined in fmlite.losses, public here: flow_matching_loss, sample_time, FlowMatchingLoss, Loss
 
 
 def drop_labels(y: Tensor, p: float, null_label: int) -> Tensor:

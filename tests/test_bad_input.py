@@ -40,9 +40,9 @@ from fmlite.models import MLP, ConvNet, guided_velocity
 from fmlite.paths import CosinePath, LinearPath, Sigma
 from fmlite.pretrained import sample_images
 from fmlite.reflow import PairedData, reflow_pairs
-from fmlite.scores import (convert, path_coefficients, sample_sde, score_from_velocity, score_to_velocity,
-                           score_to_x0_hat, velocity_to_score, velocity_to_x1_hat, x0_hat_to_score)
-from fmlite.solvers import integrate
+from fmlite.scores import (convert, path_coefficients, score_from_velocity, score_to_velocity, score_to_x0_hat,
+                           velocity_to_score, velocity_to_x1_hat, x0_hat_to_score)
+from fmlite.solvers import integrate, sample_sde
 
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
@@ -488,13 +488,14 @@ SKIPPED = {
     "site": "tests/test_cli_outputs.py and test_site.py", "solutions": "tests/test_cli_outputs.py and test_kit.py",
     "animate": "tests/test_cli_outputs.py and test_kit.py", "doctor": "writes nothing, reads no user input",
     "recipes": "seeded recipes of the shipped models, called by the command line (tests/test_cli.py)",
+    "tools": "the tooling sub-package (cli, recipes, site, doctor, animate, solutions): tests/test_cli.py, test_kit.py",
     "exercises": "checkers: tests/exercises (wrong answers each must reject)", "__main__": "the command line",
     "fmlite": "re-exports of checkpoints and pretrained", "__version__": "a string",
     # constants, registries and result records: nothing to call
     **{n: "a constant or registry" for n in ("SIGMA_MAX", "SIGMA_SCHEDULES", "METHODS", "QUANTITIES", "DIVERGENCES",
                                              "PROBES", "COUPLINGS", "DATASETS_2D", "MODELS", "DIGIT_CLASSIFIER",
                                              "PRETRAINED", "DIGITS_RECIPE", "FLOW_RECIPE", "SHORT_RUN", "COLORS",
-                                             "SOLVER_STYLE", "SIGMA_SCHEDULE_NAMES", "STEP_CHOICES")},
+                                             "SOLVER_STYLE", "STEP_CHOICES")},
     **{n: "a result record (dataclass) built by the functions above" for n in
        ("PathSample", "Solution", "Likelihood", "DigitScores", "FlowCache")},
     # the checks themselves: tested in tests/test_paths.py, test_solvers.py and by every row above
@@ -504,8 +505,7 @@ SKIPPED = {
         "check_time_value", "float_dtype", "check_no_overflow")},
     # classes and factories whose arguments are scales, names or schedules (tests/test_paths.py refuses them)
     **{n: "takes a scale or a name, refused in tests/test_paths.py" for n in
-       ("Schedule", "ConstantSigma", "BridgeSigma", "SineSigma", "as_schedule", "sigma_schedule", "Path",
-        "sigma_schedule_by_name")},
+       ("Schedule", "ConstantSigma", "BridgeSigma", "SineSigma", "as_schedule", "sigma_schedule", "Path")},
     "Sigma": "rows: cuts the gradient, wrong shapes", "LinearPath": "FIELDS Path.sample",
     "CosinePath": "FIELDS Path.interpolate",
     "marginal_velocity": "FIELDS", "naive_marginal_velocity": "FIELDS", "log_density": "FIELDS",

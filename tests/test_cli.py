@@ -1,4 +1,4 @@
-"""The command line (fmlite.cli): every value given is honoured or refused before training starts; .npz input
+"""The command line (fmlite.tools.cli): every value given is honoured or refused before training starts; .npz input
 is checked array by array; the recorded loss is the mean of the losses that exist."""
 import os
 
@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import fmlite
-from fmlite import recipes
-from fmlite.cli import main
+from fmlite.tools import recipes
+from fmlite.tools.cli import main
 from fmlite.models import MLP
 from fmlite.pretrained import load_pretrained
-from fmlite.recipes import FLOW_RECIPE, check_images, train_images
+from fmlite.tools.recipes import FLOW_RECIPE, check_images, train_images
 from fmlite.train import History
 
 FAST = ["--device", "cpu", "--no-progress"]
@@ -226,7 +226,7 @@ def test_a_diverged_run_says_so_on_one_line_exits_1_and_keeps_the_output(finishe
 
 def test_ctrl_c_while_scoring_a_finished_digits_model_keeps_the_model_beside_the_output(tmp_path, monkeypatch,
                                                                                       capsys):
-    from fmlite import cli_train
+    from fmlite.tools import cli_train
     from fmlite.models import ConvNet
     monkeypatch.setattr(recipes, "train_images", lambda *a, **k: (ConvNet(width=16, blocks=1, num_classes=10).eval(),
                                                                  History(loss=[1.0] * 4, steps=4)))

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 import fmlite
-from fmlite import recipes
-from fmlite.cli import main
+from fmlite.tools import recipes
+from fmlite.tools.cli import main
 from fmlite.models import MLP
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,8 +105,8 @@ def tmp(tmp_path, monkeypatch):
 
     def no_work(*args, **kwargs):
         raise AssertionError("work started before the output was checked")
-    for target in ("fmlite.recipes.train_flow", "fmlite.recipes.train_images", "fmlite.animate.flow_frames",
-                   "fmlite.site.strip_widgets", "fmlite.site._install_mathjax", "fmlite.solutions.solve_notebook"):
+    for target in ("fmlite.tools.recipes.train_flow", "fmlite.tools.recipes.train_images", "fmlite.tools.animate.flow_frames",
+                   "fmlite.tools.site.strip_widgets", "fmlite.tools.site._install_mathjax", "fmlite.tools.solutions.solve_notebook"):
         monkeypatch.setattr(target, no_work)
     return tmp_path
 
@@ -142,9 +142,9 @@ def test_every_writer_of_the_package_goes_through_fmlite_files():
     import ast
     allowed = {
         "fmlite/checkpoints.py": {"torch.save"},  # into replace_atomically's temporary file
-        "fmlite/animate.py": {"frames[0].save"},  # into replace_atomically's temporary file
-        "fmlite/site.py": {"shutil.copytree"},  # into a temporary folder renamed into place (_install_mathjax)
-        "fmlite/doctor.py": {"fig.savefig"},  # into a BytesIO
+        "fmlite/tools/animate.py": {"frames[0].save"},  # into replace_atomically's temporary file
+        "fmlite/tools/site.py": {"shutil.copytree"},  # into a temporary folder renamed into place (_install_mathjax)
+        "fmlite/tools/doctor.py": {"fig.savefig"},  # into a BytesIO
         "fmlite/widgets/render.py": {"image.save"},  # into a BytesIO
     }
     methods = ("save", "savefig", "savez", "savez_compressed", "write_text", "write_bytes")  # x.save(...), ...

@@ -14,8 +14,7 @@ from fmlite.datasets import sample_2d
 from fmlite.exact import marginal_velocity
 from fmlite.paths import SIGMA_SCHEDULES, BridgeSigma, ConstantSigma, LinearPath, SineSigma, sigma_schedule
 from fmlite.plotting import conditional_paths, field_panel, interpolant_panel, velocity_arrows
-from fmlite.widgets import (SIGMA_SCHEDULE_NAMES, draw_interpolation, draw_vector_field, interpolation_explorer,
-                            sigma_schedule_by_name, vector_field_explorer)
+from fmlite.widgets import draw_interpolation, draw_vector_field, interpolation_explorer, vector_field_explorer
 
 
 
@@ -48,17 +47,16 @@ def small_data():
 # ----------------------------------------------------------------------------- notebook 01
 def test_sigma_schedule_registry_builds_the_path_schedules():
     t = torch.linspace(0.05, 0.95, 7)
-    assert set(SIGMA_SCHEDULE_NAMES) == set(SIGMA_SCHEDULES) == {"constant", "bridge", "sine"}
+    assert set(SIGMA_SCHEDULES) == {"constant", "bridge", "sine"}
     for name, want in (("constant", ConstantSigma(0.4)), ("bridge", BridgeSigma(0.4)), ("sine", SineSigma(0.4))):
         got = sigma_schedule(name, 0.4)
         assert type(got) is type(want) and torch.equal(got(t), want(t))
         assert torch.equal(got.derivative(t), want.derivative(t))
-    assert sigma_schedule_by_name is sigma_schedule  # the widgets' old name still works
     with pytest.raises(ValueError, match="choose one of"):
         sigma_schedule("cosine", 0.4)
 
 
-@pytest.mark.parametrize("schedule", SIGMA_SCHEDULE_NAMES)
+@pytest.mark.parametrize("schedule", list(SIGMA_SCHEDULES))
 @pytest.mark.parametrize("t", [0.0, 0.3, 1.0])
 def test_interpolation_scatter_is_the_interpolant(cloud, schedule, t):
     """The red points are path.interpolate(x_0, x_1, t, eps), also at t = 0 and 1 where the bridge's sigma' is inf."""
@@ -104,7 +102,7 @@ def test_interpolation_paths_end_at_the_current_points(cloud):
 def test_zero_sigma_scale_gives_the_straight_path_for_every_schedule(cloud):
     x_0, x_1, eps = cloud
     straight = LinearPath().interpolate(x_0, x_1, 0.4).numpy()
-    for schedule in SIGMA_SCHEDULE_NAMES:
+    for schedule in SIGMA_SCHEDULES:
         fig = _fig()
         draw_interpolation(fig, 0.4, 0.0, schedule, x_0, x_1, eps)
         np.testing.assert_allclose(_by_gid(fig.axes[0], "x_t").get_offsets(), straight, atol=1e-6)

@@ -84,7 +84,7 @@ def test_exact_field_and_likelihood_on_gpu_match_cpu():
 def test_sde_sampler_on_gpu():
     from fmlite.exact import marginal_velocity
     from fmlite.paths import LinearPath
-    from fmlite.scores import sample_sde
+    from fmlite.solvers import sample_sde
 
     data = torch.randn(5, 2, device="cuda")
     out = sample_sde(lambda z, s: marginal_velocity(z, s, data, LinearPath()), torch.randn(300, 2, device="cuda"),

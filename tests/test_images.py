@@ -6,12 +6,13 @@ import torch
 import fmlite
 from fmlite.__main__ import main
 from fmlite.datasets import load_digits
-from fmlite.metrics import (DigitScores, digit_classifier, digit_probabilities, digit_scores,
-                            nearest_neighbour_distance, real_digit_scores)
+from fmlite.digit_metrics import (DigitScores, digit_classifier, digit_probabilities, digit_scores,
+                                  nearest_neighbour_distance, real_digit_scores)
 from fmlite.models import MLP, ConvNet, guided_velocity
 from fmlite.paths import LinearPath
-from fmlite.pretrained import PRETRAINED, data_dir, load_pretrained, sample_images, train_digits
+from fmlite.pretrained import PRETRAINED, data_dir, load_pretrained, sample_images
 from fmlite.solvers import integrate
+from fmlite.tools.recipes import train_digits
 
 
 def _conditional_model(seed=0):

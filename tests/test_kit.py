@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from fmlite import doctor
-from fmlite.animate import flow_frames, write_gif
-from fmlite.cli import main
+from fmlite.tools import doctor
+from fmlite.tools.animate import flow_frames, write_gif
+from fmlite.tools.cli import main
 from fmlite.exercises import EXERCISES
-from fmlite.solutions import exercise_cells, solve_notebook, write_solutions
+from fmlite.tools.solutions import exercise_cells, solve_notebook, write_solutions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,7 +76,7 @@ def test_animate_command_and_the_committed_gif(tmp_path, monkeypatch):
         calls["out"] = out
         Path(out).write_bytes(b"GIF89a")
         return Path(out)
-    monkeypatch.setattr("fmlite.animate.write_gif", fake)
+    monkeypatch.setattr("fmlite.tools.animate.write_gif", fake)
     assert main(["animate", "--out", str(tmp_path / "x.gif")]) == 0 and calls["out"] == tmp_path / "x.gif"
     gif = ROOT / "docs" / "flow.gif"
     assert gif.stat().st_size <= 1_000_000
@@ -178,7 +178,7 @@ def test_animate_replaces_a_file_only_with_force_and_checks_before_drawing(tmp_p
     out = tmp_path / "flow.gif"
     out.write_bytes(b"GIF89a mine")
     drawn = []
-    monkeypatch.setattr("fmlite.animate.flow_frames", lambda **kw: drawn.append(1) or flow_frames(**SMALL))
+    monkeypatch.setattr("fmlite.tools.animate.flow_frames", lambda **kw: drawn.append(1) or flow_frames(**SMALL))
     with pytest.raises(SystemExit):
         main(["animate", "--out", str(out)])
     assert "exists; pass --force to replace it" in capsys.readouterr().err and drawn == []
@@ -188,7 +188,7 @@ def test_animate_replaces_a_file_only_with_force_and_checks_before_drawing(tmp_p
 
 
 def test_solutions_replace_their_own_copies_but_not_edited_ones(tmp_path, monkeypatch):
-    import fmlite.solutions as solutions
+    import fmlite.tools.solutions as solutions
     dest = tmp_path / "solved"
     write_solutions(dest)
     first = {p.name: p.read_bytes() for p in dest.glob("*.ipynb")}

@@ -11,7 +11,7 @@ from fmlite.datasets import sample_2d
 from fmlite.models import MLP
 from fmlite.paths import LinearPath
 from fmlite.pretrained import load_pretrained
-from fmlite.recipes import SHORT_RUN, train_digits
+from fmlite.tools.recipes import SHORT_RUN, train_digits
 from fmlite.train import train
 
 
@@ -43,7 +43,7 @@ def test_digits_short_is_what_notebook_07_trains(one_thread):
 @pytest.mark.parametrize("name, config", [("moons_sampling", dict(hidden=128)), ("digits_short", dict(width=32))])
 def test_cli_builds_the_lecture_copies_from_their_recipe(tmp_path, name, config):
     from fmlite.checkpoints import load_checkpoint
-    from fmlite.cli import main
+    from fmlite.tools.cli import main
     out = tmp_path / f"{name}.pt"
     assert main(["train", name, "--steps", "3", "--out", str(out), "--no-progress"]) == 0
     model, meta = load_checkpoint(out)

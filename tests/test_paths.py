@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from fmlite.paths import BridgeSigma, ConstantSigma, CosinePath, LinearPath, Sigma, SineSigma, check_time
+from fmlite.checks import check_time
+from fmlite.paths import BridgeSigma, ConstantSigma, CosinePath, LinearPath, Sigma, SineSigma
 
 SCHEDULES = [0.0, ConstantSigma(0.3), BridgeSigma(0.5), SineSigma(0.4),
              Sigma(lambda t: 0.7 * t**2 * (1 - t), name="cubic")]

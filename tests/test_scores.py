@@ -8,9 +8,9 @@ from fmlite import exact
 from fmlite.gaussian_mixture import example_mixture
 from fmlite.metrics import energy_distance
 from fmlite.paths import BridgeSigma, CosinePath, LinearPath, SineSigma
-from fmlite.scores import (QUANTITIES, convert, path_coefficients, sample_sde, score_from_velocity, score_to_velocity,
+from fmlite.scores import (QUANTITIES, convert, path_coefficients, score_from_velocity, score_to_velocity,
                            velocity_to_score, velocity_to_x1_hat, x0_hat_to_score)
-from fmlite.solvers import integrate
+from fmlite.solvers import integrate, sample_sde
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # see tests/conftest.py

@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from fmlite.site import build_site, estimated_minutes, notebook_summary, strip_widgets
+from fmlite.tools.site import build_site, estimated_minutes, notebook_summary, strip_widgets
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,7 +115,7 @@ def test_every_page_renders_offline_in_chromium(site):
 
 
 # ------------------------------------------------------------------ issue 20: an interrupted build is repaired
-import fmlite.site as site_module  # noqa: E402
+import fmlite.tools.site as site_module  # noqa: E402
 from fmlite.files import TEMP_PREFIX, OwnedFiles  # noqa: E402
 
 

@@ -134,7 +134,7 @@ def test_paired_data_keeps_partners_and_training_on_pairs_learns_their_line():
                                             ("moons_reflow", "reflow")])
 def test_shipped_straight_models_load_and_record_their_recipe(name, coupling):
     from fmlite.pretrained import load_pretrained
-    from fmlite.recipes import STRAIGHT_RECIPE
+    from fmlite.tools.recipes import STRAIGHT_RECIPE
     model = load_pretrained(name)
     assert model.config == dict(dim=2, hidden=STRAIGHT_RECIPE["hidden"], layers=STRAIGHT_RECIPE["layers"], time_dim=32)
     assert model.meta["coupling"] == coupling and model.meta["steps"] == STRAIGHT_RECIPE["steps"]
@@ -158,7 +158,7 @@ def test_the_straight_models_need_fewer_steps_than_the_independent_one():
 
 def test_cli_rebuilds_a_straight_model_and_refuses_options_that_do_not_apply(tmp_path, capsys):
     from fmlite.checkpoints import load_checkpoint
-    from fmlite.cli import main
+    from fmlite.tools.cli import main
     out = tmp_path / "ot.pt"
     assert main(["train", "moons_ot", "--steps", "3", "--out", str(out), "--no-progress"]) == 0
     model, meta = load_checkpoint(out)
@@ -170,7 +170,7 @@ def test_cli_rebuilds_a_straight_model_and_refuses_options_that_do_not_apply(tmp
 
 
 def test_train_straight_refuses_unknown_kinds_and_keys():
-    from fmlite.recipes import train_straight
+    from fmlite.tools.recipes import train_straight
     with pytest.raises(ValueError, match="unknown kind"):
         train_straight("sinkhorn")
     with pytest.raises(ValueError, match="unknown recipe keys"):

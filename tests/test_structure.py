@@ -1,16 +1,18 @@
 """The package's shape: the maths imports no teaching layer, the import graph has no cycles, imports stay light."""
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fmlite"
 
-#: The maths: these read like the equations and must not depend on figures, sliders, exercises or the CLI.
-MATHS = {"checks", "schedules", "paths", "exact", "couplings", "solvers", "train", "models", "datasets", "metrics",
-         "digit_metrics", "checkpoints", "optim", "batches"}
-#: The teaching and tooling layers that the maths must not import.
-LAYERS = {"plotting", "widgets", "exercises", "cli", "cli_train", "__main__"}
+#: The tooling (command line, recipes, site, doctor, animate, solutions) and `python -m fmlite`'s entry point.
+TOOLING = {"tools", "__main__"}
+#: The teaching layers: figures, sliders, exercises. They may import the maths, never the tooling.
+TEACHING = {"plotting", "widgets", "exercises"}
+#: Maths modules that are plumbing (checks, files, batches, optimiser, checkpoints): no notebook teaches them.
+PLUMBING = {"", "checks", "files", "batches", "optim", "checkpoints"}
 
 
 def _module_name(file: Path) -> str:
@@ -45,12 +47,38 @@ def _graph() -> dict[str, set[str]]:
     return {_module_name(f): _imports(f) for f in PACKAGE.rglob("*.py") if _module_name(f)}
 
 
-def test_the_maths_imports_no_plotting_widgets_exercises_or_command_line():
+def _maths(graph) -> set[str]:
+    """Every module outside the tooling and teaching sub-packages (the package's `__init__` is "")."""
+    return {m for m in graph if m.split(".")[0] not in TOOLING | TEACHING}
+
+
+def test_the_maths_imports_no_plotting_widgets_exercises_or_tooling():
     graph = _graph()
-    for module in MATHS:
-        assert module in graph, f"fmlite.{module} is missing"
-        bad = {m for m in graph[module] if m.split(".")[0] in LAYERS}
+    maths = _maths(graph)
+    assert {"paths", "scores", "likelihood", "gaussian_mixture", "gaussian_ot", "reflow", "pretrained",
+            "losses"} <= maths and not maths & {"tools.cli", "tools.recipes", "widgets", "plotting.style"}
+    for module in maths:
+        bad = {m for m in graph[module] if m.split(".")[0] in TOOLING | TEACHING}
+        assert not bad, f"fmlite.{module or '__init__'} imports {sorted(bad)}"
+
+
+def test_the_teaching_layers_import_no_tooling():
+    graph = _graph()
+    for module in (m for m in graph if m.split(".")[0] in TEACHING):
+        bad = {m for m in graph[module] if m.split(".")[0] in TOOLING}
         assert not bad, f"fmlite.{module} imports {sorted(bad)}"
+
+
+def test_each_maths_module_names_the_notebook_that_teaches_it():
+    """As d2l's helpers name their chapter: a back-link `notebooks/NN_name.ipynb` that exists."""
+    notebooks = PACKAGE.parent / "notebooks"
+    for module in sorted(_maths(_graph()) - PLUMBING):
+        file = PACKAGE / (module.replace(".", "/") + ".py")
+        doc = ast.get_docstring(ast.parse(file.read_text())) or ""
+        named = re.findall(r"notebooks/(\d\d_\w+\.ipynb)", doc)
+        assert named, f"fmlite.{module}'s docstring names no notebook (notebooks/NN_name.ipynb)"
+        for name in named:
+            assert (notebooks / name).is_file(), f"fmlite.{module} names notebooks/{name}, which does not exist"
 
 
 def test_the_import_graph_has_no_cycles():
@@ -75,8 +103,9 @@ def test_the_import_graph_has_no_cycles():
 def test_the_checker_sees_imports():
     """The two tests above would pass on an empty graph: make sure the parser finds real edges."""
     graph = _graph()
-    assert "checks" in graph["paths"] and "paths" in graph["exact"] and "recipes" in graph["pretrained"]
-    assert "plotting" in graph["widgets.nb04_sampling"] and "cli" in graph["__main__"]
+    assert "checks" in graph["paths"] and "paths" in graph["exact"] and "tools.recipes" in graph["tools.cli_train"]
+    assert "plotting" in graph["widgets.nb04_sampling"] and "tools.cli" in graph["__main__"]
+    assert "pretrained" in graph["tools.animate"] and "scores" in graph["solvers"]
 
 
 def test_import_fmlite_paths_pulls_neither_scipy_nor_the_networks():

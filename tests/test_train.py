@@ -9,7 +9,8 @@ from fmlite.metrics import energy_distance
 from fmlite.models import MLP, ConvNet
 from fmlite.paths import LinearPath, SineSigma
 from fmlite.solvers import integrate
-from fmlite.train import TrainingDiverged, drop_labels, flow_matching_loss, resolve_device, sample_time, train
+from fmlite.optim import resolve_device
+from fmlite.train import TrainingDiverged, drop_labels, flow_matching_loss, sample_time, train
 
 
 def test_conditional_and_marginal_losses_have_the_same_gradient():

@@ -8,7 +8,8 @@ from fmlite.batches import POOL_BATCHES, BatchPool
 from fmlite.datasets import sample_2d
 from fmlite.models import MLP, ConvNet
 from fmlite.paths import LinearPath
-from fmlite.train import make_optimizer, train
+from fmlite.optim import make_optimizer
+from fmlite.train import train
 
 
 def _noise(n):
@@ -163,7 +164,7 @@ def test_fused_adam_is_used_on_cpu_when_available_and_matches_plain_adam():
 
 
 def test_lr_schedules_follow_their_closed_forms_and_unknown_names_are_refused():
-    from fmlite.train import LR_SCHEDULES
+    from fmlite.optim import LR_SCHEDULES
     cosine, linear = LR_SCHEDULES["cosine"], LR_SCHEDULES["linear"]
     assert cosine(0, 40) == 1 and abs(cosine(40, 40)) < 1e-12 and abs(cosine(10, 40) - (2 + 2 ** 0.5) / 4) < 1e-12
     assert linear(0, 40) == 1 and linear(30, 40) == 0.25 and linear(40, 40) == 0

@@ -12,10 +12,9 @@ from torch import nn
 
 from fmlite.batches import Batch, BatchPool
 from fmlite.datasets import sample_2d
-from fmlite.losses import FlowMatchingLoss, Loss, sample_time
 from fmlite.models import MLP, ConvNet
 from fmlite.paths import LinearPath, SineSigma
-from fmlite.train import TrainingDiverged, train
+from fmlite.train import FlowMatchingLoss, Loss, TrainingDiverged, sample_time, train
 
 K, D = 8, 4                                                   # vocabulary size, tokens per sequence
 P = torch.tensor([0.8, 0.1, 0.05, 0.05, 0.0, 0.0, 0.0, 0.0])   # the fixed token distribution to learn

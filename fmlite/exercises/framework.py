@@ -28,7 +28,7 @@ from typing import Callable, NamedTuple
 import torch
 from torch import Tensor
 
-from ..schedules import SIGMA_SCHEDULES, Sigma
+from ..paths import SIGMA_SCHEDULES, Sigma
 
 __all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved",
            "register", "call", "call_untouched", "FIXED_SIZE", "SIZES", "Sizes"]

@@ -24,8 +24,7 @@ number >= 1 (`fmlite.checks.check_count`: 2.5 is refused, never run as 2); nothi
 from .explorer import Explorer, dropdown, float_slider, int_slider, t_slider
 from .trajectories import draw_trajectory, update_trajectory, trajectory_explorer
 from .nb07_images import draw_image_flow, image_flow_explorer, draw_guidance, update_guidance, guidance_explorer
-from .nb01_paths import (SIGMA_SCHEDULE_NAMES, sigma_schedule_by_name, draw_interpolation, interpolation_explorer,
-                         update_interpolation)
+from .nb01_paths import draw_interpolation, interpolation_explorer, update_interpolation
 from .nb02_vector_fields import draw_vector_field, update_vector_field, vector_field_explorer
 from .nb03_training import draw_learned_vs_exact, update_learned_vs_exact, learned_vs_exact_explorer
 from .nb04_sampling import draw_solver_paths, update_solver_paths, solver_explorer
@@ -46,8 +45,6 @@ __all__ = [
     "image_flow_explorer",
     "draw_guidance",
     "guidance_explorer",
-    "SIGMA_SCHEDULE_NAMES",
-    "sigma_schedule_by_name",
     "draw_interpolation",
     "update_interpolation",
     "interpolation_explorer",

@@ -11,15 +11,7 @@ from ..checks import check_time_value
 from .explorer import Explorer, dropdown, float_slider, t_slider
 from ..paths import SIGMA_SCHEDULES, sigma_schedule
 
-__all__ = ["SIGMA_SCHEDULE_NAMES", "sigma_schedule_by_name", "draw_interpolation", "update_interpolation",
-           "interpolation_explorer"]
-
-
-#: The sigma(t) schedules of the interpolation explorer, by dropdown name (`fmlite.paths.SIGMA_SCHEDULES`).
-SIGMA_SCHEDULE_NAMES = tuple(SIGMA_SCHEDULES)
-
-#: Old name of `fmlite.paths.sigma_schedule`, kept so existing imports work.
-sigma_schedule_by_name = sigma_schedule
+__all__ = ["draw_interpolation", "update_interpolation", "interpolation_explorer"]
 
 
 def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, x_1, eps, lim: float = 3.0,
@@ -100,7 +92,7 @@ def interpolation_explorer(x_0, x_1, eps, t: float = 0.5, sigma: float = 0.5, sc
     """
     controls = {"t": t_slider(t, continuous_update=False),
                 "sigma": float_slider("σ scale", sigma, 0.0, 1.0, 0.05, continuous_update=False),
-                "schedule": dropdown("schedule", list(SIGMA_SCHEDULE_NAMES), schedule)}
+                "schedule": dropdown("schedule", list(SIGMA_SCHEDULES), schedule)}
     return Explorer(draw_interpolation, controls, figsize=(2.2 * size, size), update=update_interpolation,
                     cheap=("t", "sigma", "schedule"), x_0=x_0, x_1=x_1, eps=eps, lim=lim,
                     n_paths=n_paths)

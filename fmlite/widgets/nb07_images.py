@@ -55,7 +55,7 @@ def draw_guidance(fig: Figure, w: float, samples: dict, scores: dict | None = No
         fig: empty Figure to draw into.
         w: a key of `samples` (the guidance weight, see `fmlite.models.guided_velocity`).
         samples: w -> images (R, K, 1, H, W) (row i: K samples of class i).
-        scores: optional w -> a `fmlite.metrics.DigitScores` (or any object with `.summary()`).
+        scores: optional w -> a `fmlite.digit_metrics.DigitScores` (or any object with `.summary()`).
         row_labels: R labels on the left (default 0..R-1).
 
     Raises:

@@ -7,7 +7,7 @@
 Every recipe trains by flow matching on the straight path x_t = t x_1 + (1 - t) x_0
 (Lipman et al. 2023; Liu et al. 2022) with `fmlite.train.train`; labels are dropped
 with probability `label_dropout` for classifier-free guidance (Ho & Salimans 2022).
-`python -m fmlite train ...` (`fmlite.cli`) runs these recipes and saves checkpoints.
+`python -m fmlite train ...` (`fmlite.tools.cli`) runs these recipes and saves checkpoints.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .models import ConvNet
-from .paths import LinearPath
-from .train import History, train
+from ..models import ConvNet
+from ..paths import LinearPath
+from ..train import History, train
 
 __all__ = ["FLOW_RECIPE", "DIGITS_RECIPE", "SHORT_RUN", "STRAIGHT_RECIPE", "STRAIGHT_MODELS", "STRAIGHT_OVERRIDES",
            "train_images",
@@ -181,7 +181,7 @@ def train_digits(**kwargs) -> tuple[nn.Module, History]:
     Returns:
         (model, History), as `train_images`.
     """
-    from .datasets import load_digits
+    from ..datasets import load_digits
     images, labels = load_digits()
     return train_images(images, labels, **{**DIGITS_RECIPE, **kwargs})
 
@@ -198,8 +198,8 @@ def train_flow(device: str = "auto", progress: bool = True, **overrides) -> tupl
     Raises:
         ValueError: an unknown recipe key.
     """
-    from .datasets import text_points
-    from .models import MLP
+    from ..datasets import text_points
+    from ..models import MLP
     unknown = set(overrides) - set(FLOW_RECIPE)
     if unknown:
         raise ValueError(f"unknown recipe keys {sorted(unknown)}; known: {sorted(FLOW_RECIPE)}")
@@ -237,9 +237,9 @@ def train_straight(kind: str, device: str = "auto", progress: bool = True, base:
         KeyboardInterrupt: Ctrl-C while the base model of "reflow" was training (the last run's Ctrl-C is
             kept in its History, as `fmlite.train.train` does).
     """
-    from .datasets import sample_2d
-    from .models import MLP
-    from .reflow import PairedData, reflow_pairs
+    from ..datasets import sample_2d
+    from ..models import MLP
+    from ..reflow import PairedData, reflow_pairs
     kinds = ("independent", "minibatch_ot", "reflow")
     if kind not in kinds:
         raise ValueError(f"unknown kind {kind!r}; choose one of {list(kinds)}")

@@ -26,11 +26,12 @@ import shutil
 import time
 from pathlib import Path
 
-from .files import TEMP_PREFIX, OwnedFiles, check_output_folder, digest, write_bytes
+from ..files import TEMP_PREFIX, OwnedFiles, check_output_folder, digest, write_bytes
+from . import cell_source
 
 __all__ = ["build_site", "notebook_summary", "estimated_minutes", "strip_widgets", "ROOT"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 #: Minutes to work through a notebook, estimated: prose at 100 words a minute, plus these per item.
@@ -89,15 +90,10 @@ def strip_widgets(nb: dict, name: str) -> dict:
     return nb
 
 
-def _source(cell) -> str:
-    src = cell["source"]
-    return "".join(src) if isinstance(src, list) else src
-
-
 def notebook_summary(nb: dict) -> dict:
     """Title, one-line summary and learning goals of a notebook, read from its first Markdown cell
     (layout of CONTRIBUTING.md: `# NN · Topic`, a Previous/Next line, a paragraph, **Learning goals.**)."""
-    first = next((_source(c) for c in nb["cells"] if c["cell_type"] == "markdown"), "")
+    first = next((cell_source(c) for c in nb["cells"] if c["cell_type"] == "markdown"), "")
     lines = first.splitlines()
     title = next((ln.lstrip("# ").strip() for ln in lines if ln.startswith("# ")), "untitled")
     paragraphs = [p.strip() for p in re.split(r"\n\s*\n", first)]
@@ -112,9 +108,9 @@ def notebook_summary(nb: dict) -> dict:
 def estimated_minutes(nb: dict) -> int:
     """Minutes to work through a notebook, rounded to 5: its prose at 100 words a minute, plus
     `MINUTES_PER` exercise (a `check(` call), explorer (a widget output) and code cell."""
-    words = sum(len(_source(c).split()) for c in nb["cells"] if c["cell_type"] == "markdown")
+    words = sum(len(cell_source(c).split()) for c in nb["cells"] if c["cell_type"] == "markdown")
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    exercises = sum(_source(c).count("check(\"") for c in code)
+    exercises = sum(cell_source(c).count("check(\"") for c in code)
     explorers = sum(1 for c in code for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})
                     and "".join(o["data"].get("text/plain", "")).startswith("VBox("))
     total = (words / 100 + MINUTES_PER["exercise"] * exercises + MINUTES_PER["explorer"] * explorers

@@ -76,7 +76,7 @@ def check_torch() -> str:
     """The torch build (CPU or CUDA) and the device that device="auto" picks."""
     import torch
 
-    from .optim import resolve_device
+    from ..optim import resolve_device
     build = f"CUDA {torch.version.cuda}" if torch.version.cuda else "CPU-only"
     device = resolve_device("auto")
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
@@ -103,7 +103,7 @@ def check_widgets() -> str:
 
 def check_checkpoints() -> str:
     """Every shipped checkpoint in data/ exists and loads."""
-    from .pretrained import PRETRAINED, load_pretrained
+    from ..pretrained import PRETRAINED, load_pretrained
     loaded = []
     for name in PRETRAINED:
         try:
@@ -134,7 +134,7 @@ def check_figure() -> str:
                      "pip install --force-reinstall matplotlib pillow") from None
     if not buf.getvalue().startswith(b"\x89PNG"):
         raise Failed("a figure rendered to something that is not a PNG", "pip install --force-reinstall matplotlib")
-    from .widgets.render import picture_format
+    from ..widgets.render import picture_format
     kind = picture_format()
     return (f"a {len(buf.getvalue()):,}-byte PNG with Agg; explorer pictures in {kind.upper()}"
             + ("" if kind == "webp" else " (Pillow without WebP: slower; pip install --force-reinstall pillow)"))

@@ -21,17 +21,13 @@ import re
 import textwrap
 from pathlib import Path
 
-from .files import OwnedFiles, check_output_folder, digest, write_bytes
+from ..files import OwnedFiles, check_output_folder, digest, write_bytes
+from . import cell_source
 
 __all__ = ["exercise_cells", "solve_notebook", "write_solutions", "TAG"]
 
 TAG = "exercise"
 _CHECK = re.compile(r"""\bcheck\(\s*["'](\d\d\.\w+)["']\s*,\s*(\w+)\s*\)""")
-
-
-def _source(cell) -> str:
-    src = cell["source"]
-    return "".join(src) if isinstance(src, list) else src
 
 
 def exercise_cells(nb: dict) -> dict[int, list[tuple[str, str]]]:
@@ -45,25 +41,25 @@ def exercise_cells(nb: dict) -> dict[int, list[tuple[str, str]]]:
         tags = cell.get("metadata", {}).get("tags", [])
         keys = [t.split(":", 1)[1] for t in tags if t.startswith(TAG + ":")]
         if cell["cell_type"] == "code" and keys:
-            calls = dict(_CHECK.findall(_source(cell)))
+            calls = dict(_CHECK.findall(cell_source(cell)))
             if i + 1 < len(cells):
-                calls.update((k, n) for k, n in _CHECK.findall(_source(cells[i + 1])) if k not in calls)
+                calls.update((k, n) for k, n in _CHECK.findall(cell_source(cells[i + 1])) if k not in calls)
             found[i] = [(k, calls.get(k) or k.split(".", 1)[1]) for k in keys]
     tagged = {k for pairs in found.values() for k, _ in pairs}
     for i, cell in enumerate(cells):
         if cell["cell_type"] != "code":
             continue
-        for key, name in _CHECK.findall(_source(cell)):
+        for key, name in _CHECK.findall(cell_source(cell)):
             if key in tagged:
                 continue
-            defines = re.search(rf"^def {name}\(", _source(cell), re.M)
+            defines = re.search(rf"^def {name}\(", cell_source(cell), re.M)
             at = i if defines or i == 0 else i - 1
             found.setdefault(at, []).append((key, name))
     return dict(sorted(found.items()))
 
 
 def _solution_source(key: str, name: str) -> str:
-    from .exercises import solution
+    from ..exercises import solution
     fn = solution(key)
     src = textwrap.dedent(inspect.getsource(fn))
     src = re.sub(r"^(\s*)from \.\.(\w)", r"\1from fmlite.\2", src, flags=re.M)
@@ -94,7 +90,7 @@ def solve_notebook(nb: dict) -> tuple[dict, list[str]]:
     keys = []
     for i, pairs in exercise_cells(nb).items():
         cell = nb["cells"][i]
-        cell["source"] = _solve_cell(_source(cell), pairs)
+        cell["source"] = _solve_cell(cell_source(cell), pairs)
         cell["outputs"], cell["execution_count"] = [], None
         keys += [k for k, _ in pairs]
     return nb, keys
@@ -118,7 +114,7 @@ def write_solutions(out: str | Path, notebooks: str | Path | None = None, force:
         FileNotFoundError: no notebooks found.
     """
     import nbformat
-    src = Path(notebooks) if notebooks is not None else Path(__file__).resolve().parent.parent / "notebooks"
+    src = Path(notebooks) if notebooks is not None else Path(__file__).resolve().parents[2] / "notebooks"
     out = Path(out)
     if out.exists() and out.resolve() == src.resolve():
         raise ValueError(f"{out} is the notebooks folder itself; give another folder for the solved copies")

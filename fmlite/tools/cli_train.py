@@ -1,4 +1,4 @@
-"""The `train` subcommand of the command line (`fmlite.cli`): rebuild a shipped checkpoint, or train on a .npz file.
+"""The `train` subcommand of the command line (`fmlite.tools.cli`): rebuild a shipped checkpoint, or train on a .npz file.
 
     python -m fmlite train digits                   # rebuilds data/digits.pt (asks for --force to overwrite)
     python -m fmlite train flow                     # rebuilds data/flow.pt, the MLP of notebook 00
@@ -8,7 +8,7 @@
 
 A .npz file holds `images` (N, C, H, W) float in [-1, 1] and optionally `labels` (N,)
 integers 0..K-1 (a local data set of your own; nothing is downloaded); both are checked
-by `fmlite.recipes.load_npz_images` before training starts.
+by `fmlite.tools.recipes.load_npz_images` before training starts.
 
 Every option defaults to None in the parser and is filled from the recipe of the data
 asked for (`DIGITS_RECIPE` for digits and .npz files, `FLOW_RECIPE` for flow), so a value
@@ -137,11 +137,11 @@ def _output_file(args, parser) -> Path:
     if args.out is None:
         if args.data not in _shipped_names():
             fail(parser, "--out is required when training on a .npz file")
-        from .pretrained import data_dir
+        from ..pretrained import data_dir
         out = data_dir() / f"{args.data}.pt"
     else:
         out = args.out
-    from .files import check_output_file
+    from ..files import check_output_file
     try:
         return check_output_file(out, force=args.force)
     except ValueError as err:
@@ -164,7 +164,7 @@ def cmd_train(args, parser, argv: list[str]) -> int:
         fail(parser, f"unknown data {args.data!r}: give {', '.join(map(repr, _shipped_names()))} or a .npz file")
     values = _recipe_values(args, parser)
     out = _output_file(args, parser)
-    from .optim import resolve_device
+    from ..optim import resolve_device
     try:
         resolve_device(args.device)
     except ValueError as err:
@@ -189,7 +189,7 @@ def _untouched(out: Path) -> str:
 
 def _train_data(args, parser, values: dict, out: Path, argv: list[str]) -> int:
     if args.data in _IMAGE_MODELS:
-        from .datasets import load_digits
+        from ..datasets import load_digits
         images, labels = load_digits()
     else:
         from .recipes import load_npz_images
@@ -208,7 +208,7 @@ def _train_data(args, parser, values: dict, out: Path, argv: list[str]) -> int:
 def _interrupted(out: Path, model, meta: dict, history, requested: int, when: str = "") -> int:
     """Ctrl-C stopped training (or, `when`, what came after it): save the model so far beside `out` (never
     over it), say so, return 130."""
-    from .checkpoints import save_checkpoint
+    from ..checkpoints import save_checkpoint
     if history.steps == 0:
         print(f"stopped by Ctrl-C before the first step: nothing saved, {_untouched(out)}", file=sys.stderr)
         return INTERRUPTED
@@ -236,7 +236,7 @@ def _train_images(args, values: dict, out: Path, argv: list[str], images, labels
     import torch
 
     from . import recipes
-    from .checkpoints import save_checkpoint
+    from ..checkpoints import save_checkpoint
     model, history = recipes.train_images(images, labels, **{**values, "ema": values["ema"] or None},
                                           device=args.device, progress=not args.no_progress)
     final_loss = _final_loss(history.loss)
@@ -263,10 +263,10 @@ def _train_flow(args, values: dict, out: Path, argv: list[str]) -> int:
     import torch
 
     from . import recipes
-    from .checkpoints import save_checkpoint
-    from .datasets import text_points
-    from .metrics import energy_distance
-    from .solvers import integrate
+    from ..checkpoints import save_checkpoint
+    from ..datasets import text_points
+    from ..metrics import energy_distance
+    from ..solvers import integrate
     overrides = {**values, "ema": values["ema"] or None}
     model, history = recipes.train_flow(device=args.device, progress=not args.no_progress, **overrides)
     recipe = {**recipes.FLOW_RECIPE, **overrides}
@@ -291,14 +291,14 @@ def _train_flow(args, values: dict, out: Path, argv: list[str]) -> int:
 
 
 def _train_straight(args, values: dict, out: Path, argv: list[str]) -> int:
-    """Rebuild one of notebook 06's moons models from STRAIGHT_RECIPE (`fmlite.recipes.train_straight`)."""
+    """Rebuild one of notebook 06's moons models from STRAIGHT_RECIPE (`fmlite.tools.recipes.train_straight`)."""
     import torch
 
     from . import recipes
-    from .checkpoints import save_checkpoint
-    from .datasets import sample_2d
-    from .metrics import energy_distance
-    from .solvers import integrate
+    from ..checkpoints import save_checkpoint
+    from ..datasets import sample_2d
+    from ..metrics import energy_distance
+    from ..solvers import integrate
     overrides = {**recipes.STRAIGHT_OVERRIDES.get(args.data, {}), **values, "ema": values["ema"] or None}
     kind = recipes.STRAIGHT_MODELS[args.data]
     model, history = recipes.train_straight(kind, device=args.device, progress=not args.no_progress, **overrides)
@@ -326,8 +326,8 @@ def _digit_quality(model) -> dict:
     """Scores of 1,000 samples (100 per digit) at guidance w = 0, 1, 2, next to the real-digit ceiling."""
     import torch
 
-    from .digit_metrics import digit_scores, real_digit_scores
-    from .pretrained import sample_images
+    from ..digit_metrics import digit_scores, real_digit_scores
+    from ..pretrained import sample_images
     labels = torch.arange(10).repeat_interleave(100)
     quality = {}
     for w in (0.0, 1.0, 2.0):

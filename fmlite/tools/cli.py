@@ -1,11 +1,11 @@
 """Command line (`python -m fmlite ...`, also installed as `fmlite`): one parser builder and one `cmd_*`
 function per subcommand (`COMMANDS`); a new subcommand adds a `_add_<name>` parser builder and a `cmd_<name>`.
 
-    python -m fmlite train digits                   # rebuild a shipped checkpoint (fmlite.cli_train)
-    python -m fmlite site [--out site/] [--execute]   # the course as an offline HTML site (fmlite.site)
-    python -m fmlite doctor                          # check this environment (fmlite.doctor)
-    python -m fmlite animate [--out flow.gif]        # noise flowing into FLOW, as a GIF (fmlite.animate)
-    python -m fmlite solutions DIR                   # solved copies of the notebooks (fmlite.solutions)
+    python -m fmlite train digits                   # rebuild a shipped checkpoint (fmlite.tools.cli_train)
+    python -m fmlite site [--out site/] [--execute]   # the course as an offline HTML site (fmlite.tools.site)
+    python -m fmlite doctor                          # check this environment (fmlite.tools.doctor)
+    python -m fmlite animate [--out flow.gif]        # noise flowing into FLOW, as a GIF (fmlite.tools.animate)
+    python -m fmlite solutions DIR                   # solved copies of the notebooks (fmlite.tools.solutions)
 
 Every command checks its output (a file where a folder is expected, a missing or unwritable folder, a bad
 extension, an existing file without --force) before any work and refuses on one line with exit status 2;
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .cli_train import INTERRUPTED, add_train as _add_train, cmd_train, fail
 
-__all__ = ["main", "build_parser", "cmd_train", "cmd_site", "cmd_doctor", "cmd_animate", "cmd_solutions", "COMMANDS"]
+__all__ = ["main", "build_parser", "cmd_site", "cmd_doctor", "cmd_animate", "cmd_solutions", "COMMANDS"]
 
 
 def _add_site(commands) -> None:
@@ -51,7 +51,7 @@ def _add_solutions(commands) -> None:
 
 
 def cmd_site(args, parser, argv) -> int:
-    """`python -m fmlite site [--out DIR] [--execute] [--force]`: see fmlite.site; a refusal is one line, exit 2."""
+    """`python -m fmlite site [--out DIR] [--execute] [--force]`: see fmlite.tools.site; a refusal is one line, exit 2."""
     from .site import main_site
     try:
         return main_site(args.out, execute=args.execute, force=args.force)
@@ -60,13 +60,13 @@ def cmd_site(args, parser, argv) -> int:
 
 
 def cmd_doctor(args, parser, argv) -> int:
-    """`python -m fmlite doctor`: see fmlite.doctor; exit status 0 only when every check passes."""
+    """`python -m fmlite doctor`: see fmlite.tools.doctor; exit status 0 only when every check passes."""
     from .doctor import main_doctor
     return main_doctor()
 
 
 def cmd_animate(args, parser, argv) -> int:
-    """`python -m fmlite animate [--out FILE] [--force]`: see fmlite.animate; a refusal is one line, exit 2."""
+    """`python -m fmlite animate [--out FILE] [--force]`: see fmlite.tools.animate; a refusal is one line, exit 2."""
     from .animate import write_gif
     try:
         out = write_gif(args.out, force=args.force)
@@ -77,7 +77,7 @@ def cmd_animate(args, parser, argv) -> int:
 
 
 def cmd_solutions(args, parser, argv) -> int:
-    """`python -m fmlite solutions DIR [--force]`: see fmlite.solutions; a refusal is one line, exit 2."""
+    """`python -m fmlite solutions DIR [--force]`: see fmlite.tools.solutions; a refusal is one line, exit 2."""
     from .solutions import main_solutions
     try:
         return main_solutions(args.dir, force=args.force)

@@ -37,9 +37,9 @@ def flow_frames(n_points: int = 3000, steps: int = 40, size: tuple[int, int] = (
     """
     from PIL import Image, ImageDraw
 
-    from .checks import check_count
-    from .pretrained import load_pretrained
-    from .solvers import integrate
+    from ..checks import check_count
+    from ..pretrained import load_pretrained
+    from ..solvers import integrate
     n_points, steps = check_count(n_points, "n_points"), check_count(steps, "steps")
     if hold < 0 or min(size) < 64:
         raise ValueError(f"need hold >= 0 and a size of at least 64 x 64 pixels, got hold={hold}, size={size}")
@@ -89,7 +89,7 @@ def write_gif(out: str | Path = "flow.gif", frame_ms: int = 80, max_bytes: int =
             and `force` is False (each message names the file and the fix); the GIF came out larger than
             `max_bytes` (nothing is written; use fewer points, steps or pixels); or frame_ms < 20.
     """
-    from .files import check_output_file, replace_atomically
+    from ..files import check_output_file, replace_atomically
     out = check_output_file(out, force=force, suffixes=(".gif",))
     if frame_ms < 20:
         raise ValueError(f"frame_ms must be >= 20 (browsers slow faster GIFs down), got {frame_ms}")
