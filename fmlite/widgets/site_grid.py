@@ -1,0 +1,143 @@
+"""What the static site shows of an explorer: its controls on a grid, and the live explorer's picture per setting.
+
+The site (`python -m fmlite site`) has no kernel. For every explorer of a notebook it offers the same
+controls (names, ranges, options), but each control moves on a declared **site grid** (t in steps of 0.05,
+solver steps 1, 2, 4, ...), and for every setting of the grid it shows the picture the live `Explorer`
+draws for it. A `SiteGrid` declares that grid for one explorer:
+
+    SiteGrid(title, explorer, values={"t": T_GRID, "steps": (1, 2, 4)}, allowed=on_solver_grid)
+
+- `values`: control name -> the values the site offers, in the order the site's control steps through them.
+  Every control of the explorer has an entry, and every value is one the control can take (inside a slider's
+  [min, max], one of a dropdown's options); `check` enforces this.
+- `allowed`: settings the live explorer can show, when controls constrain each other (04's t snaps to the
+  solver's grid for the chosen steps). The site offers only allowed settings; `render` checks that setting
+  the controls really reaches each one (a snapping observer would otherwise move t behind our back).
+
+Each notebook's widget module provides `site_explorers(quick=False) -> list[SiteGrid]`: its explorers, in
+the order the notebook shows them, rebuilt in seconds from seeded recipes and the checkpoints in `data/`
+exactly as the notebook builds them (so the pictures are the live ones). `quick=True` gives a grid of a
+few settings per control for tests. `site_explorers_of(number)` finds that function for a notebook number.
+"""
+from __future__ import annotations
+
+import importlib
+import itertools
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import ipywidgets as widgets
+
+from .explorer import Explorer
+
+__all__ = ["SiteGrid", "site_explorers_of", "T_GRID", "T_GRID_QUICK"]
+
+#: t in steps of 0.05 over [0, 1] (21 values), and the few values a quick build (tests) uses.
+T_GRID = tuple(round(0.05 * k, 2) for k in range(21))
+T_GRID_QUICK = (0.0, 0.5, 1.0)
+
+
+@dataclass
+class SiteGrid:
+    """One explorer as the site offers it (see the module docstring).
+
+    Args:
+        title: a short name for the explorer, unique within its notebook (used in file names: letters,
+            digits, '-' only).
+        explorer: the live `Explorer`, built as the notebook builds it.
+        values: control name -> tuple of the values the site offers (floats for float sliders, ints for int
+            sliders, option values for dropdowns), in order.
+        allowed: optional predicate allowed(setting: dict) -> bool for settings the live explorer can show.
+        labels: optional control name -> tuple of display strings for the values (default: as the
+            explorer's readout writes them).
+
+    Raises (from `check`, called on construction):
+        ValueError: a control without values or values for no control, an empty value list, a duplicate, a
+            value outside a slider's range or not among a dropdown's options, a bad title, or no allowed setting.
+    """
+
+    title: str
+    explorer: Explorer
+    values: dict
+    allowed: Callable[[dict], bool] | None = None
+    labels: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.values = {name: tuple(v) for name, v in self.values.items()}
+        self.check()
+
+    def check(self) -> None:
+        """Raise ValueError unless the grid covers exactly the explorer's controls with values they can take."""
+        if not self.title or not all(c.isalnum() or c == "-" for c in self.title):
+            raise ValueError(f"site grid title {self.title!r} must be letters, digits and '-' only")
+        controls = self.explorer.controls
+        if set(self.values) != set(controls):
+            raise ValueError(f"site grid of {self.title!r} covers {sorted(self.values)}, but the explorer's "
+                             f"controls are {sorted(controls)}: give values for every control and no other")
+        for name, values in self.values.items():
+            c = controls[name]
+            if not values:
+                raise ValueError(f"site grid of {self.title!r}: control {name!r} has no values")
+            if len(set(values)) != len(values):
+                raise ValueError(f"site grid of {self.title!r}: control {name!r} repeats a value: {values}")
+            if isinstance(c, (widgets.Dropdown, widgets.SelectionSlider, widgets.ToggleButtons)):
+                options = [o[1] if isinstance(o, tuple) else o for o in c.options]
+                bad = [v for v in values if v not in options]
+                if bad:
+                    raise ValueError(f"site grid of {self.title!r}: {name!r} values {bad} are not among its "
+                                     f"options {options}")
+            elif hasattr(c, "min") and hasattr(c, "max"):
+                bad = [v for v in values if not c.min <= v <= c.max]
+                if bad:
+                    raise ValueError(f"site grid of {self.title!r}: {name!r} values {bad} lie outside the "
+                                     f"slider's range [{c.min}, {c.max}]")
+            if name in self.labels and len(self.labels[name]) != len(values):
+                raise ValueError(f"site grid of {self.title!r}: {name!r} has {len(values)} values but "
+                                 f"{len(self.labels[name])} labels")
+        if not self.settings():
+            raise ValueError(f"site grid of {self.title!r} allows no setting at all")
+
+    def settings(self) -> list[dict]:
+        """Every allowed setting of the grid, as dicts control name -> value (in grid order)."""
+        names = list(self.values)
+        every = (dict(zip(names, combo)) for combo in itertools.product(*self.values.values()))
+        return [s for s in every if self.allowed is None or self.allowed(s)]
+
+    def render(self) -> Iterator[tuple[dict, bytes]]:
+        """Yield (setting, picture bytes) for every allowed setting, moving the live explorer's controls.
+
+        Raises:
+            ValueError: setting the controls did not reach the setting (an observer snapped a value:
+                declare `allowed`), or the explorer could not draw it (its error is named).
+        """
+        ex = self.explorer
+        for setting in self.settings():
+            for name, value in setting.items():
+                ex.controls[name].value = value
+            if ex.values != setting:
+                raise ValueError(f"site grid of {self.title!r}: asked for {setting}, the live explorer shows "
+                                 f"{ex.values}; declare `allowed` so the site offers only what it can show")
+            if ex.error is not None:
+                raise ValueError(f"site grid of {self.title!r}: the explorer could not draw {setting}: {ex.error}")
+            yield setting, ex.image.value
+
+    def label(self, name: str, value) -> str:
+        """The readout of one control value, as the site shows it."""
+        if name in self.labels:
+            return self.labels[name][self.values[name].index(value)]
+        return f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def site_explorers_of(number: str) -> Callable[..., list[SiteGrid]] | None:
+    """The `site_explorers` function of notebook `number` ("00", "01", ...), or None if it has no explorer module.
+
+    Looks for the widget module `fmlite.widgets.nbNN_*`.
+    """
+    from .. import widgets as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name.startswith(f"nb{number}_"):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            return getattr(module, "site_explorers", None)
+    return None

@@ -1,0 +1,79 @@
+"""fmlite.widgets.site_grid: what the static site offers of an explorer, checked against the live controls."""
+import pytest
+
+from fmlite.widgets import Explorer, dropdown, int_slider, t_slider
+from fmlite.widgets.site_grid import T_GRID, SiteGrid, site_explorers_of
+
+
+def _draw(fig, t, steps, method):
+    ax = fig.add_subplot()
+    ax.plot([0, t], [0, steps])
+    ax.set_title(f"{method} {t:.2f} {steps}")
+
+
+def _explorer():
+    controls = {"t": t_slider(0.5), "steps": int_slider("steps", 2, 1, 8), "method": dropdown("method", ["a", "b"])}
+    return Explorer(_draw, controls, figsize=(3, 2))
+
+
+def test_t_grid_steps_of_a_twentieth():
+    assert T_GRID[0] == 0.0 and T_GRID[-1] == 1.0 and len(T_GRID) == 21
+
+
+def test_settings_are_the_product_filtered_by_allowed():
+    grid = SiteGrid("demo", _explorer(), {"t": (0.0, 0.5, 1.0), "steps": (1, 2), "method": ("a", "b")},
+                    allowed=lambda s: s["t"] * s["steps"] == int(s["t"] * s["steps"]))
+    settings = grid.settings()
+    assert len(settings) == 10  # t = 0.5 with steps = 1 is not on the solver's grid
+    assert {"t": 0.5, "steps": 1, "method": "a"} not in settings
+
+
+def test_render_gives_the_live_picture_per_setting():
+    ex = _explorer()
+    grid = SiteGrid("demo", ex, {"t": (0.0, 1.0), "steps": (3,), "method": ("b",)})
+    pictures = dict((tuple(s.values()), p) for s, p in grid.render())
+    assert set(pictures) == {(0.0, 3, "b"), (1.0, 3, "b")}
+    assert pictures[(1.0, 3, "b")] == ex.image.value and pictures[(0.0, 3, "b")] != pictures[(1.0, 3, "b")]
+
+
+def test_render_refuses_a_setting_an_observer_moves():
+    ex = _explorer()
+
+    def snap(change):
+        ex.controls["t"].value = 1.0
+    ex.controls["t"].observe(snap, names="value")
+    with pytest.raises(ValueError, match="declare `allowed`"):
+        list(SiteGrid("demo", ex, {"t": (0.25,), "steps": (2,), "method": ("a",)}).render())
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"t": (0.5,), "steps": (2,)}, "give values for every control"),
+    ({"t": (0.5,), "steps": (2,), "method": ("a",), "w": (1,)}, "give values for every control"),
+    ({"t": (), "steps": (2,), "method": ("a",)}, "has no values"),
+    ({"t": (0.5, 0.5), "steps": (2,), "method": ("a",)}, "repeats a value"),
+    ({"t": (1.5,), "steps": (2,), "method": ("a",)}, "outside the slider's range"),
+    ({"t": (0.5,), "steps": (9,), "method": ("a",)}, "outside the slider's range"),
+    ({"t": (0.5,), "steps": (2,), "method": ("c",)}, "not among its options"),
+])
+def test_a_grid_the_live_explorer_cannot_show_is_refused(values, words):
+    with pytest.raises(ValueError, match=words):
+        SiteGrid("demo", _explorer(), values)
+
+
+def test_bad_title_labels_and_empty_allowed_are_refused():
+    values = {"t": (0.5,), "steps": (2,), "method": ("a",)}
+    with pytest.raises(ValueError, match="letters, digits"):
+        SiteGrid("a b", _explorer(), values)
+    with pytest.raises(ValueError, match="labels"):
+        SiteGrid("demo", _explorer(), values, labels={"t": ("x", "y")})
+    with pytest.raises(ValueError, match="allows no setting"):
+        SiteGrid("demo", _explorer(), values, allowed=lambda s: False)
+
+
+def test_labels_read_out_like_the_explorer():
+    grid = SiteGrid("demo", _explorer(), {"t": (0.25,), "steps": (2,), "method": ("a",)}, labels={"method": ("A",)})
+    assert grid.label("t", 0.25) == "0.25" and grid.label("steps", 2) == "2" and grid.label("method", "a") == "A"
+
+
+def test_site_explorers_of_an_unknown_notebook_is_none():
+    assert site_explorers_of("99") is None
