@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from .batches import Batch, BatchPool
 from .checks import check_count
 from .losses import FlowMatchingLoss, Loss, flow_matching_loss, sample_time  # noqa: F401 - re-exported
-from .optim import LR_SCHEDULES, auto_threads, cpu_threads, make_optimizer, resolve_device  # noqa: F401 - re-exported
+from .optim import LR_DECAYS, auto_threads, cpu_threads, make_optimizer, resolve_device  # noqa: F401 - re-exported
 from .paths import Path
 
 __all__ = ["flow_matching_loss", "sample_time", "drop_labels", "resolve_device", "train", "History",
@@ -92,7 +92,7 @@ class TrainSettings:
 
     Attributes:
         steps, batch_size, eval_every: whole numbers >= 1. lr: Adam's learning rate.
-        lr_factor: factor(step, steps) multiplying lr after each step (`fmlite.optim.LR_SCHEDULES`), or None.
+        lr_factor: factor(step, steps) multiplying lr after each step (`fmlite.optim.LR_DECAYS`), or None.
         label_dropout: probability in [0, 1] of dropping a label. seed: torch.manual_seed before training, or None.
         device: the resolved torch.device. ema: EMA decay in (0, 1), or None. progress: show the tqdm bar.
         callback: callback(step, model) or None.
@@ -115,7 +115,7 @@ def train(model: nn.Module, path: Path | None, sample_data: Callable[[int], Tens
           batch_size: int = 256, lr: float = 1e-2, *, coupling: Callable | str | None = None,
           label_dropout: float = 0.1, seed: int | None = 0, device: str = "auto", ema: float | None = None,
           progress: bool = True, callback: Callable[[int, nn.Module], bool | None] | None = None,
-          eval_every: int = 100, threads: int | None = None, lr_schedule: str = "constant",
+          eval_every: int = 100, threads: int | None = None, lr_decay: str = "constant",
           loss: Loss | Callable | None = None) -> History:
     """Train a network with Adam on a loss: the flow matching loss by default, or any `loss(model, batch)`.
 
@@ -155,7 +155,7 @@ def train(model: nn.Module, path: Path | None, sample_data: Callable[[int], Tens
         threads: CPU threads for torch during training (restored afterwards, also on error or
             Ctrl-C); None chooses `auto_threads(model)` (1 for this course's small networks).
             Ignored on other devices.
-        lr_schedule: "constant" (lr throughout), "cosine" (lr * (1 + cos(pi s / steps)) / 2 at step s)
+        lr_decay: "constant" (lr throughout), "cosine" (lr * (1 + cos(pi s / steps)) / 2 at step s)
             or "linear" (lr * (1 - s / steps)): the decaying ones reach 0 at `steps`
             (Loshchilov & Hutter 2017, SGDR).
         loss: None (the flow matching loss on `path` with `coupling`) or a loss object or function
@@ -168,7 +168,7 @@ def train(model: nn.Module, path: Path | None, sample_data: Callable[[int], Tens
 
     Raises:
         TrainingDiverged: the loss became NaN or inf (the message gives the step).
-        ValueError: bad device, steps, batch_size, eval_every, threads or lr_schedule; sample_data not a
+        ValueError: bad device, steps, batch_size, eval_every, threads or lr_decay; sample_data not a
             function; data of the wrong shape, number or dtype; labelled data for a model that takes no labels;
             no path (without a loss), or a path or coupling together with a loss; a loss that is not callable
             or returns something other than a scalar tensor with a gradient.
@@ -179,10 +179,10 @@ def train(model: nn.Module, path: Path | None, sample_data: Callable[[int], Tens
     loss = _default_loss(path, coupling) if loss is None else _check_loss(loss, path, coupling)
     if ema is not None and not 0 < ema < 1:
         raise ValueError(f"ema decay must lie in (0, 1), e.g. 0.999, got {ema}")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; choose one of {list(LR_SCHEDULES)}")
+    if lr_decay not in LR_DECAYS:
+        raise ValueError(f"unknown lr_decay {lr_decay!r}; choose one of {list(LR_DECAYS)}")
     settings = TrainSettings(steps=check_count(steps, "steps"), batch_size=check_count(batch_size, "batch_size"),
-                             lr=lr, lr_factor=LR_SCHEDULES[lr_schedule], label_dropout=label_dropout, seed=seed,
+                             lr=lr, lr_factor=LR_DECAYS[lr_decay], label_dropout=label_dropout, seed=seed,
                              device=resolve_device(device), ema=ema, progress=progress, callback=callback,
                              eval_every=check_count(eval_every, "eval_every"))
     threads = None if threads is None else check_count(threads, "threads")
