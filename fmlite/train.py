@@ -29,15 +29,18 @@ __all__ = ["flow_matching_loss", "sample_time", "drop_labels", "resolve_device",
 # resolve_device, auto_threads, make_optimizer (fmlite.optim)
 
 
-def drop_labels(y: Tensor, p: float, null_label: int) -> Tensor:
-    """Replace each label by `null_label` with probability p (label dropout for classifier-free guidance).
+def drop_labels(y: Tensor, p: float, null_label: int, u: Tensor | None = None) -> Tensor:
+    """Replace each label by `null_label` with probability p (label dropout for classifier-free guidance):
+    label i is dropped where u[i] < p, u uniform in [0, 1).
 
     Args:
         y: int64 labels (B,). p: probability in [0, 1] that a label is DROPPED.
         null_label: the "no label" token (`model.null_label`).
+        u: uniform numbers (B,) in [0, 1), or None to draw them with torch.rand (torch's global generator,
+            on y's device; `train` passes None). Exercise 07.drop_labels restates this with u given.
 
     Returns:
-        New labels (B,); about a fraction p of them equal null_label.
+        New labels (B,) int64 (y is not changed); about a fraction p of them equal null_label.
 
     Raises:
         ValueError: p outside [0, 1].
@@ -46,8 +49,9 @@ def drop_labels(y: Tensor, p: float, null_label: int) -> Tensor:
     """
     if not 0 <= p <= 1:
         raise ValueError(f"label dropout probability must lie in [0, 1], got {p}")
-    drop = torch.rand(y.shape, device=y.device) < p
-    return torch.where(drop, torch.full_like(y, null_label), y)
+    if u is None:
+        u = torch.rand(y.shape, device=y.device)
+    return torch.where(u < p, torch.full_like(y, null_label), y)
 
 
 class TrainingDiverged(FloatingPointError):

@@ -111,7 +111,7 @@ FIELDS = {
     "minibatch_ot": lambda x: minibatch_ot(x, X1)[1],
     "reflow_pairs": lambda x: reflow_pairs(shrink, x, steps=2, method="euler")[1],
     "PairedData": lambda x: PairedData(x, X1)(4),
-    "start_noise": lambda x: widgets.start_noise(x, "constant", 0.5),
+    "start_noise": lambda x: widgets.start_noise(x, LinearPath(0.5).sigma),
     "model_log_density": lambda x: widgets.model_log_density(shrink, x, 0.5, steps=2, method="euler"),
 }
 #: Functions that return a Python float (no dtype or graph to keep).

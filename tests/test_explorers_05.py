@@ -26,8 +26,11 @@ def _points(fig):
 
 def test_start_noise_widens_only_for_sigma_at_0(setting):
     _, x_0 = setting
-    assert torch.allclose(start_noise(x_0, "constant", 0.75), x_0 * math.sqrt(1 + 0.75 ** 2))
-    assert torch.equal(start_noise(x_0, "bridge", 2.0), x_0) and torch.equal(start_noise(x_0, "sine", 1.0), x_0)
+    assert torch.allclose(start_noise(x_0, sigma_schedule("constant", 0.75)), x_0 * math.sqrt(1 + 0.75 ** 2))
+    assert torch.equal(start_noise(x_0, sigma_schedule("bridge", 2.0)), x_0)
+    assert torch.equal(start_noise(x_0, sigma_schedule("sine", 1.0)), x_0)
+    with pytest.raises(TypeError, match="sigma_schedule"):
+        start_noise(x_0, "constant")
 
 
 def test_noise_flow_integrates_the_exact_field(setting):
