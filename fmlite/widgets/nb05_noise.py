@@ -135,7 +135,7 @@ def _trails(tr: Tensor, k: int, n_trails: int) -> list:
 
 
 def _schedule_text(ax2, sched, shown: float, sigma: float) -> None:
-    from .nb01_paths import schedule_axes
+    from ..plotting import schedule_axes
     schedule_axes(ax2, sigma)
     value = float(sched(torch.tensor([shown]))[0])
     ax2.set_title(f"σ({shown:.2f}) = {value:.2f}")
@@ -177,7 +177,7 @@ def noise_flow_explorer(data: Tensor, x_0: Tensor, t: float = 0.5, sigma: float 
     Controls are named "t", "sigma" and "schedule".
     """
     cache = FlowCache(data, x_0, steps)
-    controls = {"t": t_slider(t, step=1.0 / steps, continuous_update=True),
+    controls = {"t": t_slider(t, step=1.0 / steps),
                 "sigma": float_slider("σ scale", sigma, 0.0, max_scale, 0.25, continuous_update=False),
                 "schedule": dropdown("schedule", list(SIGMA_SCHEDULES), schedule)}
     return Explorer(draw_noise_flow, controls, figsize=(2.2 * size, size), update=update_noise_flow,
