@@ -537,7 +537,7 @@ SKIPPED = {
     **{n: "precomputation for an explorer: goes through integrate / log_likelihood (FIELDS, COUNTS)" for n in
        ("noise_flow", "log_density_maps", "euler_trajectories")},
     "LogDensityMaps": "TIMED (nearest)",
-    "snap_to_grid": "UI: moves the t slider onto the solver's step grid, visibly (tests/test_explorers_03_04.py)",
+    "snap_to_grid": "UI: moves the t slider onto the solver's step grid, visibly (tests/test_explorers_04.py)",
     **{n: "rendering machinery of the explorers: figures and widgets, no maths input" for n in
        ("BOX", "FigureRenderer", "LECTURE_SCALE_VARIABLE", "SLIDER_WIDTH", "dynamic_artists", "layout_signature",
         "picture_bytes", "picture_format", "picture_geometry", "scale_pyplot_figure", "size_control")},
