@@ -43,7 +43,7 @@ def drop_labels(y: Tensor, p: float, null_label: int, u: Tensor | None = None) -
         New labels (B,) int64 (y is not changed); about a fraction p of them equal null_label.
 
     Raises:
-        ValueError: p outside [0, 1].
+        ValueError: p outside [0, 1], or u given with another shape than y.
 
     Source: Ho & Salimans 2022, "Classifier-Free Diffusion Guidance", Alg. 1 (p_uncond).
     """
@@ -51,6 +51,9 @@ def drop_labels(y: Tensor, p: float, null_label: int, u: Tensor | None = None) -
         raise ValueError(f"label dropout probability must lie in [0, 1], got {p}")
     if u is None:
         u = torch.rand(y.shape, device=y.device)
+    elif u.shape != y.shape:
+        raise ValueError(f"u must have the shape of y {tuple(y.shape)} (one uniform number per label), "
+                         f"got {tuple(u.shape)}")
     return torch.where(u < p, torch.full_like(y, null_label), y)
 
 

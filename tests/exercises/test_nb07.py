@@ -157,6 +157,8 @@ def test_drop_labels_solution_agrees_with_the_package_on_random_inputs():
         drawn = drop_labels(y, p, null)
         torch.manual_seed(batch)
         assert torch.equal(drawn, solution("07.drop_labels")(y, p, null, torch.rand(batch)))
+    with pytest.raises(ValueError, match="shape of y"):
+        drop_labels(torch.zeros(4, dtype=torch.int64), 0.5, 10, torch.rand(4, 1))
 
 
 @pytest.mark.parametrize("answer, message", [                                # found by a trial of wrong answers
