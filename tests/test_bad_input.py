@@ -527,7 +527,8 @@ SKIPPED = {
     **{n: "a display helper: figure, style or artists, no maths input" for n in
        ("lecture_style", "lecture_scale", "figure", "to_numpy", "setup_axes", "scatter", "velocity_arrows",
         "legend_below", "arrow_scale", "update_field_arrows", "update_error_points", "steady_colorbar",
-        "schedule_curve", "update_schedule_curve", "loss_curve", "time_profile", "quality_vs_nfe", "small_multiples",
+        "schedule_curve", "update_schedule_curve", "schedule_axes", "loss_curve", "time_profile", "quality_vs_nfe",
+        "small_multiples",
         "tile_images", "image_grid", "image_rows", "update_solver_panel", "Explorer", "t_slider", "float_slider",
         "int_slider", "dropdown", "log_density_panel")},
     **{n: "builds the explorer from the draw_* / update_* helpers in TIMED (same checks)" for n in
