@@ -9,6 +9,16 @@ def _seed():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _matplotlib_settings():
+    """Every test leaves matplotlib's rcParams as it found them (a notebook's setup cell run by a test calls
+    lecture_style(), which would otherwise change the pictures of every later test)."""
+    import matplotlib
+    saved = dict(matplotlib.rcParams)
+    yield
+    matplotlib.rcParams.update(saved)
+
+
 @pytest.fixture
 def one_thread():
     """One intra-op thread for the test: tiny networks, convolutions and solvers run many small ops, which
