@@ -47,6 +47,7 @@ Taught in notebook 02 (`notebooks/02_vector_fields.ipynb`); the naive field in n
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -87,7 +88,19 @@ def _chunks(fn, x: Tensor, t, data: Tensor, path: Path):
     return torch.cat([fn(x[i:i + rows], t[i:i + rows], data, path) for i in range(0, x.shape[0], rows)])
 
 
-def _prepare(x: Tensor, t, data: Tensor, path: Path, field: bool = False):
+class _Prepared(NamedTuple):
+    """What every exact quantity starts from, all float64 on x's device (B points, N data points, D = numel)."""
+
+    t: Tensor          # checked times (B,), in x's dtype
+    c: dict            # path coefficients at t, float64 (B,) each (with sigma sigma' when prepared for the field)
+    xf: Tensor         # the points flattened, (B, D)
+    yf: Tensor         # the data flattened, (N, D)
+    s2: Tensor         # s_t^2 = beta_t^2 + sigma_t^2, (B,)
+    d2: Tensor         # squared distances |x - alpha_t x^(i)|^2, (B, N)
+
+
+def _prepare(x: Tensor, t, data: Tensor, path: Path, field: bool = False) -> _Prepared:
+    """Check t and compute `_Prepared` for points x (B, *D) and data (N, *D); ValueError on bad t or overflow."""
     t = check_time(t, x.shape[0], like=x)
     # float64 throughout; the field needs sigma sigma' only, the density and weights no derivative
     c = path.field_coefficients(t.double()) if field else path.coefficients(t.double(), derivatives=False)
@@ -99,7 +112,7 @@ def _prepare(x: Tensor, t, data: Tensor, path: Path, field: bool = False):
     a = c["alpha_t"][:, None]
     d2 = (xf * xf).sum(1, keepdim=True) - 2 * a * (xf @ yf.T) + a ** 2 * (yf * yf).sum(1)[None, :]
     check_no_overflow(d2, "the squared distances |x - alpha_t x^(i)|^2", xf, yf)
-    return t, c, xf, yf, s2, d2
+    return _Prepared(t, c, xf, yf, s2, d2)
 
 
 def posterior_weights(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
@@ -120,8 +133,8 @@ def posterior_weights(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
     split = _chunks(posterior_weights, x, t, data, path)
     if split is not None:
         return split
-    _, _, _, _, s2, d2 = _prepare(x, t, data, path)
-    return _weights(s2, d2)
+    p = _prepare(x, t, data, path)
+    return _weights(p.s2, p.d2)
 
 
 def _weights(s2: Tensor, d2: Tensor) -> Tensor:
@@ -166,9 +179,10 @@ def marginal_velocity(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
 
 def _field(x: Tensor, t, data: Tensor, path: Path, noise_term: bool) -> Tensor:
     """alpha'_t ybar + ((beta_t beta'_t + [sigma_t sigma'_t]) / s_t^2) (x - alpha_t ybar), 0 gain where s_t = 0."""
-    _, c, xf, yf, s2, d2 = _prepare(x, t, data, path, field=True)
-    w = _weights(s2, d2)
-    x1_hat = w @ yf  # (B, D)
+    p = _prepare(x, t, data, path, field=True)
+    c, xf, s2 = p.c, p.xf, p.s2
+    w = _weights(s2, p.d2)
+    x1_hat = w @ p.yf  # (B, D)
     tiny = s2 <= 0
     rate = c["beta_t"] * c["d_beta_t"] + (c["sigma_d_sigma_t"] if noise_term else 0.0)
     gain = rate / torch.where(tiny, torch.ones_like(s2), s2)
@@ -234,7 +248,8 @@ def log_density(x: Tensor, t, data: Tensor, path: Path) -> Tensor:
     split = _chunks(log_density, x, t, data, path)
     if split is not None:
         return split
-    t, _, xf, _, s2, d2 = _prepare(x, t, data, path)
+    p = _prepare(x, t, data, path)
+    t, xf, s2, d2 = p.t, p.xf, p.s2, p.d2
     if (s2 <= 0).any():
         bad = t[s2 <= 0][0].item()
         raise ValueError(f"p_t has no density at t = {bad:.6g}: beta_t = sigma_t = 0 there, so p_t is the data's "

@@ -169,7 +169,7 @@ class GaussianMixture:
         cond = self.means[None] + a * torch.einsum("kij,bkj->bki", self.covariances, cinv_d)
         x1 = (resp[..., None] * cond).sum(1)
         score = -(resp[..., None] * cinv_d).sum(1)
-        return (c["d_alpha_t"][:, None] * x1 - c["kappa_t"][:, None] * score).to(out)
+        return (c["d_alpha_t"][:, None] * x1 - c["gain_t"][:, None] * score).to(out)
 
     def field(self, path: Path):
         """The marginal velocity as a callable (x, t) -> u_t(x), for `integrate` and `log_likelihood`."""

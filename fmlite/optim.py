@@ -1,5 +1,5 @@
 """Where and how `fmlite.train.train` steps: the device, Adam (fused where the installed torch supports it),
-learning-rate schedules, and the CPU thread count of the training call.
+learning-rate decays (named so that "schedule" stays sigma(t)), and the CPU thread count of the training call.
 
 Kept apart from the loss and the loop so that `fmlite/train.py` reads as the maths plus one loop.
 """
@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-__all__ = ["resolve_device", "make_optimizer", "LR_SCHEDULES", "auto_threads", "cpu_threads"]
+__all__ = ["resolve_device", "make_optimizer", "LR_DECAYS", "auto_threads", "cpu_threads"]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -71,7 +71,7 @@ def make_optimizer(params, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr)
 
 
-#: lr_schedule name -> factor(step, steps) multiplying the learning rate.
-LR_SCHEDULES = {"constant": None,
+#: lr_decay name -> factor(step, steps) multiplying the learning rate.
+LR_DECAYS = {"constant": None,
                 "cosine": lambda s, n: 0.5 * (1 + math.cos(math.pi * s / n)),
                 "linear": lambda s, n: 1 - s / n}

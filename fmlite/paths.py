@@ -128,7 +128,10 @@ class Path:
                              f"{t[big][0].item():.6g}, above the supported {SIGMA_MAX:g} (float32 x_t would "
                              "lose the data in rounding); scale the schedule down")
 
-    def _check(self, x_0, x_1, eps, finite: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+    def _inputs_and_noise(self, x_0, x_1, eps, finite: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """Checked x_0, x_1 (B, *D) and eps: the given eps checked, or, when eps is None, a new draw
+        torch.randn_like(x_0) from torch's global generator (zeros, and no draw, when sigma is identically 0).
+        ValueError on shapes, non-tensors or (with finite=True) NaN/inf (`fmlite.checks.check_batch`)."""
         x_0 = check_batch(x_0, "x_0", finite=finite)
         x_1 = check_batch(x_1, "x_1", finite=finite)
         if x_0.shape != x_1.shape:
@@ -147,7 +150,7 @@ class Path:
         Unlike `sample`, this works at t = 0 and t = 1 for the Brownian bridge, whose
         sigma'(t) is infinite there. Arguments, shapes and errors as in `sample`.
         """
-        x_0, x_1, eps = self._check(x_0, x_1, eps)
+        x_0, x_1, eps = self._inputs_and_noise(x_0, x_1, eps)
         t = check_time(t, x_0.shape[0], like=x_0)
         c = {k: broadcast_time(v, x_0) for k, v in self._coefficients(t, derivatives=False).items()}
         return c["alpha_t"] * x_1 + c["beta_t"] * x_0 + c["sigma_t"] * eps
@@ -177,7 +180,7 @@ class Path:
                 `fmlite.train.train` stops with TrainingDiverged naming the step and "the data contains
                 NaN"; `interpolate` refuses it.
         """
-        x_0, x_1, eps = self._check(x_0, x_1, eps, finite=False)   # the training hot path: O(1) checks only
+        x_0, x_1, eps = self._inputs_and_noise(x_0, x_1, eps, finite=False)  # training hot path: O(1) checks
         t = check_time(t, x_0.shape[0], like=x_0)
         c = {k: broadcast_time(v, x_0) for k, v in self._coefficients(t).items()}
         x_t = c["alpha_t"] * x_1 + c["beta_t"] * x_0 + c["sigma_t"] * eps

@@ -3,20 +3,21 @@
 
 Setting: x_t = alpha_t x_1 + beta_t x_0 + sigma_t eps with x_0, eps ~ N(0, I) independent of x_1
 (independent pairing). Put z = beta_t x_0 + sigma_t eps ~ N(0, s^2 I), s^2 = beta_t^2 + sigma_t^2,
-kappa = beta_t beta'_t + sigma_t sigma'_t = (s^2)' / 2. Gaussian conditioning and Tweedie's formula give
+gain_t = beta_t beta'_t + sigma_t sigma'_t = (s^2)' / 2 (the gain g_t of notebook 05; not the kappa_t
+of discrete mixture paths, nor the diffusion g(t) of `sample_sde`). Gaussian conditioning and Tweedie's formula give
 
     score(x) = grad log p_t(x) = -E[z | x_t = x] / s^2 = (alpha_t x1_hat - x) / s^2
     x0_hat   = E[x_0 | x_t = x] = beta_t E[z | x] / s^2 = -beta_t * score
-    u_t(x)   = alpha'_t x1_hat + kappa / s^2 * (x - alpha_t x1_hat)
+    u_t(x)   = alpha'_t x1_hat + gain_t / s^2 * (x - alpha_t x1_hat)
 
-so all four are affine in one another at fixed (x, t). With D_t = alpha'_t s^2 - alpha_t kappa
+so all four are affine in one another at fixed (x, t). With D_t = alpha'_t s^2 - alpha_t gain_t
 (= -(alpha_t^3 / 2) d/dt (s^2 / alpha_t^2): zero only where the signal-to-noise ratio stops changing):
 
     score    = (alpha_t u - alpha'_t x) / D_t             singular where D_t = 0 (t = 1 if s_1 = 0)
     u        = (alpha'_t x + D_t score) / alpha_t          singular at alpha_t = 0 (t = 0)
     x0_hat   = -beta_t score;  score = -x0_hat / beta_t    the latter singular at beta_t = 0 (t = 1)
     x1_hat   = (x + s^2 score) / alpha_t;  score = (alpha_t x1_hat - x) / s^2
-    x1_hat   = (s^2 u - kappa x) / D_t;    u = (D_t x1_hat + kappa x) / s^2
+    x1_hat   = (s^2 u - gain_t x) / D_t;    u = (D_t x1_hat + gain_t x) / s^2
 
 Straight path (alpha_t = t, beta_t = 1 - t, sigma = 0): D_t = 1 - t and score = (t u - x) / (1 - t).
 Applied to a *trained* velocity these give the model's implied score, x0_hat and x1_hat.
@@ -47,11 +48,11 @@ SINGULAR = 1e-12
 
 
 def path_coefficients(path: Path, t) -> dict[str, Tensor]:
-    """float64 alpha_t, beta_t, s2_t = beta_t^2 + sigma_t^2, d_alpha_t, d_beta_t, kappa_t, D_t at t (B,).
+    """float64 alpha_t, beta_t, s2_t = beta_t^2 + sigma_t^2, d_alpha_t, d_beta_t, gain_t, D_t at t (B,).
 
-    kappa_t = beta_t beta'_t + sigma_t sigma'_t, with sigma_t sigma'_t from the schedule's
-    `variance_rate(t)` (via `Path.field_coefficients`; finite where sigma' is not, e.g. the
-    Brownian bridge at t = 0, 1). D_t = alpha'_t s2_t - alpha_t kappa_t.
+    gain_t = beta_t beta'_t + sigma_t sigma'_t (the gain g_t of notebook 05), with sigma_t sigma'_t from the
+    schedule's `variance_rate(t)` (via `Path.field_coefficients`; finite where sigma' is not, e.g. the
+    Brownian bridge at t = 0, 1). D_t = alpha'_t s2_t - alpha_t gain_t. Each entry has shape (B,).
 
     Raises:
         ValueError: t invalid, path is None (pass LinearPath()), or sigma_t sigma'_t is not finite at some t.
@@ -63,28 +64,28 @@ def path_coefficients(path: Path, t) -> dict[str, Tensor]:
     a, b, s = c["alpha_t"], c["beta_t"], c["sigma_t"]
     da, db, sds = c["d_alpha_t"], c["d_beta_t"], c["sigma_d_sigma_t"]
     s2 = b ** 2 + s ** 2
-    kappa = b * db + sds
-    return {"alpha_t": a, "beta_t": b, "s2_t": s2, "d_alpha_t": da, "d_beta_t": db, "kappa_t": kappa,
-            "D_t": da * s2 - a * kappa}
+    gain = b * db + sds
+    return {"alpha_t": a, "beta_t": b, "s2_t": s2, "d_alpha_t": da, "d_beta_t": db, "gain_t": gain,
+            "D_t": da * s2 - a * gain}
 
 
 def _table(c):
     """(source, target) -> (coefficient of source, coefficient of x, denominator, what is zero when singular)."""
-    a, b, s2, da, k, d = c["alpha_t"], c["beta_t"], c["s2_t"], c["d_alpha_t"], c["kappa_t"], c["D_t"]
-    one = torch.ones_like(a)
+    a, b, s2, da, gain, d = c["alpha_t"], c["beta_t"], c["s2_t"], c["d_alpha_t"], c["gain_t"], c["D_t"]
+    one, zero = torch.ones_like(a), torch.zeros_like(a)
     return {
-        ("velocity", "score"): (a, -da, d, "D_t = alpha'_t s_t^2 - alpha_t kappa_t"),
-        ("velocity", "x0_hat"): (-a * b, b * da, d, "D_t = alpha'_t s_t^2 - alpha_t kappa_t"),
-        ("velocity", "x1_hat"): (s2, -k, d, "D_t = alpha'_t s_t^2 - alpha_t kappa_t"),
+        ("velocity", "score"): (a, -da, d, "D_t = alpha'_t s_t^2 - alpha_t gain_t"),
+        ("velocity", "x0_hat"): (-a * b, b * da, d, "D_t = alpha'_t s_t^2 - alpha_t gain_t"),
+        ("velocity", "x1_hat"): (s2, -gain, d, "D_t = alpha'_t s_t^2 - alpha_t gain_t"),
         ("score", "velocity"): (d, da, a, "alpha_t"),
-        ("score", "x0_hat"): (-b, 0 * a, one, ""),
+        ("score", "x0_hat"): (-b, zero, one, ""),
         ("score", "x1_hat"): (s2, one, a, "alpha_t"),
-        ("x0_hat", "score"): (-one, 0 * a, b, "beta_t"),
+        ("x0_hat", "score"): (-one, zero, b, "beta_t"),
         ("x0_hat", "velocity"): (-d, b * da, a * b, "alpha_t beta_t"),
         ("x0_hat", "x1_hat"): (-s2, b, a * b, "alpha_t beta_t"),
         ("x1_hat", "score"): (a, -one, s2, "s_t^2 = beta_t^2 + sigma_t^2"),
         ("x1_hat", "x0_hat"): (-a * b, b, s2, "s_t^2 = beta_t^2 + sigma_t^2"),
-        ("x1_hat", "velocity"): (d, k, s2, "s_t^2 = beta_t^2 + sigma_t^2"),
+        ("x1_hat", "velocity"): (d, gain, s2, "s_t^2 = beta_t^2 + sigma_t^2"),
     }
 
 
@@ -151,7 +152,7 @@ def x0_hat_to_score(x0_hat: Tensor, x: Tensor, t, path: Path) -> Tensor:
 
 
 def velocity_to_x1_hat(velocity: Tensor, x: Tensor, t, path: Path) -> Tensor:
-    """x1_hat = (s_t^2 u - kappa_t x) / D_t; straight path, sigma = 0: x + (1 - t) u. See `convert`."""
+    """x1_hat = (s_t^2 u - gain_t x) / D_t; straight path, sigma = 0: x + (1 - t) u. See `convert`."""
     return convert(velocity, x, t, path, "velocity", "x1_hat")
 
 

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from .batches import Batch, BatchPool
 from .checks import check_count
 from .losses import FlowMatchingLoss, Loss, flow_matching_loss, sample_time  # noqa: F401 - public home (module docstring)
-from .optim import LR_SCHEDULES, cpu_threads, make_optimizer, resolve_device
+from .optim import LR_DECAYS, cpu_threads, make_optimizer, resolve_device
 from .paths import Path
 
 __all__ = ["flow_matching_loss", "sample_time", "FlowMatchingLoss", "Loss", "drop_labels", "train", "History",
@@ -31,25 +31,32 @@ __all__ = ["flow_matching_loss", "sample_time", "FlowMatchingLoss", "Loss", "dro
 # defined in fmlite.losses, public here: flow_matching_loss, sample_time, FlowMatchingLoss, Loss
 
 
-def drop_labels(y: Tensor, p: float, null_label: int) -> Tensor:
-    """Replace each label by `null_label` with probability p (label dropout for classifier-free guidance).
+def drop_labels(y: Tensor, p: float, null_label: int, u: Tensor | None = None) -> Tensor:
+    """Replace each label by `null_label` with probability p (label dropout for classifier-free guidance):
+    label i is dropped where u[i] < p, u uniform in [0, 1).
 
     Args:
         y: int64 labels (B,). p: probability in [0, 1] that a label is DROPPED.
         null_label: the "no label" token (`model.null_label`).
+        u: uniform numbers (B,) in [0, 1), or None to draw them with torch.rand (torch's global generator,
+            on y's device; `train` passes None). Exercise 07.drop_labels restates this with u given.
 
     Returns:
-        New labels (B,); about a fraction p of them equal null_label.
+        New labels (B,) int64 (y is not changed); about a fraction p of them equal null_label.
 
     Raises:
-        ValueError: p outside [0, 1].
+        ValueError: p outside [0, 1], or u given with another shape than y.
 
     Source: Ho & Salimans 2022, "Classifier-Free Diffusion Guidance", Alg. 1 (p_uncond).
     """
     if not 0 <= p <= 1:
         raise ValueError(f"label dropout probability must lie in [0, 1], got {p}")
-    drop = torch.rand(y.shape, device=y.device) < p
-    return torch.where(drop, torch.full_like(y, null_label), y)
+    if u is None:
+        u = torch.rand(y.shape, device=y.device)
+    elif u.shape != y.shape:
+        raise ValueError(f"u must have the shape of y {tuple(y.shape)} (one uniform number per label), "
+                         f"got {tuple(u.shape)}")
+    return torch.where(u < p, torch.full_like(y, null_label), y)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -94,7 +101,7 @@ class TrainSettings:
 
     Attributes:
         steps, batch_size, eval_every: whole numbers >= 1. lr: Adam's learning rate.
-        lr_factor: factor(step, steps) multiplying lr after each step (`fmlite.optim.LR_SCHEDULES`), or None.
+        lr_factor: factor(step, steps) multiplying lr after each step (`fmlite.optim.LR_DECAYS`), or None.
         label_dropout: probability in [0, 1] of dropping a label. seed: torch.manual_seed before training, or None.
         device: the resolved torch.device. ema: EMA decay in (0, 1), or None. progress: show the tqdm bar.
         callback: callback(step, model) or None.
@@ -117,7 +124,7 @@ def train(model: nn.Module, path: Path | None, sample_data: Callable[[int], Tens
           batch_size: int = 256, lr: float = 1e-2, *, coupling: Callable | str | None = None,
           label_dropout: float = 0.1, seed: int | None = 0, device: str = "auto", ema: float | None = None,
           progress: bool = True, callback: Callable[[int, nn.Module], bool | None] | None = None,
-          eval_every: int = 100, threads: int | None = None, lr_schedule: str = "constant",
+          eval_every: int = 100, threads: int | None = None, lr_decay: str = "constant",
           loss: Loss | Callable | None = None) -> History:
     """Train a network with Adam on a loss: the flow matching loss by default, or any `loss(model, batch)`.
 
@@ -157,7 +164,7 @@ def train(model: nn.Module, path: Path | None, sample_data: Callable[[int], Tens
         threads: CPU threads for torch during training (restored afterwards, also on error or
             Ctrl-C); None chooses `auto_threads(model)` (1 for this course's small networks).
             Ignored on other devices.
-        lr_schedule: "constant" (lr throughout), "cosine" (lr * (1 + cos(pi s / steps)) / 2 at step s)
+        lr_decay: "constant" (lr throughout), "cosine" (lr * (1 + cos(pi s / steps)) / 2 at step s)
             or "linear" (lr * (1 - s / steps)): the decaying ones reach 0 at `steps`
             (Loshchilov & Hutter 2017, SGDR).
         loss: None (the flow matching loss on `path` with `coupling`) or a loss object or function
@@ -170,7 +177,7 @@ def train(model: nn.Module, path: Path | None, sample_data: Callable[[int], Tens
 
     Raises:
         TrainingDiverged: the loss became NaN or inf (the message gives the step).
-        ValueError: bad device, steps, batch_size, eval_every, threads or lr_schedule; sample_data not a
+        ValueError: bad device, steps, batch_size, eval_every, threads or lr_decay; sample_data not a
             function; data of the wrong shape, number or dtype; labelled data for a model that takes no labels;
             no path (without a loss), or a path or coupling together with a loss; a loss that is not callable
             or returns something other than a scalar tensor with a gradient.
@@ -181,10 +188,10 @@ def train(model: nn.Module, path: Path | None, sample_data: Callable[[int], Tens
     loss = _default_loss(path, coupling) if loss is None else _check_loss(loss, path, coupling)
     if ema is not None and not 0 < ema < 1:
         raise ValueError(f"ema decay must lie in (0, 1), e.g. 0.999, got {ema}")
-    if lr_schedule not in LR_SCHEDULES:
-        raise ValueError(f"unknown lr_schedule {lr_schedule!r}; choose one of {list(LR_SCHEDULES)}")
+    if lr_decay not in LR_DECAYS:
+        raise ValueError(f"unknown lr_decay {lr_decay!r}; choose one of {list(LR_DECAYS)}")
     settings = TrainSettings(steps=check_count(steps, "steps"), batch_size=check_count(batch_size, "batch_size"),
-                             lr=lr, lr_factor=LR_SCHEDULES[lr_schedule], label_dropout=label_dropout, seed=seed,
+                             lr=lr, lr_factor=LR_DECAYS[lr_decay], label_dropout=label_dropout, seed=seed,
                              device=resolve_device(device), ema=ema, progress=progress, callback=callback,
                              eval_every=check_count(eval_every, "eval_every"))
     threads = None if threads is None else check_count(threads, "threads")

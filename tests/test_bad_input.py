@@ -111,7 +111,7 @@ FIELDS = {
     "minibatch_ot": lambda x: minibatch_ot(x, X1)[1],
     "reflow_pairs": lambda x: reflow_pairs(shrink, x, steps=2, method="euler")[1],
     "PairedData": lambda x: PairedData(x, X1)(4),
-    "start_noise": lambda x: widgets.start_noise(x, "constant", 0.5),
+    "start_noise": lambda x: widgets.start_noise(x, LinearPath(0.5).sigma),
     "model_log_density": lambda x: widgets.model_log_density(shrink, x, 0.5, steps=2, method="euler"),
 }
 #: Functions that return a Python float (no dtype or graph to keep).
@@ -533,7 +533,8 @@ SKIPPED = {
     **{n: "a display helper: figure, style or artists, no maths input" for n in
        ("lecture_style", "lecture_scale", "figure", "to_numpy", "setup_axes", "scatter", "velocity_arrows",
         "legend_below", "arrow_scale", "update_field_arrows", "update_error_points", "steady_colorbar",
-        "schedule_curve", "update_schedule_curve", "loss_curve", "time_profile", "quality_vs_nfe", "small_multiples",
+        "schedule_curve", "update_schedule_curve", "schedule_axes", "loss_curve", "time_profile", "quality_vs_nfe",
+        "small_multiples",
         "tile_images", "image_grid", "image_rows", "update_solver_panel", "Explorer", "t_slider", "float_slider",
         "int_slider", "dropdown", "log_density_panel")},
     **{n: "builds the explorer from the draw_* / update_* helpers in TIMED (same checks)" for n in
@@ -543,7 +544,7 @@ SKIPPED = {
     **{n: "precomputation for an explorer: goes through integrate / log_likelihood (FIELDS, COUNTS)" for n in
        ("noise_flow", "log_density_maps", "euler_trajectories")},
     "LogDensityMaps": "TIMED (nearest)",
-    "snap_to_grid": "UI: moves the t slider onto the solver's step grid, visibly (tests/test_explorers_03_04.py)",
+    "snap_to_grid": "UI: moves the t slider onto the solver's step grid, visibly (tests/test_explorers_04.py)",
     **{n: "rendering machinery of the explorers: figures and widgets, no maths input" for n in
        ("BOX", "FigureRenderer", "LECTURE_SCALE_VARIABLE", "SLIDER_WIDTH", "dynamic_artists", "layout_signature",
         "picture_bytes", "picture_format", "picture_geometry", "scale_pyplot_figure", "size_control")},

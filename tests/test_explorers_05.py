@@ -8,6 +8,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from fmlite import widgets as W
 from fmlite.datasets import sample_2d
 from fmlite.exact import marginal_velocity
 from fmlite.paths import LinearPath, sigma_schedule
@@ -26,8 +27,11 @@ def _points(fig):
 
 def test_start_noise_widens_only_for_sigma_at_0(setting):
     _, x_0 = setting
-    assert torch.allclose(start_noise(x_0, "constant", 0.75), x_0 * math.sqrt(1 + 0.75 ** 2))
-    assert torch.equal(start_noise(x_0, "bridge", 2.0), x_0) and torch.equal(start_noise(x_0, "sine", 1.0), x_0)
+    assert torch.allclose(start_noise(x_0, sigma_schedule("constant", 0.75)), x_0 * math.sqrt(1 + 0.75 ** 2))
+    assert torch.equal(start_noise(x_0, sigma_schedule("bridge", 2.0)), x_0)
+    assert torch.equal(start_noise(x_0, sigma_schedule("sine", 1.0)), x_0)
+    with pytest.raises(TypeError, match="sigma_schedule"):
+        start_noise(x_0, "constant")
 
 
 def test_noise_flow_integrates_the_exact_field(setting):
@@ -69,3 +73,11 @@ def test_explorer_controls_redraw_and_use_the_cache(setting):
     ex.controls["schedule"].value = "sine"
     ex.controls["sigma"].value = 1.0
     assert cache.computed == 3 and ex.error is None                                  # both settings cached
+
+
+def test_noise_flow_fast_path_for_t_sigma_and_schedule(update_equals_fresh_draw):
+    g = torch.Generator().manual_seed(8)
+    ex = W.noise_flow_explorer(torch.randn(12, 2, generator=g), torch.randn(50, 2, generator=g), t=0.5, sigma=1.0,
+                               schedule="sine", steps=4, size=2.5)
+    update_equals_fresh_draw(ex, [("t", 0.75), ("t", 0.0), ("sigma", 2.0), ("t", 1.0), ("schedule", "bridge"),
+                                  ("sigma", 0.0), ("schedule", "constant"), ("t", 0.25)])

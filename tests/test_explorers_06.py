@@ -6,10 +6,12 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from fmlite import widgets as W
 from fmlite.gaussian_ot import GaussianToGaussian
 from fmlite.metrics import energy_distance, straightness
 from fmlite.solvers import integrate
 from fmlite.widgets import STEP_CHOICES, draw_straight_paths, straight_explorer
+
 
 G = GaussianToGaussian(torch.tensor([1.0, -0.5]), torch.tensor([[2.0, 0.3], [0.3, 0.5]]))
 
@@ -90,3 +92,10 @@ def test_one_step_shows_no_straightness(setting):
         tr = integrate(G.independent_velocity, x_0, 1, "euler", return_trajectory=True).trajectory
         assert straightness(tr) == 0.0
         assert "S: one segment" in ax.get_title() and "S = " not in ax.get_title()
+
+
+def test_straight_fast_path(spin_field, update_equals_fresh_draw):
+    x_0 = torch.randn(30, 2, generator=torch.Generator().manual_seed(2))
+    ex = W.straight_explorer({"a": spin_field, "b": lambda x, t: -spin_field(x, t)}, x_0, target=torch.randn(40, 2),
+                             steps=2, t=1.0, reference_steps=4, size=2.5)
+    update_equals_fresh_draw(ex, [("t", 0.5), ("steps", 4), ("t", 0.1), ("steps", 1)])

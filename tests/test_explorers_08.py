@@ -11,6 +11,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from fmlite import widgets as W
 from fmlite.gaussian_mixture import example_mixture
 from fmlite.paths import LinearPath
 from fmlite.widgets import draw_log_densities, likelihood_explorer, log_density_maps, model_log_density
@@ -73,3 +74,12 @@ def test_maps_draw_and_explorer_follow_t(mixture):
     assert ex.figure._suptitle.get_text() == "t = 0.00"
     with pytest.raises(ValueError, match="at least one time"):
         log_density_maps(gmm.field(path), [], n=6)
+
+
+def test_likelihood_fast_path(update_equals_fresh_draw):
+    g = torch.Generator().manual_seed(4)
+    times = np.array([0.0, 0.5, 1.0])
+    maps = W.LogDensityMaps(times, -5 * torch.rand(3, 10, 10, generator=g, dtype=torch.float64).numpy(), 3.0)
+    exact = lambda x, t: -0.5 * (x ** 2).sum(1) * (1 + t)  # noqa: E731
+    ex = W.likelihood_explorer(maps, exact, t=1.0, size=2.0)
+    update_equals_fresh_draw(ex, [("t", 0.5), ("t", 0.0)])

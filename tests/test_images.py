@@ -1,4 +1,4 @@
-"""Images (notebook 07): guidance formula, shipped model, digit metrics, CLI, explorers."""
+"""Images (notebook 07): guidance formula, shipped model, digit metrics, CLI (its explorers: tests/test_explorers_07.py)."""
 import numpy as np
 import pytest
 import torch
@@ -210,27 +210,3 @@ def test_cli_trains_from_an_npz_file(tmp_path, capsys):
     assert model.num_classes == 10 and meta["steps"] == 3 and meta["command"].startswith("python -m fmlite train")
     assert "saved" in capsys.readouterr().out
 
-
-# ---------------------------------------------------------------------------------------------- explorers
-def test_image_flow_explorer_moves_with_its_slider():
-    from fmlite.widgets import image_flow_explorer
-    trajectory = integrate(_conditional_model(), torch.randn(4, 1, 8, 8), steps=4, return_trajectory=True).trajectory
-    ex = image_flow_explorer(trajectory)
-    first, draws = ex.image.value, ex.draws
-    ex.controls["t"].value = 1.0
-    assert ex.draws == draws + 1 and ex.image.value != first and ex.label.value == "t = 1.00"
-    assert ex.figure.axes[0].get_title() == "t = 1.00"
-
-
-def test_guidance_explorer_moves_with_its_slider():
-    from fmlite.widgets import guidance_explorer
-    images = load_digits()[0]
-    samples = {0.0: images[:6].reshape(2, 3, 1, 8, 8), 2.0: images[6:12].reshape(2, 3, 1, 8, 8)}
-    scores = {w: digit_scores(x.reshape(-1, 1, 8, 8)) for w, x in samples.items()}
-    ex = guidance_explorer(samples, scores)
-    first = ex.image.value
-    ex.controls["w"].value = 2.0
-    assert ex.image.value != first and ex.label.value == "w = 2.00"
-    assert ex.figure.axes[0].get_title().startswith("w = 2.00\nconfidence")
-    with pytest.raises(Exception):
-        ex.controls["w"].value = 1.0  # only the precomputed weights are offered

@@ -163,16 +163,16 @@ def test_fused_adam_is_used_on_cpu_when_available_and_matches_plain_adam():
     assert torch.allclose(a, b, atol=1e-6)
 
 
-def test_lr_schedules_follow_their_closed_forms_and_unknown_names_are_refused():
-    from fmlite.optim import LR_SCHEDULES
-    cosine, linear = LR_SCHEDULES["cosine"], LR_SCHEDULES["linear"]
+def test_lr_decays_follow_their_closed_forms_and_unknown_names_are_refused():
+    from fmlite.optim import LR_DECAYS
+    cosine, linear = LR_DECAYS["cosine"], LR_DECAYS["linear"]
     assert cosine(0, 40) == 1 and abs(cosine(40, 40)) < 1e-12 and abs(cosine(10, 40) - (2 + 2 ** 0.5) / 4) < 1e-12
     assert linear(0, 40) == 1 and linear(30, 40) == 0.25 and linear(40, 40) == 0
     losses = {}
-    for schedule in ("constant", "cosine"):
+    for decay in ("constant", "cosine"):
         torch.manual_seed(0)
-        losses[schedule] = train(MLP(hidden=8, layers=1), LinearPath(), _noise, steps=4, batch_size=8,
-                                 lr_schedule=schedule, progress=False, device="cpu").loss
+        losses[decay] = train(MLP(hidden=8, layers=1), LinearPath(), _noise, steps=4, batch_size=8,
+                                 lr_decay=decay, progress=False, device="cpu").loss
     assert losses["constant"][:2] == losses["cosine"][:2] and losses["constant"][2:] != losses["cosine"][2:]
-    with pytest.raises(ValueError, match=r"unknown lr_schedule 'cos'.*'cosine'"):
-        train(MLP(hidden=8, layers=1), LinearPath(), _noise, steps=2, lr_schedule="cos", progress=False, device="cpu")
+    with pytest.raises(ValueError, match=r"unknown lr_decay 'cos'.*'cosine'"):
+        train(MLP(hidden=8, layers=1), LinearPath(), _noise, steps=2, lr_decay="cos", progress=False, device="cpu")

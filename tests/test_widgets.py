@@ -1,4 +1,7 @@
-"""The Explorer wrapper: sliders redraw one figure synchronously; the drawing functions are pure."""
+"""The Explorer framework: sliders redraw one figure synchronously, the drawing functions are pure, the picture
+is the figure's pixels and a blitted fast-path update draws what changed (per-notebook explorers: test_explorers_NN.py)."""
+import io
+
 import ipywidgets as widgets
 import numpy as np
 import pytest
@@ -6,6 +9,8 @@ import torch
 from matplotlib.figure import Figure
 
 from fmlite.widgets import Explorer, draw_trajectory, t_slider, trajectory_explorer
+from fmlite.widgets.explorer import float_slider
+from fmlite.widgets.render import picture_bytes
 
 
 def test_explorer_redraws_on_slider_change_and_states_values():
@@ -78,3 +83,62 @@ def test_trajectory_explorer_on_a_one_frame_trajectory():
     ex.controls["t"].value = 0.6
     assert ex.error is None and ex.label.value == "t = 0.60"
     assert np.allclose(ex.figure.axes[0].collections[-1].get_offsets(), 0.0)
+
+
+# ----------------------------------------------------------------------------- rendering and the fast path
+def test_picture_bytes_are_the_pixels_of_savefig(pixels):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(3, 2), dpi=40)
+    fig.add_subplot(1, 1, 1).plot([0, 1], [1, 0])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=40)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    webp, png = picture_bytes(canvas, "webp"), picture_bytes(canvas, "png")   # png: where Pillow lacks WebP
+    assert webp[:4] == b"RIFF" and webp[8:12] == b"WEBP" and png[:4] == b"\x89PNG"
+    assert np.array_equal(pixels(webp), pixels(buf.getvalue()))   # lossless
+    assert np.array_equal(pixels(png), pixels(buf.getvalue()))
+
+
+def _overlapping(fig, x, limit, inside):
+    """A scatter at x under an opaque legend (inside the Axes) or a legend below it, a line and a title."""
+    ax = fig.add_subplot(1, 1, 1)
+    ax.scatter([x, -x, 0.5 * x], [0.0, 0.5, -0.5], s=900, label="moving points", zorder=1)
+    ax.plot([-1, 1], [-1, 1], lw=6, label="a static line", zorder=2)
+    ax.set_xlim(-limit, limit)
+    ax.set_ylim(-1, 1)
+    ax.set_title(f"x = {x:.2f}")
+    ax.legend(loc="center" if inside else "upper center", bbox_to_anchor=None if inside else (0.5, -0.12),
+              framealpha=1.0)
+
+
+def _move(fig, x, limit, inside):
+    ax = fig.axes[0]
+    ax.collections[0].set_offsets(np.array([[x, 0.0], [-x, 0.5], [0.5 * x, -0.5]]))
+    if ax.get_xlim() != (-limit, limit):   # setting limits, even the same ones, redraws the Axis
+        ax.set_xlim(-limit, limit)
+    ax.set_title(f"x = {x:.2f}")
+
+
+@pytest.mark.parametrize("inside", [True, False])
+def test_blit_redraws_what_lies_above_a_changed_artist(inside, update_equals_fresh_draw):
+    """The points move under an opaque legend (inside) and a thick line: both are drawn again above them, and
+    nothing else is (the legend below the Axes stays in the background)."""
+    ex = Explorer(_overlapping, {"x": float_slider("x", 0.0, -1.0, 1.0)}, figsize=(3, 3), update=_move,
+                  cheap=("x",), limit=1.2, inside=inside)
+    update_equals_fresh_draw(ex, [("x", 0.1), ("x", 0.6), ("x", -0.3)])
+    assert ex.blits == 3
+    ax = ex.figure.axes[0]
+    ex.controls["x"].value = 0.2
+    _move(ex.figure, 0.25, 1.2, inside)
+    drawn = ex.renderer.dynamic_artists()
+    assert ax.collections[0] in drawn and ax.lines[0] in drawn and ax.title in drawn
+    assert (ax.get_legend() in drawn) is inside and ax.xaxis not in drawn
+
+
+def test_blit_redraws_an_axes_whose_limits_changed(update_equals_fresh_draw):
+    ex = Explorer(_overlapping, {"x": float_slider("x", 0.0, -1.0, 1.0)}, figsize=(3, 3), update=_move,
+                  cheap=("x",), limit=1.2, inside=False)
+    ex.fixed["limit"] = 2.0      # new x limits and tick labels on the next move
+    update_equals_fresh_draw(ex, [("x", 0.5)])

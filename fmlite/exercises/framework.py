@@ -31,7 +31,7 @@ from torch import Tensor
 from ..paths import SIGMA_SCHEDULES, Sigma
 
 __all__ = ["check", "passes", "verdict", "show_solution", "solution", "EXERCISES", "Mismatch", "NotSolved",
-           "register", "call", "call_untouched", "FIXED_SIZE", "SIZES", "Sizes"]
+           "register", "call", "call_untouched", "FIXED_SIZE", "SIZES", "Sizes", "IMAGE_BROADCAST_HINT"]
 
 
 class Sizes(NamedTuple):
@@ -207,10 +207,14 @@ def _fixed_size(e: Exception, args) -> bool:
     return batch in sizes and bool(sizes & others)
 
 
+#: What to do with t (B,) against images (B, C, H, W): said on a broadcasting error and by notebook 07's checker.
+IMAGE_BROADCAST_HINT = ("t has shape (B,) but the images have shape (B, C, H, W): reshape it to (B, 1, 1, 1) "
+                        "with t[:, None, None, None] (or t.view(-1, 1, 1, 1)) so that each image gets its own time")
+
+
 def _broadcast_hint(e: Exception, shapes) -> str:
     if any(len(s) == 4 for s in shapes):
-        return (f"the shapes do not broadcast ({e}): t has shape (B,) but the images have shape (B, C, H, W); "
-                "reshape it to (B, 1, 1, 1) with t[:, None, None, None] so that each image gets its own time")
+        return f"the shapes do not broadcast ({e}): {IMAGE_BROADCAST_HINT}"
     flat = [s for s in shapes if len(s) == 2]
     if flat and any(len(s) == 3 for s in shapes):  # (B, 1) or (B, N) against (B, N, D)
         if flat[0][1] == 1:

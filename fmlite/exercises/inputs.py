@@ -12,7 +12,8 @@ from torch import Tensor
 from ..checks import check_flat_input, check_time, network_input
 from .framework import SIZES, Mismatch, Sizes
 
-__all__ = ["domain_times", "Sizes", "SIZES", "ONE_TIME", "one_time_variants", "StandInField", "TinyField"]
+__all__ = ["domain_times", "Sizes", "SIZES", "ONE_TIME", "one_time_variants", "lopsided_sigma", "StandInField",
+           "TinyField"]
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -24,6 +25,14 @@ def domain_times(n: int, lo: float = 0.0, hi: float = 1.0, seed: int = 0) -> Ten
     ends = torch.tensor([lo, lo + 0.01, hi - 0.01, hi], dtype=torch.float64)
     rest = torch.cat([inner[1:], ends])
     return torch.cat([inner[:1], rest[torch.randperm(n - 1, generator=torch.Generator().manual_seed(seed))]])
+
+
+def lopsided_sigma():
+    """The schedule sigma(t) = 0.5 t (1 - t)^2 with its closed-form derivative 0.5 (1 - t)(1 - 3t): zero at both
+    ends but not symmetric about t = 1/2, so an answer that uses sigma(1 - t), or -sigma'(1 - t), is caught.
+    Values in [0, 2/27] on [0, 1]; called on t (B,) it returns (B,). Used by the checkers of notebooks 01 and 05."""
+    from ..schedules import Sigma
+    return Sigma(lambda t: 0.5 * t * (1 - t) ** 2, lambda t: 0.5 * (1 - t) * (1 - 3 * t), name="0.5 t (1 - t)^2")
 
 
 #: The message for an answer that used one time for the whole batch.

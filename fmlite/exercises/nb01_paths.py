@@ -9,7 +9,7 @@ import torch
 
 from .compare import compare, reject_known
 from .framework import call_untouched, register
-from .inputs import SIZES, domain_times, one_time_variants
+from .inputs import SIZES, domain_times, lopsided_sigma, one_time_variants
 
 
 def _inputs(seed: int, B: int, D: int):
@@ -24,8 +24,8 @@ def _calls():
 
 def _schedules():
     """(schedule, lo, hi): the time domain on which each schedule's x_t and u_t are finite."""
-    from ..paths import BridgeSigma, ConstantSigma, Sigma, SineSigma
-    asym = Sigma(lambda t: 0.5 * t * (1 - t) ** 2, lambda t: 0.5 * (1 - t) * (1 - 3 * t), name="0.5 t (1 - t)^2")
+    from ..paths import BridgeSigma, ConstantSigma, SineSigma
+    asym = lopsided_sigma()
     return [(asym, 0.0, 1.0), (SineSigma(0.5), 0.0, 1.0), (ConstantSigma(0.5), 0.0, 1.0),
             (ConstantSigma(0.0), 0.0, 1.0), (BridgeSigma(0.8), 0.01, 0.99)]
 

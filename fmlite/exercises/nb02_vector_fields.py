@@ -73,7 +73,8 @@ def posterior_weights(x, t, data):
 
     Given x_1 = x^(i), x_t = t x^(i) + (1 - t) x_0 is Gaussian with mean t x^(i) and standard deviation
     1 - t, so by Bayes' rule (uniform prior) w_i(x) is proportional to exp(-|x - t x^(i)|^2 / (2 (1 - t)^2)).
-    Returns (B, N), each row summing to 1.
+    Returns (B, N), each row summing to 1. Restates `fmlite.exact.posterior_weights` for LinearPath() (sigma = 0;
+    tests/exercises/test_nb02.py compares the two).
     """
     d2 = ((x[:, None, :] - t[:, None, None] * data[None, :, :]) ** 2).sum(-1)  # (B, N) squared distances
     return torch.softmax(-d2 / (2 * (1 - t)[:, None] ** 2), dim=1)  # softmax = exp, then normalise each row

@@ -11,12 +11,13 @@ import torch
 
 from .compare import check_dtype, compare, reject_known, reject_where_finite
 from .framework import Mismatch, call_untouched, register
-from .inputs import SIZES, domain_times, one_time_variants
+from .inputs import SIZES, domain_times, lopsided_sigma, one_time_variants
 
 
 def start_noise(x_0, sigma):
     """The points of p_0 made from standard-normal x_0 (B, D): at t = 0, x_t = x_0 + sigma(0) eps is
-    N(0, (1 + sigma(0)^2) I), so scale x_0 by sqrt(1 + sigma(0)^2). sigma is a schedule (callable on t (B,))."""
+    N(0, (1 + sigma(0)^2) I), so scale x_0 by sqrt(1 + sigma(0)^2). sigma is a schedule (callable on t (B,)).
+    Restates the package's `fmlite.widgets.start_noise` (tests/exercises/test_nb05.py compares the two)."""
     s0 = sigma(torch.zeros(1, dtype=x_0.dtype))[0]  # sigma(0), a number
     return x_0 * torch.sqrt(1 + s0 ** 2)
 
@@ -77,8 +78,8 @@ def naive_field_gap(x, t, data, path):
 def _paths():
     """(path, hi): the largest time tried; t = 1 is left out where beta_1 = sigma(1) = 0 (the formula is 0 / 0
     there, the exact fields set the gap to 0)."""
-    from ..paths import BridgeSigma, ConstantSigma, CosinePath, LinearPath, Sigma, SineSigma
-    asym = Sigma(lambda t: 0.5 * t * (1 - t) ** 2, lambda t: 0.5 * (1 - t) * (1 - 3 * t), name="0.5 t (1 - t)^2")
+    from ..paths import BridgeSigma, ConstantSigma, CosinePath, LinearPath, SineSigma
+    asym = lopsided_sigma()
     return [(LinearPath(asym), 0.99), (LinearPath(BridgeSigma(0.8)), 0.99), (CosinePath(SineSigma(0.7)), 0.99),
             (LinearPath(ConstantSigma(0.5)), 1.0)]
 

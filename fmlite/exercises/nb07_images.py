@@ -8,11 +8,8 @@ import torch
 from torch import Tensor
 
 from .compare import compare, reject_known
-from .framework import Mismatch, call, call_untouched, register
+from .framework import IMAGE_BROADCAST_HINT, Mismatch, call, call_untouched, register
 from .inputs import SIZES, domain_times, one_time_variants
-
-_BROADCAST_HINT = ("t has shape (B,) but the images have shape (B, C, H, W): reshape it to (B, 1, 1, 1) with "
-                   "t[:, None, None, None] (or t.view(-1, 1, 1, 1)) so that each image gets its own time")
 
 
 def interpolate_images(x_0, x_1, t):
@@ -39,9 +36,9 @@ def _check_interpolate_images(answer):
         tt = t[:, None, None, None]
         spread = [] if batch != 8 else [  # t of shape (8,) or (8, 1) broadcasts silently against 8 x 8 pixels
             (f"with {batch} images of 8 x 8 pixels your t was spread along the rows of every image instead of one "
-             f"time per image: {_BROADCAST_HINT}", t[:, None] * x_1 + (1 - t[:, None]) * x_0),
+             f"time per image: {IMAGE_BROADCAST_HINT}", t[:, None] * x_1 + (1 - t[:, None]) * x_0),
             (f"with {batch} images of 8 x 8 pixels your t was spread along the columns of every image instead of "
-             f"one time per image: {_BROADCAST_HINT}", t * x_1 + (1 - t) * x_0)]
+             f"one time per image: {IMAGE_BROADCAST_HINT}", t * x_1 + (1 - t) * x_0)]
         reject_known(got, spread + [
             ("x_t runs backwards: at t = 0 it should be the noise x_0 and at t = 1 the image x_1, "
              "x_t = t x_1 + (1 − t) x_0", tt * x_0 + (1 - tt) * x_1),
@@ -133,7 +130,8 @@ register("07.guided", "classifier-free guidance", guided, _check_guided)
 def drop_labels(y, p, null_label, u):
     """Label dropout for classifier-free guidance: replace label i by `null_label` where u[i] < p, so each label
     is dropped with probability p (u uniform in [0, 1)). y int64 (B,), p in [0, 1], u (B,); returns new labels (B,)
-    and leaves y unchanged. Source: Ho & Salimans 2022, Alg. 1 (p_uncond); `fmlite.train.drop_labels`."""
+    and leaves y unchanged. Source: Ho & Salimans 2022, Alg. 1 (p_uncond). Restates `fmlite.train.drop_labels`
+    (same arguments; tests/exercises/test_nb07.py compares the two)."""
     return torch.where(u < p, torch.full_like(y, null_label), y)
 
 

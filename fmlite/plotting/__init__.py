@@ -20,7 +20,8 @@ from .points import (conditional_paths, flow_snapshot, frame_index, interpolant_
                      trajectories, update_interpolant_panel, update_solver_panel, velocity_arrows)
 from .fields import (field_on_grid, arrow_scale, field_arrow_arrays, field_arrows, update_field_arrows, quiver,
                      arrows, field_panel, error_points, update_error_points, density, steady_colorbar)
-from .curves import schedule_curve, update_schedule_curve, loss_curve, time_profile, quality_vs_nfe, small_multiples
+from .curves import (schedule_curve, update_schedule_curve, schedule_axes, loss_curve, time_profile, quality_vs_nfe,
+                     small_multiples)
 from .images import tile_images, image_grid, image_rows
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "density",
     "schedule_curve",
     "update_schedule_curve",
+    "schedule_axes",
     "loss_curve",
     "time_profile",
     "quality_vs_nfe",

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from .style import COLORS, SOLVER_STYLE, figure, legend_below, to_numpy
 
-__all__ = ["schedule_curve", "update_schedule_curve", "loss_curve", "time_profile", "quality_vs_nfe",
+__all__ = ["schedule_curve", "update_schedule_curve", "schedule_axes", "loss_curve", "time_profile", "quality_vs_nfe",
            "small_multiples"]
 
 
@@ -37,6 +37,22 @@ def update_schedule_curve(ax: Axes, fn: Callable[[Tensor], Tensor], t_mark: floa
     ax.lines[0].set_ydata(to_numpy(fn(t)))
     if t_mark is not None:
         ax.lines[1].set_data([t_mark], [float(fn(torch.tensor([float(t_mark)]))[0])])
+
+
+def schedule_axes(ax2: Axes, sigma: float) -> None:
+    """Limits and ticks of a sigma(t) panel for scales up to sigma: fixed ticks (not ones that depend on the
+    panel's size in pixels), so the layout of an explorer does not change between a fresh and an updated draw.
+    sigma: the largest scale shown (>= 0; the panel reaches 1.1 max(1, sigma)). Used by notebooks 01 and 05."""
+    from matplotlib.ticker import FixedLocator, MaxNLocator
+    top = 1.1 * max(1.0, float(sigma))
+    yticks = [v for v in MaxNLocator(nbins=4).tick_values(0, top) if 0 <= v <= top]
+    if ax2.get_ylim() != (0, top):  # set only what differs: setting limits or ticks redraws the Axis
+        ax2.set_ylim(0, top)
+    for axis, ticks in ((ax2.yaxis, yticks), (ax2.xaxis, [0.0, 0.5, 1.0])):
+        if not isinstance(axis.get_major_locator(), FixedLocator) or list(axis.get_ticklocs()) != ticks:
+            axis.set_ticks(ticks)
+    if ax2.get_box_aspect() != 1:
+        ax2.set_box_aspect(1)
 
 
 def loss_curve(ax: Axes, loss: Sequence[float], floor: float | None = None, window: int = 50):

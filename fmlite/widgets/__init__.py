@@ -3,8 +3,9 @@
 Each explorer is a pure drawing function `draw_*(fig, **params)` that draws the whole
 figure from its parameters (tests call it directly), plus a thin ipywidgets wrapper,
 `Explorer`, that redraws one pyplot-free Figure on every slider change, renders it to
-a lossless WebP picture and swaps the bytes of a `widgets.Image` (no flicker, no output-area churn), and
-states the current values in a `widgets.Label` (e.g. "t = 0.25").
+a lossless WebP picture and swaps the bytes of a `widgets.Image` (no flicker, no output-area churn). The
+sliders' readouts and the figure's title show the values; a `widgets.Label` keeps them as text (e.g.
+"t = 0.25", for tests and screen readers) and is displayed only when a drawing fails.
 
 Tests move the sliders programmatically: `ex.controls["t"].value = 0.7` redraws
 synchronously, then `ex.image.value` holds the new picture. When a drawing raises after a

@@ -71,9 +71,15 @@ def size_control(control, scale: float | None = None):
     return control
 
 
-def t_slider(value: float = 0.5, step: float = 0.01, description: str = "t", continuous_update: bool = True):
-    """A slider for time t in [0, 1] (0 = noise, 1 = data)."""
-    return widgets.FloatSlider(value=value, min=0.0, max=1.0, step=step, description=description,
+def t_slider(value: float = 0.5, step: float = 0.01, description: str = "t", continuous_update: bool = True,
+             max: float = 1.0):
+    """The time control of every explorer: a slider for t in [0, max] (0 = noise, 1 = data; max < 1 where a
+    field is only a convention at t = 1), readout to 2 decimals.
+
+    continuous_update: True (redraw while dragging) where a t move shows precomputed frames or moves artists
+    in place quickly; False (redraw on release) where a move computes a field or a solve. Pass it explicitly
+    only to choose False."""
+    return widgets.FloatSlider(value=value, min=0.0, max=max, step=step, description=description,
                                continuous_update=continuous_update, readout_format=".2f")
 
 

@@ -46,23 +46,10 @@ def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, 
     _schedule_panel_text(ax2, sched, t, sigma, schedule)
 
 
-def schedule_axes(ax2, sigma: float) -> None:
-    """Limits and ticks of a sigma(t) panel for scales up to sigma: fixed ticks (not ones that depend on the
-    panel's size in pixels), so the layout of an explorer does not change between a fresh and an updated draw."""
-    from matplotlib.ticker import FixedLocator, MaxNLocator
-    top = 1.1 * max(1.0, float(sigma))
-    yticks = [v for v in MaxNLocator(nbins=4).tick_values(0, top) if 0 <= v <= top]
-    if ax2.get_ylim() != (0, top):  # set only what differs: setting limits or ticks redraws the Axis
-        ax2.set_ylim(0, top)
-    for axis, ticks in ((ax2.yaxis, yticks), (ax2.xaxis, [0.0, 0.5, 1.0])):
-        if not isinstance(axis.get_major_locator(), FixedLocator) or list(axis.get_ticklocs()) != ticks:
-            axis.set_ticks(ticks)
-    if ax2.get_box_aspect() != 1:
-        ax2.set_box_aspect(1)
-
-
 def _schedule_panel_text(ax2, sched, t: float, sigma: float, schedule: str) -> None:
     import torch
+
+    from ..plotting import schedule_axes
     schedule_axes(ax2, sigma)
     value = float(sched(torch.tensor([float(t)]))[0])
     ax2.set_title(f"{schedule} σ(t): σ({float(t):.2f}) = {value:.2f}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from ..checks import check_time_value
-from .explorer import Explorer, float_slider
+from .explorer import Explorer, t_slider
 
 __all__ = ["draw_vector_field", "update_vector_field", "vector_field_explorer"]
 
@@ -72,7 +72,7 @@ def vector_field_explorer(data, n: int = 300, seed: int = 0, t: float = 0.5, t_m
     data = torch.as_tensor(data, dtype=torch.float32)
     x_0 = torch.randn(n, data.shape[1], generator=g)
     x_1 = data[torch.randint(0, len(data), (n,), generator=g)]
-    controls = {"t": float_slider("t", t, 0.0, t_max, 0.01, continuous_update=False)}
+    controls = {"t": t_slider(t, step=0.01, continuous_update=False, max=t_max)}
     return Explorer(draw_vector_field, controls, figsize=(1.15 * size, size), update=update_vector_field, cheap=("t",),
                     data=data, x_0=x_0, x_1=x_1,
                     path=path, lim=lim, n_grid=n_grid, scale=scale, normalize=normalize)

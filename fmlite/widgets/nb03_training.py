@@ -9,7 +9,7 @@ from __future__ import annotations
 from matplotlib.figure import Figure
 
 from ..checks import check_time_value
-from .explorer import Explorer, float_slider
+from .explorer import Explorer, t_slider
 
 __all__ = ["draw_learned_vs_exact", "update_learned_vs_exact", "learned_vs_exact_explorer"]
 
@@ -107,10 +107,11 @@ def update_learned_vs_exact(fig: Figure, t: float, model, data, path, lim: float
 
 
 def learned_vs_exact_explorer(model, data, path, t: float = 0.5, lim: float = 3.0, n: int = 15,
-                              t_max: float = 0.95) -> "Explorer":
+                              t_max: float = 0.95, size: float = 4.2) -> "Explorer":
     """Slider over t (0 to t_max) comparing a learned field with the exact field of its training set; see
     `draw_learned_vs_exact`. Redraws when the slider is released; each t is computed once and kept.
-    t_max < 1 as in `vector_field_explorer`: at t = 1 the exact field is only a convention (see `fmlite.exact`)."""
-    return Explorer(draw_learned_vs_exact, {"t": float_slider("t", t, 0.0, t_max, 0.05, continuous_update=False)},
-                    figsize=(12.5, 4.2), update=update_learned_vs_exact, cheap=("t",), model=model, data=data,
-                    path=path, lim=lim, n=n, cache={})
+    t_max < 1 as in `vector_field_explorer`: at t = 1 the exact field is only a convention (see `fmlite.exact`).
+    size: the design height in inches of the three panels (width 12.5 / 4.2 times it)."""
+    return Explorer(draw_learned_vs_exact, {"t": t_slider(t, step=0.05, continuous_update=False, max=t_max)},
+                    figsize=(size * 12.5 / 4.2, size), update=update_learned_vs_exact, cheap=("t",), model=model,
+                    data=data, path=path, lim=lim, n=n, cache={})

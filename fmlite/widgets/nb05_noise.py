@@ -21,22 +21,35 @@ from ..paths import SIGMA_SCHEDULES, LinearPath, sigma_schedule
 __all__ = ["start_noise", "noise_flow", "FlowCache", "draw_noise_flow", "update_noise_flow", "noise_flow_explorer"]
 
 
-def start_noise(x_0: Tensor, schedule: str, scale: float) -> Tensor:
+def start_noise(x_0: Tensor, sigma) -> Tensor:
     """Points of p_0 made from standard-normal x_0 (B, D): x_0 sqrt(1 + sigma(0)^2), since x_t at t = 0 is
     x_0 + sigma(0) eps ~ N(0, (1 + sigma(0)^2) I) (a constant sigma > 0 blurs the start too).
 
+    The one package definition; exercise 05.start_noise restates it with the same arguments (x_0, sigma).
+
+    Args:
+        x_0: standard-normal points (B, D) (any float dtype; integer x_0 is used as float32).
+        sigma: a schedule (`fmlite.paths.Sigma`, e.g. `sigma_schedule("constant", 0.5)` or `path.sigma`),
+            called on a float64 time (1,) to give sigma(0) >= 0.
+
+    Returns:
+        The points (B, D) in x_0's float dtype; x_0 itself is not changed.
+
     Raises:
-        ValueError: unknown schedule name or bad scale (see `fmlite.paths.sigma_schedule`), or x_0 not a tensor,
-            1-d, empty or holding NaN/inf (`fmlite.checks.check_batch`; integer x_0 is used as float32).
+        TypeError: sigma is not callable (pass a schedule, not its name: `sigma_schedule(name, scale)`).
+        ValueError: x_0 not a tensor, 1-d, empty or holding NaN/inf (`fmlite.checks.check_batch`).
     """
     x_0 = check_batch(x_0, "x_0", owner="start_noise")
-    s0 = float(sigma_schedule(schedule, scale)(torch.zeros(1, dtype=torch.float64))[0])
+    if not callable(sigma):
+        raise TypeError(f"start_noise takes a schedule sigma (callable on t), got {type(sigma).__name__}; "
+                        "for a name and a scale pass fmlite.paths.sigma_schedule(name, scale)")
+    s0 = float(sigma(torch.zeros(1, dtype=torch.float64))[0])
     return x_0 * math.sqrt(1.0 + s0 ** 2)
 
 
 def noise_flow(data: Tensor, x_0: Tensor, schedule: str, scale: float, steps: int = 12,
                method: str = "midpoint") -> Tensor:
-    """Trajectories (steps + 1, B, D) of the points `start_noise(x_0, ...)` under the exact marginal field
+    """Trajectories (steps + 1, B, D) of the points `start_noise(x_0, sigma)` under the exact marginal field
     of `data` (N, D) for the linear path with sigma(t) = `sigma_schedule(schedule, scale)`, from t = 0 to 1.
 
     Source: `fmlite.exact.marginal_velocity` integrated with `fmlite.solvers.integrate`.
@@ -44,8 +57,9 @@ def noise_flow(data: Tensor, x_0: Tensor, schedule: str, scale: float, steps: in
     from ..exact import marginal_velocity
     from ..solvers import integrate
 
-    path = LinearPath(sigma_schedule(schedule, scale))
-    start = start_noise(x_0, schedule, scale)
+    sigma = sigma_schedule(schedule, scale)
+    path = LinearPath(sigma)
+    start = start_noise(x_0, sigma)
     return integrate(lambda x, t: marginal_velocity(x, t, data, path), start, steps, method,
                      return_trajectory=True).trajectory
 
@@ -121,7 +135,7 @@ def _trails(tr: Tensor, k: int, n_trails: int) -> list:
 
 
 def _schedule_text(ax2, sched, shown: float, sigma: float) -> None:
-    from .nb01_paths import schedule_axes
+    from ..plotting import schedule_axes
     schedule_axes(ax2, sigma)
     value = float(sched(torch.tensor([shown]))[0])
     ax2.set_title(f"σ({shown:.2f}) = {value:.2f}")
@@ -163,7 +177,7 @@ def noise_flow_explorer(data: Tensor, x_0: Tensor, t: float = 0.5, sigma: float 
     Controls are named "t", "sigma" and "schedule".
     """
     cache = FlowCache(data, x_0, steps)
-    controls = {"t": t_slider(t, step=1.0 / steps, continuous_update=True),
+    controls = {"t": t_slider(t, step=1.0 / steps),
                 "sigma": float_slider("σ scale", sigma, 0.0, max_scale, 0.25, continuous_update=False),
                 "schedule": dropdown("schedule", list(SIGMA_SCHEDULES), schedule)}
     return Explorer(draw_noise_flow, controls, figsize=(2.2 * size, size), update=update_noise_flow,

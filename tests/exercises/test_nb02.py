@@ -118,6 +118,18 @@ def test_posterior_weights_are_bayes_rule_with_scipy():
         torch.testing.assert_close(w, like / like.sum(1, keepdim=True), atol=1e-10, rtol=1e-8)
 
 
+def test_posterior_weights_solution_agrees_with_the_package_on_random_inputs():
+    """The worked solution restates `fmlite.exact.posterior_weights` for the straight path without sigma."""
+    from fmlite.exact import posterior_weights
+    g = torch.Generator().manual_seed(15)
+    for B, D, N in ((9, 2, 5), (6, 3, 7), (1, 1, 1)):
+        data = 1.5 * torch.randn(N, D, generator=g, dtype=torch.float64)
+        x = 2 * torch.randn(B, D, generator=g, dtype=torch.float64)
+        t = 0.99 * torch.rand(B, generator=g, dtype=torch.float64)
+        torch.testing.assert_close(solution("02.posterior_weights")(x, t, data),
+                                   posterior_weights(x, t, data, LinearPath()), atol=1e-10, rtol=1e-8)
+
+
 def test_posterior_weights_monte_carlo():
     """The fraction of paths through a small ball around x that head to x^(i) is w_i(x)."""
     g = torch.Generator().manual_seed(12)

@@ -35,6 +35,20 @@ def test_start_noise_rejects(answer, message, rejected):
     rejected("05.start_noise", answer, message)
 
 
+def test_start_noise_solution_agrees_with_the_package_on_random_inputs():
+    """The worked solution restates `fmlite.widgets.start_noise` (same arguments: x_0 and a schedule)."""
+    from fmlite.paths import Sigma
+    from fmlite.widgets import start_noise
+    g = torch.Generator().manual_seed(6)
+    for s in (ConstantSigma(0.5), BridgeSigma(1.0), SineSigma(1.0), ConstantSigma(1.5),
+              Sigma(lambda t: 0.3 + 0.5 * t, name="0.3 + 0.5 t")):
+        for dtype in (torch.float64, torch.float32):
+            x_0 = torch.randn(11, 3, generator=g, dtype=dtype)
+            worked, package = solution("05.start_noise")(x_0, s), start_noise(x_0, s)
+            assert worked.dtype == package.dtype == dtype
+            torch.testing.assert_close(worked, package)
+
+
 def test_start_noise_has_the_variance_of_x_t_at_t_0():
     g = torch.Generator().manual_seed(0)
     x_0, eps = torch.randn(2, 200_000, 2, generator=g, dtype=torch.float64)

@@ -143,6 +143,24 @@ def test_drop_labels_solution_matches_the_package_rate():
     assert torch.equal(y, torch.zeros_like(y))
 
 
+def test_drop_labels_solution_agrees_with_the_package_on_random_inputs():
+    """Same y, p, null_label and uniform numbers u: the worked solution and `fmlite.train.drop_labels` agree exactly,
+    also when the package draws u itself from torch's global generator."""
+    from fmlite.train import drop_labels
+    g = torch.Generator().manual_seed(85)
+    for batch, p, null in ((50, 0.2, 10), (17, 0.7, 3), (8, 0.0, 10), (8, 1.0, 4)):
+        y = torch.randint(0, null, (batch,), generator=g)
+        u = torch.rand(batch, generator=g)
+        worked = solution("07.drop_labels")(y, p, null, u)
+        assert torch.equal(worked, drop_labels(y, p, null, u)) and worked.dtype == torch.int64
+        torch.manual_seed(batch)
+        drawn = drop_labels(y, p, null)
+        torch.manual_seed(batch)
+        assert torch.equal(drawn, solution("07.drop_labels")(y, p, null, torch.rand(batch)))
+    with pytest.raises(ValueError, match="shape of y"):
+        drop_labels(torch.zeros(4, dtype=torch.int64), 0.5, 10, torch.rand(4, 1))
+
+
 @pytest.mark.parametrize("answer, message", [                                # found by a trial of wrong answers
     (lambda y, p, null, u: _where(u < p, int(y.max()) + 1, y), "not one past the largest label"),
     (lambda y, p, null, u: _where(u < p, null - 1, y), "null_label − 1 is the last digit class"),

@@ -1,8 +1,10 @@
-"""Explorers and plotting helpers of notebooks 03 (training) and 04 (sampling).
+"""Explorers and plotting helpers of notebook 04 (sampling; the trajectory explorer is also
+notebook 00's).
 
 The drawing functions are called directly on a plain Figure, and the explorers are driven by setting
-their controls (observers fire synchronously); the assertions are on artist data (quiver arrows,
-scatter offsets, polylines, titles) against fmlite.exact and fmlite.solvers, computed independently.
+their controls (observers fire synchronously); the assertions are on artist data against the package,
+computed independently. The `_fast_path` tests check that an in-place update leaves the picture a fresh draw gives
+(the `update_equals_fresh_draw` fixture of tests/conftest.py).
 """
 import math
 
@@ -10,19 +12,12 @@ import numpy as np
 import pytest
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
-from matplotlib.quiver import Quiver
 
-from fmlite.datasets import sample_2d
-from fmlite.exact import marginal_velocity
-from fmlite.models import MLP
-from fmlite.paths import LinearPath
-from fmlite.plotting import (arrow_scale, arrows, error_points, field_on_grid, flow_snapshot, quality_vs_nfe,
-                             solver_panel, time_profile)
+from fmlite import widgets as W
+from fmlite.plotting import flow_snapshot, quality_vs_nfe, solver_panel
 from fmlite.solvers import integrate
-from fmlite.widgets import (draw_learned_vs_exact, draw_solver_paths, draw_trajectory, learned_vs_exact_explorer,
-                            solver_explorer, trajectory_explorer)
+from fmlite.widgets import draw_solver_paths, draw_trajectory, solver_explorer, trajectory_explorer
 
 
 def _fig(size=(8.0, 4.0)):
@@ -34,55 +29,6 @@ def _fig(size=(8.0, 4.0)):
 def _rotation(x, t):
     """A smooth field with a known flow: rotation at angular speed 1 (t is ignored)."""
     return torch.stack([-x[:, 1], x[:, 0]], dim=1)
-
-
-@pytest.fixture(scope="module")
-def setting():
-    torch.manual_seed(0)
-    data = sample_2d("moons", 24, seed=0)
-    return MLP(hidden=16, layers=1), data, LinearPath()
-
-
-# ----------------------------------------------------------------------------- plotting helpers
-def test_arrows_share_a_scale_and_cap_long_arrows():
-    fig = _fig()
-    ax = fig.add_subplot()
-    field = lambda x, t: x * (1 + 9 * (x[:, :1] > 2))  # noqa: E731 - a few arrows 10 times faster
-    q = arrows(ax, field, 0.5, "green", lim=3, n=7, scale=1.0, cap=1.5)
-    assert isinstance(q, Quiver) and q.scale == 1.0
-    spacing = 6 / 6
-    lengths = np.hypot(q.U, q.V) / q.scale
-    assert lengths.max() == pytest.approx(1.5 * spacing)          # capped at 1.5 grid spacings
-    _, _, U, V = field_on_grid(field, 0.5, 3, 7)
-    slow = np.hypot(U, V) / q.scale <= 1.5 * spacing
-    assert np.allclose(q.U[slow.ravel()], U.ravel()[slow.ravel()])  # short arrows untouched
-    # direction is kept for the capped ones
-    cos = (q.U * U.ravel() + q.V * V.ravel()) / (np.hypot(q.U, q.V) * np.hypot(U, V).ravel() + 1e-12)
-    assert np.all(cos[np.hypot(U, V).ravel() > 0] > 0.9999)
-    assert arrow_scale(np.full(10, 2.0), lim=3, n=7) == pytest.approx(2.0 / spacing)
-
-
-def test_error_points_colour_by_the_error_at_the_points():
-    fig = _fig()
-    ax = fig.add_subplot()
-    x = torch.randn(30, 2)
-    art, err = error_points(ax, _rotation, lambda x, t: torch.zeros_like(x), x, 0.3)
-    assert isinstance(art, PathCollection)
-    assert np.allclose(err, x.norm(dim=1).numpy(), atol=1e-6)     # |rotation| = |x|
-    assert np.allclose(art.get_array(), err) and np.allclose(art.get_offsets(), x.numpy())
-    assert len(fig.axes) == 2                                      # with its colour bar
-
-
-def test_time_profile_averages_per_bin():
-    fig = _fig()
-    ax = fig.add_subplot()
-    t = torch.tensor([0.05, 0.1, 0.3, 0.35, 0.99])
-    centres, means = time_profile(ax, t, torch.tensor([1.0, 3.0, 5.0, 7.0, 9.0]), bins=4)
-    assert np.allclose(centres, [0.125, 0.375, 0.625, 0.875])
-    assert np.allclose(means[[0, 1, 3]], [2.0, 6.0, 9.0]) and math.isnan(means[2])
-    assert np.allclose(ax.lines[0].get_ydata()[[0, 1, 3]], [2.0, 6.0, 9.0])
-    with pytest.raises(ValueError, match="one entry per sample"):
-        time_profile(ax, t, torch.ones(3))
 
 
 def test_quality_vs_nfe_draws_one_line_per_method_and_the_bands():
@@ -130,48 +76,6 @@ def test_solver_panel_shows_the_last_step_at_or_before_t():
     assert solver_panel(ax2, tr, 1.0) == 1.0 and solver_panel(ax2, tr, 0.0) == 0.0
 
 
-# ----------------------------------------------------------------------------- notebook 03
-def test_draw_learned_vs_exact_draws_both_fields_and_the_error(setting):
-    model, data, path = setting
-    fig = _fig((12.0, 4.0))
-    draw_learned_vs_exact(fig, 0.3, model, data, path, n=9, n_points=200)
-    learned_ax, exact_ax, error_ax = fig.axes[:3]
-    assert fig._suptitle.get_text() == "t = 0.30" and len(fig.axes) == 4    # three panels and a colour bar
-    q_learned = next(c for c in learned_ax.collections if isinstance(c, Quiver))
-    q_exact = next(c for c in exact_ax.collections if isinstance(c, Quiver))
-    assert q_learned.scale == q_exact.scale                           # one arrow scale for both
-    # the purple arrows point along the exact field of fmlite.exact (length may be capped)
-    X, Y, U, V = field_on_grid(lambda x, t: marginal_velocity(x, t, data, path), 0.3, 3.0, 9)
-    cos = (q_exact.U * U.ravel() + q_exact.V * V.ravel()) / (np.hypot(q_exact.U, q_exact.V) * np.hypot(U, V).ravel())
-    assert np.all(cos > 0.9999)
-    # the error panel: samples x_t of the path, coloured by |v_theta - u_t| computed independently
-    pts = error_ax.collections[0]
-    x_t = torch.as_tensor(np.asarray(pts.get_offsets()), dtype=torch.float32)
-    with torch.no_grad():
-        err = (model(x_t, torch.full((200,), 0.3)) - marginal_velocity(x_t, 0.3, data, path)).norm(dim=1)
-    assert np.allclose(pts.get_array(), err.numpy(), atol=1e-5)
-    assert error_ax.get_title() == f"error |v_θ − u_t(x)| at x_t: mean {err.mean().item():.2f}"
-
-
-def test_learned_vs_exact_explorer_moves_with_t(setting):
-    model, data, path = setting
-    ex = learned_vs_exact_explorer(model, data, path, t=0.5, n=9)
-    assert ex.controls["t"].continuous_update is False               # a frame takes a few tenths of a second
-    first = ex.image.value
-    assert ex.label.value == "t = 0.50" and first[8:12] == b"WEBP"
-    ex.controls["t"].value = 0.7
-    assert ex.label.value == "t = 0.70" and ex.image.value != first and ex.draws == 2
-    assert ex.figure._suptitle.get_text() == "t = 0.70"
-    t = ex.controls["t"]
-    assert t.min == 0.0 and t.max == pytest.approx(0.95)             # as in notebook 02: at t = 1 the exact
-    t.value = 1.0                                                     # field is only a convention
-    assert ex.figure._suptitle.get_text() == "t = 0.95"
-    fig = _fig((12.0, 4.0))
-    draw_learned_vs_exact(fig, 1.0, model, data, path, n=9, n_points=200)   # the drawing itself copes with t = 1
-    assert fig._suptitle.get_text() == "t = 1.00"
-
-
-# ----------------------------------------------------------------------------- notebook 04
 @pytest.mark.parametrize("method, nfe", [("euler", 4), ("midpoint", 8), ("heun", 8), ("rk4", 16)])
 def test_draw_solver_paths_follows_the_solver(method, nfe):
     x_0 = torch.randn(12, 2)
@@ -244,23 +148,6 @@ def test_frame_index_nearest_and_at_or_before():
         frame_index(0.5, 0)
 
 
-def test_field_arrows_is_the_one_way_quiver_arrows_and_field_panel_draw():
-    from fmlite.plotting import field_arrows, field_panel, quiver
-    fig = Figure()
-    field = lambda x, t: torch.stack([x[:, 1], -x[:, 0]], dim=1) * (1 + t[:, None])  # noqa: E731
-    _, _, U, V = field_on_grid(field, 0.5, 2.0, 5)
-    U, V = U.ravel(), V.ravel()
-    speed = np.hypot(U, V)
-    q = field_arrows(fig.add_subplot(), field, 0.5, 2.0, 5, scale=1.0)
-    assert np.allclose(q.U, U) and np.allclose(q.V, V) and np.allclose(q.get_array(), speed)
-    q = quiver(fig.add_subplot(), field, 0.5, lim=2.0, n=5)
-    assert np.allclose(q.U, U) and q.scale is None  # matplotlib's own scale unless one is given
-    q = field_panel(fig.add_subplot(), 0.5, torch.zeros(3, 2), lim=2.0, n_grid=5, velocity=field)
-    moving = speed > 0
-    assert np.allclose(np.hypot(q.U, q.V)[moving], 1.0) and np.allclose(q.get_array(), speed)
-    assert q.get_gid() == "field"
-
-
 def test_solver_explorer_t_slider_follows_the_solver_grid():
     """Every step of the t slider is one solver step (3 steps: 1/3), and a change of steps snaps t to the new
     grid with one drawing; the points shown are the solver's state at exactly the label's t."""
@@ -283,3 +170,17 @@ def test_solver_explorer_t_slider_follows_the_solver_grid():
     shown = ex.figure.axes[0].collections[-1].get_offsets()
     expected = integrate(_rotation, x_0, 4, "euler", return_trajectory=True).trajectory[3]
     assert np.allclose(shown, expected.numpy(), atol=1e-5)
+
+
+def test_trajectory_fast_path(update_equals_fresh_draw):
+    tr = torch.cumsum(torch.randn(11, 50, 2, generator=torch.Generator().manual_seed(0)) * 0.2, dim=0)
+    ex = W.trajectory_explorer(tr, target=torch.randn(40, 2), trail=3, t=0.5, size=3)
+    update_equals_fresh_draw(ex, [("t", 0.8), ("t", 0.3), ("t", 0.0), ("t", 1.0)])  # t = 0: no trails
+    assert ex.updates == 4 and ex.error is None
+
+
+def test_solver_fast_path_for_t_steps_and_method(spin_field, update_equals_fresh_draw):
+    x_0 = torch.randn(30, 2, generator=torch.Generator().manual_seed(1))
+    ex = W.solver_explorer(spin_field, x_0, target=torch.randn(40, 2), steps=3, t=1.0, reference_steps=10, size=3)
+    update_equals_fresh_draw(ex, [("t", 0.4), ("steps", 5), ("t", 0.9), ("method", "rk4"),
+                                  ("method", "midpoint"), ("steps", 2)])   # paths and legend recoloured
