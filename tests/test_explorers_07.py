@@ -6,7 +6,7 @@ import torch
 
 from fmlite import widgets as W
 from fmlite.datasets import load_digits
-from fmlite.metrics import digit_scores
+from fmlite.digit_metrics import digit_scores
 from fmlite.models import ConvNet
 from fmlite.solvers import integrate
 

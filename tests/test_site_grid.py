@@ -77,3 +77,28 @@ def test_labels_read_out_like_the_explorer():
 
 def test_site_explorers_of_an_unknown_notebook_is_none():
     assert site_explorers_of("99") is None
+
+
+def test_site_pictures_keep_to_the_tolerance_of_the_saved_live_pictures():
+    """Every explorer picture a committed notebook saved, re-encoded as the site encodes it, stays within TOLERANCE."""
+    from pathlib import Path
+
+    from fmlite.widgets.site_grid import TOLERANCE, picture_difference, saved_pictures, site_picture
+
+    notebooks = sorted(Path(__file__).resolve().parents[1].glob("notebooks/0*.ipynb"))
+    saved = [s for nb in notebooks for s in saved_pictures(nb)]
+    assert len(saved) >= 11  # the explorers of notebooks 00-08
+    for s in saved:
+        lossy = site_picture(s["picture"])
+        assert len(lossy) <= len(s["picture"])
+        d = picture_difference(s["picture"], lossy)
+        assert d["mean"] <= TOLERANCE["mean"] and d["p99"] <= TOLERANCE["p99"], d
+
+
+def test_picture_difference_refuses_pictures_of_another_size():
+    from fmlite.widgets.site_grid import picture_difference
+
+    small, large = _explorer(), Explorer(_draw, _explorer().controls, figsize=(3, 6))
+    with pytest.raises(ValueError, match="differ in size"):
+        picture_difference(small.image.value, large.image.value)
+    assert picture_difference(small.image.value, small.image.value) == {"mean": 0.0, "p99": 0.0, "max": 0}

@@ -18,20 +18,36 @@ Each notebook's widget module provides `site_explorers(quick=False) -> list[Site
 the order the notebook shows them, rebuilt in seconds from seeded recipes and the checkpoints in `data/`
 exactly as the notebook builds them (so the pictures are the live ones). `quick=True` gives a grid of a
 few settings per control for tests. `site_explorers_of(number)` finds that function for a notebook number.
+
+Pictures on the site are lossy WebP at quality `SITE_QUALITY` (`site_picture`); `picture_difference` measures
+how far such a picture is from the live one, and `TOLERANCE` is what the site keeps to (tests check it).
+`saved_pictures(notebook)` reads the pictures and control values a committed notebook saved in its widget
+state, in the order of its explorer cells: the live pictures that the rebuilt explorers must reproduce.
 """
 from __future__ import annotations
 
+import base64
 import importlib
+import io
 import itertools
+import json
 import pkgutil
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import ipywidgets as widgets
+import numpy as np
 
 from .explorer import Explorer
 
-__all__ = ["SiteGrid", "site_explorers_of", "T_GRID", "T_GRID_QUICK"]
+__all__ = ["SiteGrid", "site_explorers_of", "T_GRID", "T_GRID_QUICK", "SITE_QUALITY", "TOLERANCE", "site_picture",
+           "picture_difference", "saved_pictures"]
+
+#: WebP quality of the site's pictures (lossy): about a third of the lossless size for the course's plots.
+SITE_QUALITY = 80
+#: How far a site picture may be from the live one, in 0..255 levels per RGB channel: the mean absolute
+#: difference, and the 99th percentile (lossy WebP blurs the edges of thin lines and small text).
+TOLERANCE = {"mean": 3.0, "p99": 40.0}
 
 #: t in steps of 0.05 over [0, 1] (21 values), and the few values a quick build (tests) uses.
 T_GRID = tuple(round(0.05 * k, 2) for k in range(21))
@@ -141,3 +157,74 @@ def site_explorers_of(number: str) -> Callable[..., list[SiteGrid]] | None:
             module = importlib.import_module(f"{package.__name__}.{info.name}")
             return getattr(module, "site_explorers", None)
     return None
+
+
+def _pixels(picture: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(picture)).convert("RGB"), dtype=np.int16)
+
+
+def site_picture(picture: bytes, quality: int = SITE_QUALITY) -> bytes:
+    """The live picture (any format Pillow reads) as the site shows it: lossy WebP at `quality`, or the live
+    picture itself where it is a WebP no larger than that (simple plots compress better losslessly)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(picture)).convert("RGB").save(out, "WEBP", quality=quality, method=4)
+    if picture[8:12] == b"WEBP" and len(picture) <= out.tell():
+        return picture
+    return out.getvalue()
+
+
+def picture_difference(a: bytes, b: bytes) -> dict:
+    """{"mean", "p99", "max"}: absolute differences of two pictures' RGB levels (0..255).
+
+    Raises:
+        ValueError: the pictures differ in size (a different layout, not a small difference).
+    """
+    pa, pb = _pixels(a), _pixels(b)
+    if pa.shape != pb.shape:
+        raise ValueError(f"the pictures differ in size: {pa.shape[1]}x{pa.shape[0]} vs {pb.shape[1]}x{pb.shape[0]}")
+    d = np.abs(pa - pb)
+    return {"mean": float(d.mean()), "p99": float(np.percentile(d, 99)), "max": int(d.max())}
+
+
+def saved_pictures(notebook) -> list[dict]:
+    """The explorers a committed notebook saved, in the order of its cells: [{"values", "picture"}, ...].
+
+    "values" lists the control values in the order of the explorer's controls (a dropdown's option label),
+    "picture" is the bytes of the picture the live explorer showed for them when the notebook was saved.
+
+    Raises:
+        ValueError: the notebook has no saved widget state (run it and save it with widget state).
+    """
+    with open(notebook, encoding="utf-8") as f:
+        nb = json.load(f)
+    state = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    if not state:
+        raise ValueError(f"{notebook} holds no widget state; execute it with nbconvert (which saves it)")
+    models = state["state"]
+
+    def model(ref):
+        return models[ref.replace("IPY_MODEL_", "")]
+
+    found = []
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get("application/vnd.jupyter.widget-view+json")
+            if not view or view["model_id"] not in models:
+                continue
+            box = models[view["model_id"]]["state"].get("children", [])
+            parts = [model(c) for c in box]
+            image = next((p for p in parts if p["model_name"] == "ImageModel"), None)
+            row = next((p for p in parts if p["model_name"] == "HBoxModel"), None)
+            if image is None or row is None:
+                continue
+            values = []
+            for c in row["state"]["children"]:
+                m = model(c)["state"]
+                values.append(m["_options_labels"][m["index"]] if "_options_labels" in m else m["value"])
+            data = next(b["data"] for b in image.get("buffers", []) if b["path"] == ["value"])
+            found.append({"values": values, "picture": base64.b64decode(data)})
+    return found
