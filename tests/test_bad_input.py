@@ -490,6 +490,9 @@ SKIPPED = {
     "recipes": "seeded recipes of the shipped models, called by the command line (tests/test_cli.py)",
     "tools": "the tooling sub-package (cli, recipes, site, doctor, animate, solutions): tests/test_cli.py, test_kit.py",
     "exercises": "checkers: tests/exercises (wrong answers each must reject)", "__main__": "the command line",
+    **{n: "the static site's grids and pictures: tests/test_site_grid.py refuses bad grids and pictures" for n in
+       ("SITE_QUALITY", "SiteGrid", "TOLERANCE", "T_GRID", "T_GRID_QUICK", "picture_difference", "saved_pictures",
+        "site_explorers_of", "site_picture")},
     "fmlite": "re-exports of checkpoints and pretrained", "__version__": "a string",
     # constants, registries and result records: nothing to call
     **{n: "a constant or registry" for n in ("SIGMA_MAX", "SIGMA_SCHEDULES", "METHODS", "QUANTITIES", "DIVERGENCES",

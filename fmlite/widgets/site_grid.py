@@ -32,6 +32,7 @@ import io
 import itertools
 import json
 import pkgutil
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -150,11 +151,9 @@ def site_explorers_of(number: str) -> Callable[..., list[SiteGrid]] | None:
 
     Looks for the widget module `fmlite.widgets.nbNN_*`.
     """
-    from .. import widgets as package
-
-    for info in pkgutil.iter_modules(package.__path__):
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):   # not `import ..widgets`: no import cycle
         if info.name.startswith(f"nb{number}_"):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            module = importlib.import_module(f"{__package__}.{info.name}")
             return getattr(module, "site_explorers", None)
     return None
 
@@ -171,7 +170,8 @@ def site_picture(picture: bytes, quality: int = SITE_QUALITY) -> bytes:
     from PIL import Image
 
     out = io.BytesIO()
-    Image.open(io.BytesIO(picture)).convert("RGB").save(out, "WEBP", quality=quality, method=4)
+    image = Image.open(io.BytesIO(picture)).convert("RGB")
+    image.save(out, "WEBP", quality=quality, method=4)
     if picture[8:12] == b"WEBP" and len(picture) <= out.tell():
         return picture
     return out.getvalue()
