@@ -14,6 +14,7 @@ from fmlite.exact import marginal_velocity
 from fmlite.paths import LinearPath, sigma_schedule
 from fmlite.solvers import integrate
 from fmlite.widgets import FlowCache, draw_noise_flow, noise_flow, noise_flow_explorer, start_noise
+from fmlite.widgets.site_grid import TOLERANCE, picture_difference, saved_pictures, site_picture
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +82,86 @@ def test_noise_flow_fast_path_for_t_sigma_and_schedule(update_equals_fresh_draw)
                                schedule="sine", steps=4, size=2.5)
     update_equals_fresh_draw(ex, [("t", 0.75), ("t", 0.0), ("sigma", 2.0), ("t", 1.0), ("schedule", "bridge"),
                                   ("sigma", 0.0), ("schedule", "constant"), ("t", 0.25)])
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+NOTEBOOK = "notebooks/05_noise_and_sigma.ipynb"
+
+
+@pytest.fixture(scope="module")
+def site():
+    """(full grids, quick grids), built once, with the lecture style they set (rcParams restored after the module)
+    and one torch thread."""
+    import matplotlib
+
+    from fmlite.widgets.nb05_noise import site_explorers
+    saved, threads = dict(matplotlib.rcParams), torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield site_explorers(), site_explorers(quick=True)
+    torch.set_num_threads(threads)
+    matplotlib.rcParams.update(saved)
+
+
+def _value_of(control, saved):
+    """The control value a saved widget state names (a dropdown saves its option's label)."""
+    if hasattr(control, "options"):
+        return {str(o[0] if isinstance(o, tuple) else o): (o[1] if isinstance(o, tuple) else o)
+                for o in control.options}[saved]
+    return saved
+
+
+def test_site_grid_covers_every_control(site):
+    from fmlite.paths import SIGMA_SCHEDULES
+    full, _ = site
+    assert [g.title for g in full] == ["noise-flow"]
+    assert len(full) == len(saved_pictures(NOTEBOOK))               # one grid per explorer the notebook shows
+    grid = full[0]
+    t, sigma, schedule = (grid.explorer.controls[k] for k in ("t", "sigma", "schedule"))
+    ts = grid.values["t"]
+    assert ts[0] == t.min == 0.0 and ts[-1] == t.max == 1.0
+    # every position of the live slider (its step is 1/12) and no other: the picture shows the step nearest t
+    assert t.step == pytest.approx(1 / 12) and len(ts) == 13
+    assert np.allclose(np.array(ts) / t.step, np.arange(13), atol=1e-9)
+    sigmas = grid.values["sigma"]
+    assert sigmas[0] == sigma.min and sigmas[-1] == sigma.max and len(sigmas) <= 5 and 1.0 in sigmas
+    assert all(abs(s / sigma.step - round(s / sigma.step)) < 1e-9 for s in sigmas)   # on the slider's step
+    assert set(grid.values["schedule"]) == set(schedule.options) == set(SIGMA_SCHEDULES)
+    assert grid.allowed is None and len(grid.settings()) == 13 * 5 * 3   # no control constrains another
+
+
+def test_quick_grid_is_small_and_draws_every_setting(site):
+    _, quick = site
+    assert [g.title for g in quick] == ["noise-flow"]
+    grid = quick[0]
+    assert len(grid.settings()) <= 12
+    pictures = list(grid.render())                 # sigma 0 and 2, t = 0 and 1: the extreme settings draw
+    assert len(pictures) == len(grid.settings()) and len({p for _, p in pictures}) == len(pictures)
+
+
+def test_rebuilt_explorer_reproduces_the_saved_picture(site):
+    full, _ = site
+    for grid, saved in zip(full, saved_pictures(NOTEBOOK), strict=True):
+        ex = grid.explorer
+        setting = {name: _value_of(c, v) for (name, c), v in zip(ex.controls.items(), saved["values"], strict=True)}
+        assert setting == {"t": 0.5, "sigma": 1.0, "schedule": "sine"}
+        for name, value in setting.items():
+            ex.controls[name].value = value
+        difference = picture_difference(ex.image.value, saved["picture"])
+        assert difference["mean"] == 0.0 and difference["p99"] == 0.0, difference
+        # and reached as the site reaches it: moved away and back (the in-place fast path)
+        ex.controls["schedule"].value, ex.controls["t"].value = "bridge", 1.0
+        for name, value in setting.items():
+            ex.controls[name].value = value
+        assert picture_difference(ex.image.value, saved["picture"])["max"] == 0
+
+
+@pytest.mark.parametrize("setting", [{"t": 0.5, "sigma": 1.0, "schedule": "sine"},
+                                     {"t": 0.25, "sigma": 2.0, "schedule": "constant"}])
+def test_site_picture_is_within_tolerance(site, setting):
+    full, _ = site
+    ex = full[0].explorer
+    for name, value in setting.items():
+        ex.controls[name].value = value
+    assert ex.values == setting and ex.error is None
+    difference = picture_difference(site_picture(ex.image.value), ex.image.value)
+    assert difference["mean"] <= TOLERANCE["mean"] and difference["p99"] <= TOLERANCE["p99"], difference

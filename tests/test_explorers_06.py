@@ -11,6 +11,7 @@ from fmlite.gaussian_ot import GaussianToGaussian
 from fmlite.metrics import energy_distance, straightness
 from fmlite.solvers import integrate
 from fmlite.widgets import STEP_CHOICES, draw_straight_paths, straight_explorer
+from fmlite.widgets.site_grid import T_GRID, T_GRID_QUICK, TOLERANCE, picture_difference, saved_pictures, site_picture
 
 
 G = GaussianToGaussian(torch.tensor([1.0, -0.5]), torch.tensor([[2.0, 0.3], [0.3, 0.5]]))
@@ -99,3 +100,80 @@ def test_straight_fast_path(spin_field, update_equals_fresh_draw):
     ex = W.straight_explorer({"a": spin_field, "b": lambda x, t: -spin_field(x, t)}, x_0, target=torch.randn(40, 2),
                              steps=2, t=1.0, reference_steps=4, size=2.5)
     update_equals_fresh_draw(ex, [("t", 0.5), ("steps", 4), ("t", 0.1), ("steps", 1)])
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+NOTEBOOK = "notebooks/06_straight_paths.ipynb"
+
+
+@pytest.fixture(scope="module")
+def site():
+    """(full grids, quick grids), built once, with the lecture style they set (rcParams restored after the module)
+    and one torch thread."""
+    import matplotlib
+
+    from fmlite.widgets.nb06_straight import site_explorers
+    saved, threads = dict(matplotlib.rcParams), torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield site_explorers(), site_explorers(quick=True)
+    torch.set_num_threads(threads)
+    matplotlib.rcParams.update(saved)
+
+
+def _value_of(control, saved):
+    """The control value a saved widget state names (a dropdown saves its option's label)."""
+    if hasattr(control, "options"):
+        return {str(o[0] if isinstance(o, tuple) else o): (o[1] if isinstance(o, tuple) else o)
+                for o in control.options}[saved]
+    return saved
+
+
+def test_site_grid_covers_every_control(site):
+    full, _ = site
+    assert [g.title for g in full] == ["straight-paths"]
+    assert len(full) == len(saved_pictures(NOTEBOOK))               # one grid per explorer the notebook shows
+    grid = full[0]
+    t, steps = grid.explorer.controls["t"], grid.explorer.controls["steps"]
+    assert grid.values["t"] == T_GRID and T_GRID[0] == t.min and T_GRID[-1] == t.max
+    assert grid.values["steps"] == tuple(steps.options) == STEP_CHOICES     # every option of the menu, in order
+    assert grid.allowed is None and len(grid.settings()) == 21 * 5   # t is not snapped: no constraint
+
+
+def test_quick_grid_is_small_and_draws_every_setting(site):
+    _, quick = site
+    assert [g.title for g in quick] == ["straight-paths"]
+    grid = quick[0]
+    assert len(grid.settings()) <= 12
+    pictures = {(s["t"], s["steps"]): p for s, p in grid.render()}
+    assert len(pictures) == len(grid.settings())
+    # as live, the picture shows the last Euler step at or before t: with 1 step t = 0.5 shows t = 0
+    assert pictures[0.5, 1] == pictures[0.0, 1] != pictures[1.0, 1]
+    assert len({pictures[t, 32] for t in T_GRID_QUICK}) == 3
+
+
+def test_rebuilt_explorer_reproduces_the_saved_picture(site):
+    full, _ = site
+    for grid, saved in zip(full, saved_pictures(NOTEBOOK), strict=True):
+        ex = grid.explorer
+        setting = {name: _value_of(c, v) for (name, c), v in zip(ex.controls.items(), saved["values"], strict=True)}
+        assert setting == {"t": 1.0, "steps": 1}
+        for name, value in setting.items():
+            ex.controls[name].value = value
+        difference = picture_difference(ex.image.value, saved["picture"])
+        assert difference["mean"] == 0.0 and difference["p99"] == 0.0, difference
+        # and reached as the site reaches it: moved away and back (the in-place fast path)
+        ex.controls["steps"].value, ex.controls["t"].value = 8, 0.35
+        for name, value in setting.items():
+            ex.controls[name].value = value
+        assert picture_difference(ex.image.value, saved["picture"])["max"] == 0
+
+
+@pytest.mark.parametrize("setting", [{"t": 1.0, "steps": 1}, {"t": 0.65, "steps": 32}])
+def test_site_picture_is_within_tolerance(site, setting):
+    full, _ = site
+    ex = full[0].explorer
+    for name, value in setting.items():
+        ex.controls[name].value = value
+    assert ex.values == setting and ex.error is None
+    difference = picture_difference(site_picture(ex.image.value), ex.image.value)
+    assert difference["mean"] <= TOLERANCE["mean"] and difference["p99"] <= TOLERANCE["p99"], difference

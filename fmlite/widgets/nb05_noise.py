@@ -182,3 +182,56 @@ def noise_flow_explorer(data: Tensor, x_0: Tensor, t: float = 0.5, sigma: float 
                 "schedule": dropdown("schedule", list(SIGMA_SCHEDULES), schedule)}
     return Explorer(draw_noise_flow, controls, figsize=(2.2 * size, size), update=update_noise_flow,
                     cheap=("t", "sigma", "schedule"), cache=cache, lim=lim)
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+#: Where the site's t control stops for notebook 05's explorer: the live slider's own positions, t = k/12
+#: (its step is 1/steps with steps = 12, and the picture shows the stored step nearest t). Steps of 0.05
+#: (`site_grid.T_GRID`) would offer 21 readouts for these 13 pictures, most of them disagreeing with the
+#: title's t (0.05 would show t = 0.08), and readouts the live slider never shows.
+SITE_T = tuple(k / 12 for k in range(13))
+#: The "σ scale" values the site offers: the slider's min and max (0, 2) and three between, all on its 0.25 step.
+SITE_SIGMA = (0.0, 0.5, 1.0, 1.5, 2.0)
+
+
+def _notebook_noise_flow() -> Explorer:
+    """Notebook 05's explorer (section 4), built from what its cells build it from:
+
+    - setup cell: `lecture_style()` (the picture's fonts; set here too, see `site_explorers`);
+    - section 2: `data = sample_2d("moons", 200, seed=0)`;
+    - section 3: `x_0 = torch.randn(600, 2, generator=torch.Generator().manual_seed(2))`;
+    - section 4: `small = data[:60]`, then `noise_flow_explorer(small, x_0[:300], t=0.5, sigma=1.0, schedule="sine")`.
+
+    Every input has its own seed (sample_2d's seed, the generator), so nothing the notebook runs in between
+    changes them; the setup cell's `torch.set_num_threads(1)` does not change the picture (checked, see
+    tests/test_explorers_05.py: the rebuilt picture equals the saved one byte for byte).
+    """
+    from ..datasets import sample_2d
+
+    data = sample_2d("moons", 200, seed=0)
+    x_0 = torch.randn(600, 2, generator=torch.Generator().manual_seed(2))
+    small = data[:60]
+    return noise_flow_explorer(small, x_0[:300], t=0.5, sigma=1.0, schedule="sine")
+
+
+def site_explorers(quick: bool = False) -> list:
+    """Notebook 05's explorers as the static site offers them (`fmlite.widgets.site_grid`), in notebook order.
+
+    One explorer, "noise-flow": t at the live slider's 13 positions k/12 (`SITE_T`), σ scale at 0, 0.5, 1,
+    1.5, 2 (`SITE_SIGMA`), every schedule: 195 settings. `quick=True`: t 0, 0.5, 1; σ scale 0 and 2; the
+    schedules "sine" and "constant": 12 settings.
+
+    Calls `fmlite.plotting.lecture_style()`, as the notebook's setup cell does: the pictures are drawn when
+    the grid is rendered, with the rcParams then in effect, so render before changing the style. The
+    lecture scale (FMLITE_LECTURE_SCALE) should be unset, as when the notebook was saved (960 px pictures).
+    """
+    from ..plotting import lecture_style
+    from .site_grid import T_GRID_QUICK, SiteGrid
+
+    lecture_style()
+    explorer = _notebook_noise_flow()
+    if quick:
+        values = {"t": T_GRID_QUICK, "sigma": (0.0, 2.0), "schedule": ("sine", "constant")}
+    else:
+        values = {"t": SITE_T, "sigma": SITE_SIGMA, "schedule": tuple(SIGMA_SCHEDULES)}
+    return [SiteGrid("noise-flow", explorer, values)]

@@ -131,3 +131,51 @@ def straight_explorer(velocities: dict, x_0, target=None, steps: int = 2, t: flo
     return Explorer(draw_straight_paths, controls, figsize=(size * len(velocities), size + 0.5),
                     update=update_straight_paths, cheap=("t", "steps"),
                     velocities=velocities, x_0=x_0, target=target, references=references, cache={}, lim=lim)
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+def _notebook_straight_paths() -> Explorer:
+    """Notebook 06's explorer (section 6), built from what its cells build it from:
+
+    - setup cell: `lecture_style()` (the picture's fonts; set here too, see `site_explorers`);
+    - section 1: `models` = the shipped checkpoints "moons_independent", "moons_ot", "moons_reflow"
+      (`load_pretrained`, data/moons_*.pt), `fresh = sample_2d("moons", 2000, seed=1)` and
+      `x_0 = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))`;
+    - section 6: `straight_explorer(models, x_0[:300], target=fresh, steps=1, t=1.0)`.
+
+    The models the notebook trains itself (section 3's reflow) are not shown by the explorer; every input has
+    its own seed or file, so nothing run in between changes it; the setup cell's `torch.set_num_threads(1)`
+    does not change the picture (tests/test_explorers_06.py: the rebuilt picture equals the saved one byte
+    for byte).
+    """
+    import torch
+
+    from ..datasets import sample_2d
+    from ..pretrained import load_pretrained
+
+    models = {"independent": load_pretrained("moons_independent"), "OT": load_pretrained("moons_ot"),
+              "reflow": load_pretrained("moons_reflow")}
+    fresh = sample_2d("moons", 2000, seed=1)
+    x_0 = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2))
+    return straight_explorer(models, x_0[:300], target=fresh, steps=1, t=1.0)
+
+
+def site_explorers(quick: bool = False) -> list:
+    """Notebook 06's explorers as the static site offers them (`fmlite.widgets.site_grid`), in notebook order.
+
+    One explorer, "straight-paths": t in steps of 0.05 (`T_GRID`) and every option of the steps menu
+    (`STEP_CHOICES`: 1, 2, 4, 8, 32): 105 settings. As live, the picture shows the last Euler step at or
+    before t (the titles say which). `quick=True`: t 0, 0.5, 1 and 1, 4, 32 steps: 9 settings.
+
+    Calls `fmlite.plotting.lecture_style()`, as the notebook's setup cell does: the pictures are drawn when
+    the grid is rendered, with the rcParams then in effect, so render before changing the style. The
+    lecture scale (FMLITE_LECTURE_SCALE) should be unset, as when the notebook was saved (960 px pictures).
+    """
+    from ..plotting import lecture_style
+    from .site_grid import T_GRID, T_GRID_QUICK, SiteGrid
+
+    lecture_style()
+    explorer = _notebook_straight_paths()
+    options = tuple(explorer.controls["steps"].options)
+    values = {"t": T_GRID_QUICK, "steps": (1, 4, 32)} if quick else {"t": T_GRID, "steps": options}
+    return [SiteGrid("straight-paths", explorer, values)]
