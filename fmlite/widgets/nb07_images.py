@@ -149,7 +149,10 @@ def site_explorers(quick: bool = False) -> list:
 
     Rebuilt as the notebook builds them (the shipped `load_pretrained("digits")`, the same seeds), under the
     notebook's setup cell: `lecture_style()` (global matplotlib rcParams, which the pictures depend on) and one
-    torch thread while sampling (restored afterwards). About 2 s on one CPU thread.
+    torch thread while sampling (restored afterwards). Rebuild: 15-20 s on one thread of a 2-core CPU (37 s
+    while other jobs loaded it), nearly all of it the guidance cell's sampling (7 weights x 100 digits x 10
+    network evaluations, the guided weights on a double batch) and the first `digit_scores` (its classifier is
+    fitted once per process, about 3.5 s); nothing shorter gives the same samples. Rendering all 28 settings: 2 s.
 
     Grids: t in steps of 0.05 over [0, 1] (`T_GRID`: the trajectory's 20 midpoint steps, one picture per
     stored state); w: every weight the notebook precomputed (the SelectionSlider offers no other).
