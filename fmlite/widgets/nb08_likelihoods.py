@@ -198,8 +198,8 @@ def site_explorers(quick: bool = False) -> list:
     `lecture_style()` (global matplotlib rcParams, which the pictures depend on) and one torch thread
     (restored afterwards).
 
-    Grid: t in `T_GRID` where the live slider can stop: its step is the maps' step, 0.1, so 11 settings
-    (0.05, 0.15, ... would show the neighbouring map under a title that disagrees with the slider).
+    Grid: the values of `T_GRID` where the live slider can stop: its step is the maps' step, 0.1, so t in
+    0, 0.1, ..., 1 (11 settings; at 0.05, 0.15, ... the slider would read a time the picture's title does not).
     quick: t in `T_GRID_QUICK`.
     """
     from ..plotting import lecture_style
@@ -213,8 +213,5 @@ def site_explorers(quick: bool = False) -> list:
     finally:
         torch.set_num_threads(threads)
     step = explorer.controls["t"].step
-
-    def on_slider_step(setting):
-        return abs(setting["t"] / step - round(setting["t"] / step)) < 1e-9
-
-    return [SiteGrid("log-density", explorer, {"t": T_GRID_QUICK if quick else T_GRID}, allowed=on_slider_step)]
+    stops = tuple(t for t in (T_GRID_QUICK if quick else T_GRID) if abs(t / step - round(t / step)) < 1e-9)
+    return [SiteGrid("log-density", explorer, {"t": stops})]
