@@ -90,6 +90,8 @@ def test_site_grids_cover_each_control(site):
     w = guidance.explorer.controls["w"]
     assert guidance.values == {"w": (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)} == {"w": tuple(w.options)}
     assert len(flow.settings()) == 21 and len(guidance.settings()) == 7
+    assert [flow.label("t", v) for v in T_GRID[:3]] == ["0.00", "0.05", "0.10"]    # as the sliders read out
+    assert [guidance.label("w", v) for v in guidance.values["w"]] == list(w._options_labels)
     with pytest.raises(ValueError, match="not among its options"):    # the slider offers only the sampled weights
         SiteGrid("guidance", guidance.explorer, {"w": (1.0, 2.5)})
 

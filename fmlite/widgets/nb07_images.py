@@ -156,7 +156,7 @@ def site_explorers(quick: bool = False) -> list:
 
     Grids: t in steps of 0.05 over [0, 1] (`T_GRID`: the trajectory's 20 midpoint steps, one picture per
     stored state); w: every weight the notebook precomputed (the SelectionSlider offers no other).
-    quick: t in `T_GRID_QUICK`, w in 0, 1, 4.
+    quick: t in `T_GRID_QUICK`, w in 0, 1, 4. The w readout is the SelectionSlider's option label ("1.0", not "1.00").
     """
     import torch
 
@@ -172,6 +172,6 @@ def site_explorers(quick: bool = False) -> list:
         flow, guidance = _image_flow_as_in_notebook(model), _guidance_as_in_notebook(model)
     finally:
         torch.set_num_threads(threads)
-    ws = tuple(guidance.controls["w"].options)
+    ws = (0.0, 1.0, 4.0) if quick else tuple(guidance.controls["w"].options)
     return [SiteGrid("image-flow", flow, {"t": T_GRID_QUICK if quick else T_GRID}),
-            SiteGrid("guidance", guidance, {"w": (0.0, 1.0, 4.0) if quick else ws})]
+            SiteGrid("guidance", guidance, {"w": ws}, labels={"w": tuple(str(w) for w in ws)})]
