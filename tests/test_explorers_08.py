@@ -1,9 +1,12 @@
 """Explorer of notebook 08: the model's log p_t (change of variables from t down to 0) beside the closed form.
 
 Oracle: for the exact field of a Gaussian mixture, the maps must reproduce the mixture's closed-form log p_t
-(fmlite.gaussian_mixture) to solver accuracy; the drawn images are checked against both.
+(fmlite.gaussian_mixture) to solver accuracy; the drawn images are checked against both. The static site's
+grid (`site_explorers`, issue 22) offers t where the slider stops, and the rebuilt explorer draws, pixel for
+pixel, the live picture the committed notebook saved.
 """
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,3 +86,64 @@ def test_likelihood_fast_path(update_equals_fresh_draw):
     exact = lambda x, t: -0.5 * (x ** 2).sum(1) * (1 + t)  # noqa: E731
     ex = W.likelihood_explorer(maps, exact, t=1.0, size=2.0)
     update_equals_fresh_draw(ex, [("t", 0.5), ("t", 0.0)])
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "08_likelihoods_and_diffusion.ipynb"
+
+
+@pytest.fixture(scope="module")
+def site():
+    """The full site grid of notebook 08 (built once: it trains the notebook's model, about 7 s on one thread),
+    under the lecture style that site_explorers sets; matplotlib's rcParams are restored for later modules."""
+    import matplotlib
+    from fmlite.widgets.nb08_likelihoods import site_explorers
+    with matplotlib.rc_context():
+        yield site_explorers()
+
+
+def test_site_grid_covers_t_where_the_slider_stops(site):
+    from fmlite.widgets.site_grid import T_GRID
+    (grid,) = site
+    t = grid.explorer.controls["t"]
+    assert grid.title == "log-density" and (t.min, t.max, t.step) == (0.0, 1.0, 0.1)
+    offered = [s["t"] for s in grid.settings()]
+    assert offered == list(grid.values["t"]) == list(T_GRID[::2]) == [k / 10 for k in range(11)]
+    assert offered == list(grid.explorer.fixed["maps"].times) and offered[0] == t.min and offered[-1] == t.max
+    # between two maps the slider would read 0.05 above a picture of another time: not offered
+    assert 0.05 not in offered
+    t.value = 0.05
+    assert grid.explorer.figure._suptitle.get_text() in ("t = 0.00", "t = 0.10")
+
+
+def test_rebuilt_explorer_draws_the_saved_live_picture(site):
+    from fmlite.widgets.site_grid import picture_difference, saved_pictures
+    saved = saved_pictures(NOTEBOOK)
+    assert len(saved) == len(site) == 1
+    ex = site[0].explorer
+    ex.controls["t"].value = 0.0                                      # move away, then to the saved value
+    assert dict(zip(ex.controls, saved[0]["values"])) == {"t": 0.7}
+    ex.controls["t"].value = saved[0]["values"][0]
+    assert ex.error is None
+    assert picture_difference(ex.image.value, saved[0]["picture"]) == {"mean": 0.0, "p99": 0.0, "max": 0}
+
+
+def test_site_pictures_keep_to_the_tolerance_and_the_budget(site):
+    from fmlite.widgets.site_grid import TOLERANCE, picture_difference, site_picture
+    (grid,) = site
+    pictures = list(grid.render())
+    assert [s for s, _ in pictures] == grid.settings()
+    sizes = [len(site_picture(p)) for _, p in pictures]
+    assert max(sizes) < 60_000 and sum(sizes) < 15e6
+    for _, live in (pictures[0], pictures[-1]):
+        d = picture_difference(live, site_picture(live))
+        assert d["mean"] <= TOLERANCE["mean"] and d["p99"] <= TOLERANCE["p99"], d
+
+
+def test_quick_site_grid_is_small():
+    import matplotlib
+    from fmlite.widgets.nb08_likelihoods import site_explorers
+    from fmlite.widgets.site_grid import T_GRID_QUICK
+    with matplotlib.rc_context():
+        (quick,) = site_explorers(quick=True)
+    assert quick.values == {"t": T_GRID_QUICK} and [s["t"] for s in quick.settings()] == [0.0, 0.5, 1.0]

@@ -14,7 +14,8 @@ from ..checks import check_time_value
 from .explorer import Explorer, t_slider
 from .trajectories import _time_step
 
-__all__ = ["draw_image_flow", "image_flow_explorer", "draw_guidance", "update_guidance", "guidance_explorer"]
+__all__ = ["draw_image_flow", "image_flow_explorer", "draw_guidance", "update_guidance", "guidance_explorer",
+           "site_explorers"]
 
 
 def draw_image_flow(fig: Figure, t: float, trajectory, ncol: int | None = None) -> None:
@@ -103,3 +104,74 @@ def guidance_explorer(samples: dict, scores: dict | None = None, w: float | None
     return Explorer(draw_guidance, {"w": slider}, figsize=(size * max(k / r, 0.6) + 0.6, size + 0.6),
                     update=update_guidance, cheap=("w",),
                     samples=samples, scores=scores, row_labels=row_labels)
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+def _image_flow_as_in_notebook(model) -> Explorer:
+    """Notebook 07's first explorer, built as its cells build it: cell 24 (ten noise images of seed 3 flowing
+    under `guided_velocity(model, 0..9, 1.0)`, midpoint, 20 steps, trajectory kept) and cell 28
+    (`image_flow_explorer(flow.trajectory, ncol=5, t=0.5, size=6)`). `model` is cell 16's
+    `load_pretrained("digits")`."""
+    import torch
+
+    from ..models import guided_velocity
+    from ..solvers import integrate
+
+    x_0 = torch.randn(10, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    flow = integrate(guided_velocity(model, torch.arange(10), 1.0), x_0, steps=20, method="midpoint",
+                     return_trajectory=True)
+    return image_flow_explorer(flow.trajectory, ncol=5, t=0.5, size=6)
+
+
+def _guidance_as_in_notebook(model) -> Explorer:
+    """Notebook 07's second explorer, built as its cells build it: cell 39 (10 of each digit for w in
+    0, 0.5, 1, 1.5, 2, 3, 4 with `sample_images(model, 100, labels, w=w, steps=5, seed=8)`, 8 of each digit
+    kept for the picture, all 100 scored by `digit_scores`) and cell 43 (`guidance_explorer(guided_samples,
+    guided_scores, w=1.0)`). `model` is cell 16's `load_pretrained("digits")`."""
+    import torch
+
+    from ..digit_metrics import digit_scores
+    from ..pretrained import sample_images
+
+    ws = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0]
+    digits_10 = torch.arange(10).repeat_interleave(10)
+    guided_samples, guided_scores = {}, {}
+    for w in ws:
+        x = sample_images(model, 100, labels=digits_10, w=w, steps=5, seed=8)
+        guided_samples[w] = x.reshape(10, 10, 1, 8, 8)[:, :8]
+        guided_scores[w] = digit_scores(x, digits_10)
+    return guidance_explorer(guided_samples, guided_scores, w=1.0)
+
+
+def site_explorers(quick: bool = False) -> list:
+    """Notebook 07's explorers as the static site offers them (`fmlite.widgets.site_grid`), in the notebook's
+    order: the image flow over t (cell 28) and guidance over w (cell 43).
+
+    Rebuilt as the notebook builds them (the shipped `load_pretrained("digits")`, the same seeds), under the
+    notebook's setup cell: `lecture_style()` (global matplotlib rcParams, which the pictures depend on) and one
+    torch thread while sampling (restored afterwards). Rebuild: 15-20 s on one thread of a 2-core CPU (37 s
+    while other jobs loaded it), nearly all of it the guidance cell's sampling (7 weights x 100 digits x 10
+    network evaluations, the guided weights on a double batch) and the first `digit_scores` (its classifier is
+    fitted once per process, about 3.5 s); nothing shorter gives the same samples. Rendering all 28 settings: 2 s.
+
+    Grids: t in steps of 0.05 over [0, 1] (`T_GRID`: the trajectory's 20 midpoint steps, one picture per
+    stored state); w: every weight the notebook precomputed (the SelectionSlider offers no other).
+    quick: t in `T_GRID_QUICK`, w in 0, 1, 4. The w readout is the SelectionSlider's option label ("1.0", not "1.00").
+    """
+    import torch
+
+    from ..plotting import lecture_style
+    from ..pretrained import load_pretrained
+    from .site_grid import T_GRID, T_GRID_QUICK, SiteGrid
+
+    lecture_style()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model = load_pretrained("digits")
+        flow, guidance = _image_flow_as_in_notebook(model), _guidance_as_in_notebook(model)
+    finally:
+        torch.set_num_threads(threads)
+    ws = (0.0, 1.0, 4.0) if quick else tuple(guidance.controls["w"].options)
+    return [SiteGrid("image-flow", flow, {"t": T_GRID_QUICK if quick else T_GRID}),
+            SiteGrid("guidance", guidance, {"w": ws}, labels={"w": tuple(str(w) for w in ws)})]

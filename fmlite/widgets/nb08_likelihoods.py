@@ -20,7 +20,7 @@ from ..checks import check_count, check_time_value
 from .explorer import Explorer, t_slider
 
 __all__ = ["model_log_density", "LogDensityMaps", "log_density_maps", "log_density_panel", "draw_log_densities",
-           "update_log_densities", "likelihood_explorer"]
+           "update_log_densities", "likelihood_explorer", "site_explorers"]
 
 
 def model_log_density(velocity: Callable[[Tensor, Tensor], Tensor], x: Tensor, t: float, steps: int = 10,
@@ -160,3 +160,58 @@ def likelihood_explorer(maps: LogDensityMaps, exact_log_density, t: float = 1.0,
     return Explorer(draw_log_densities, controls, figsize=(3.2 * size, size), update=update_log_densities,
                     cheap=("t",), maps=maps,
                     exact_log_density=exact_log_density)
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+def _likelihood_as_in_notebook() -> Explorer:
+    """Notebook 08's explorer, built as its cells build it: the setup cell's `torch.manual_seed(0)` (the
+    MLP's initial weights come from the global generator), cell 3 (`MLP(hidden=64)` trained for 1,000
+    steps on `example_mixture()` by `train(..., batch_size=256, lr=3e-3, ema=0.995, seed=0)`, its EMA
+    copy frozen), cell 20 (`log_density_maps(model, [k / 10 for k in range(11)], lim=3.5, n=30, steps=8)`
+    beside the mixture's closed form) and cell 25 (`likelihood_explorer(maps, exact_log_density, t=0.7)`).
+
+    No checkpoint ships this model and no shorter run gives the same weights, so the 1,000 steps are
+    trained here (deterministic for a given machine and torch build: `tests/test_train_loop.py`). The global
+    random state is restored afterwards.
+    """
+    from ..gaussian_mixture import example_mixture
+    from ..models import MLP
+    from ..paths import LinearPath
+    from ..train import train
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        gmm, path = example_mixture(), LinearPath()
+        history = train(MLP(hidden=64), path, lambda n: gmm.sample(n), steps=1000, batch_size=256, lr=3e-3,
+                        ema=0.995, seed=0, device="cpu", progress=False)
+    model = history.ema_model.requires_grad_(False)
+    exact_log_density = lambda x, t: gmm.log_density(x, t, path)  # noqa: E731 - as cell 20 writes it
+    maps = log_density_maps(model, [k / 10 for k in range(11)], lim=3.5, n=30, steps=8)
+    return likelihood_explorer(maps, exact_log_density, t=0.7)
+
+
+def site_explorers(quick: bool = False) -> list:
+    """Notebook 08's explorer as the static site offers it (`fmlite.widgets.site_grid`): log p_t over t (cell 25).
+
+    Rebuilt as the notebook builds it (see `_likelihood_as_in_notebook`: it trains the notebook's 1,000
+    steps, most of the rebuild's 4-7 s on one thread of a 2-core CPU; rendering the 11 settings: 1 s), under the notebook's setup cell:
+    `lecture_style()` (global matplotlib rcParams, which the pictures depend on) and one torch thread
+    (restored afterwards).
+
+    Grid: the values of `T_GRID` where the live slider can stop: its step is the maps' step, 0.1, so t in
+    0, 0.1, ..., 1 (11 settings; at 0.05, 0.15, ... the slider would read a time the picture's title does not).
+    quick: t in `T_GRID_QUICK`.
+    """
+    from ..plotting import lecture_style
+    from .site_grid import T_GRID, T_GRID_QUICK, SiteGrid
+
+    lecture_style()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        explorer = _likelihood_as_in_notebook()
+    finally:
+        torch.set_num_threads(threads)
+    step = explorer.controls["t"].step
+    stops = tuple(t for t in (T_GRID_QUICK if quick else T_GRID) if abs(t / step - round(t / step)) < 1e-9)
+    return [SiteGrid("log-density", explorer, {"t": stops})]
