@@ -144,7 +144,8 @@ def test_site_explorer_reproduces_the_notebooks_picture(style):
     from fmlite.widgets.site_grid import picture_difference, saved_pictures
     with open(NOTEBOOK, encoding="utf-8") as f:   # the cells the rebuild mirrors
         source = f.read()
-    assert 'sample_2d(\\"moons\\", 30, seed=0)' in source and "vector_field_explorer(data, n=300, seed=1, t=0.5)" in source
+    assert 'sample_2d(\\"moons\\", 30, seed=0)' in source
+    assert "vector_field_explorer(data, n=300, seed=1, t=0.5)" in source
     saved = saved_pictures(NOTEBOOK)
     grids = site_explorers(quick=True)
     assert len(saved) == len(grids) == 1
@@ -169,6 +170,7 @@ def test_site_pictures_keep_the_tolerance_and_the_budget(site, style):
     for setting, live in list(grid.render())[::2]:       # t = 0 and t = 0.95
         shown = site_picture(live)
         difference = picture_difference(shown, live)
-        assert difference["mean"] <= TOLERANCE["mean"] and difference["p99"] <= TOLERANCE["p99"], (setting, difference)
+        assert difference["mean"] <= TOLERANCE["mean"], (setting, difference)
+        assert difference["p99"] <= TOLERANCE["p99"], (setting, difference)
         sizes.append(len(shown))
     assert len(sizes) == 2 and len(site["full"][0].settings()) * max(sizes) < 15e6 / 5   # a few MB at most

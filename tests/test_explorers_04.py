@@ -285,7 +285,8 @@ def test_site_explorers_reproduce_the_notebooks_pictures(style):
                  'sample_2d(\\"moons\\", 2000, seed=1)',
                  'integrate(model, x_0[:600], steps=50, method=\\"rk4\\", return_trajectory=True)',
                  "trajectory_explorer(flow.trajectory, target=fresh, trail=8, t=0.5)",
-                 'solver_explorer(model, x_0[:300], target=fresh, steps=3, method=\\"euler\\", t=1.0, reference_steps=50)'):
+                 'solver_explorer(model, x_0[:300], target=fresh, steps=3, method=\\"euler\\", t=1.0, '
+                 'reference_steps=50)'):
         assert call in source, call
     saved = saved_pictures(NOTEBOOK)
     grids = site_explorers(quick=True)
@@ -314,7 +315,8 @@ def test_site_pictures_keep_the_tolerance_and_the_budget(site, style):
         for setting, live in (pictures[0], pictures[-1]):  # t = 0 and t = 1 (solver: rk4, 4 steps)
             shown = site_picture(live)
             difference = picture_difference(shown, live)
-            assert difference["mean"] <= TOLERANCE["mean"] and difference["p99"] <= TOLERANCE["p99"], (setting, difference)
+            assert difference["mean"] <= TOLERANCE["mean"], (setting, difference)
+            assert difference["p99"] <= TOLERANCE["p99"], (setting, difference)
             sizes.append(len(shown))
         budget += len(full.settings()) * max(sizes)
     assert budget < 15e6

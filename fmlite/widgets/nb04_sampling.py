@@ -178,8 +178,8 @@ def site_explorers(quick: bool = False) -> list:
     moving along the RK4 flow, t) and the solver explorer (t, steps, method).
 
     Both are rebuilt exactly as the notebook builds them (`_trajectory_inputs`, `_solver_inputs`: the shipped
-    checkpoint and seeded noise and data, 1-3 s on one CPU thread), so their pictures are the notebook's. Build and render
-    under the notebooks' style (`fmlite.plotting.lecture_style()`, as every setup cell calls it).
+    checkpoint and seeded noise and data, 1-3 s on one CPU thread), so their pictures are the notebook's. Build
+    and render under the notebooks' style (`fmlite.plotting.lecture_style()`, as every setup cell calls it).
 
     Grids:
         trajectories: t from 0 to 1 in steps of 0.05 (21 settings; the points of the nearest stored step of
