@@ -140,8 +140,8 @@ def _notebook_run() -> tuple:
     `fresh = sample_2d("moons", 2000, seed=1)` (`cells[7]`)."""
     import torch
 
-    from ..pretrained import load_pretrained
     from ..datasets import sample_2d
+    from ..pretrained import load_pretrained
     return (load_pretrained("moons_sampling"), torch.randn(2000, 2, generator=torch.Generator().manual_seed(2)),
             sample_2d("moons", 2000, seed=1))
 
@@ -182,8 +182,9 @@ def site_explorers(quick: bool = False) -> list:
     and render under the notebooks' style (`fmlite.plotting.lecture_style()`, as every setup cell calls it).
 
     Grids:
-        trajectories: t from 0 to 1 in steps of 0.05 (21 settings; the points of the nearest stored step of
-            the 50-step flow, as the live explorer shows them); quick: t = 0, 0.5, 1.
+        trajectories: t from 0 to 1 in steps of 0.05 (21 settings); quick: t = 0, 0.5, 1. The live slider
+            moves in steps of 1/50 (the flow's 50 steps); at t = 0.05, 0.15, ... the explorer shows the nearest
+            stored step, 0.01 away, as it does for any t set from Python.
         solver: steps 1, 2, 4, 8, 16, 32; t = k/32, allowed where t is on the solver's grid (`_on_solver_grid`:
             t * steps a whole number, so steps 1 has t = 0, 1 and steps 32 every k/32); every method: 276
             settings. Quick: steps 1, 4; t = 0, 0.5, 1; euler and rk4 (10 settings). The values list steps
