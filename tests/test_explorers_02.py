@@ -103,3 +103,74 @@ def test_vector_field_fast_path(update_equals_fresh_draw):
     data = torch.randn(7, 2, generator=torch.Generator().manual_seed(6))
     ex = W.vector_field_explorer(data, n=40, seed=1, t=0.5, n_grid=9, size=3)
     update_equals_fresh_draw(ex, [("t", 0.9), ("t", 0.0), ("t", 0.3)])
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+NOTEBOOK = "notebooks/02_vector_fields.ipynb"
+
+
+@pytest.fixture
+def style():
+    """The notebooks' style (every setup cell calls lecture_style()); the autouse fixture restores rcParams."""
+    from fmlite.plotting import lecture_style
+    lecture_style()
+
+
+@pytest.fixture(scope="module")
+def site():
+    import matplotlib
+
+    from fmlite.plotting import lecture_style
+    from fmlite.widgets.nb02_vector_fields import site_explorers
+    with matplotlib.rc_context():
+        lecture_style()
+        return {"full": site_explorers(), "quick": site_explorers(quick=True)}
+
+
+def test_site_grid_covers_the_t_slider(site):
+    """t from the slider's min to its max (0.95, below 1) in steps of 0.05; the quick grid has the ends too."""
+    (grid,), (quick,) = site["full"], site["quick"]
+    slider = grid.explorer.controls["t"]
+    t = grid.values["t"]
+    assert t[0] == slider.min == 0.0 and t[-1] == slider.max == 0.95 and len(t) == 20
+    np.testing.assert_allclose(np.diff(t), 0.05, atol=1e-9)
+    assert grid.allowed is None and len(grid.settings()) == 20
+    assert quick.values["t"] == (0.0, 0.5, 0.95) and len(quick.settings()) <= 12
+
+
+def test_site_explorer_reproduces_the_notebooks_picture(style):
+    """The rebuilt explorer at the values the committed notebook saved draws the notebook's live picture."""
+    from fmlite.widgets.nb02_vector_fields import site_explorers
+    from fmlite.widgets.site_grid import picture_difference, saved_pictures
+    with open(NOTEBOOK, encoding="utf-8") as f:   # the cells the rebuild mirrors
+        source = f.read()
+    assert 'sample_2d(\\"moons\\", 30, seed=0)' in source
+    assert "vector_field_explorer(data, n=300, seed=1, t=0.5)" in source
+    saved = saved_pictures(NOTEBOOK)
+    grids = site_explorers(quick=True)
+    assert len(saved) == len(grids) == 1
+    for grid, s in zip(grids, saved):
+        ex = grid.explorer
+        for name, value in zip(ex.controls, s["values"]):
+            ex.controls[name].value = value
+        assert ex.values == dict(zip(ex.controls, s["values"]))
+        difference = picture_difference(ex.image.value, s["picture"])
+        assert difference["mean"] <= 0.01 and difference["p99"] == 0, difference
+        list(grid.render())                              # moved over the site's grid and back: the same picture
+        for name, value in zip(ex.controls, s["values"]):
+            ex.controls[name].value = value
+        difference = picture_difference(ex.image.value, s["picture"])
+        assert difference["mean"] <= 0.01 and difference["p99"] == 0, difference
+
+
+def test_site_pictures_keep_the_tolerance_and_the_budget(site, style):
+    from fmlite.widgets.site_grid import TOLERANCE, picture_difference, site_picture
+    (grid,) = site["quick"]
+    sizes = []
+    for setting, live in list(grid.render())[::2]:       # t = 0 and t = 0.95
+        shown = site_picture(live)
+        difference = picture_difference(shown, live)
+        assert difference["mean"] <= TOLERANCE["mean"], (setting, difference)
+        assert difference["p99"] <= TOLERANCE["p99"], (setting, difference)
+        sizes.append(len(shown))
+    assert len(sizes) == 2 and len(site["full"][0].settings()) * max(sizes) < 15e6 / 5   # a few MB at most

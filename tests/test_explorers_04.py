@@ -184,3 +184,139 @@ def test_solver_fast_path_for_t_steps_and_method(spin_field, update_equals_fresh
     ex = W.solver_explorer(spin_field, x_0, target=torch.randn(40, 2), steps=3, t=1.0, reference_steps=10, size=3)
     update_equals_fresh_draw(ex, [("t", 0.4), ("steps", 5), ("t", 0.9), ("method", "rk4"),
                                   ("method", "midpoint"), ("steps", 2)])   # paths and legend recoloured
+
+
+def test_solver_explorer_keeps_each_solve():
+    """A move of t, or back to a solver seen before, reuses the kept solve (same picture as a fresh solve)."""
+    calls = []
+
+    def rotation(x, t):
+        calls.append(1)
+        return _rotation(x, t)
+    ex = solver_explorer(rotation, torch.randn(10, 2), steps=2, method="euler", t=1.0, reference_steps=4)
+    n = len(calls)   # the reference (16) and the first solve (2)
+    ex.controls["t"].value = 0.5
+    assert len(calls) == n and set(ex.fixed["cache"]) == {(2, "euler")}
+    ex.controls["method"].value = "rk4"
+    ex.controls["method"].value = "euler"
+    assert len(calls) == n + 8 and set(ex.fixed["cache"]) == {(2, "euler"), (2, "rk4")}
+    fig = _fig((5.0, 5.0))
+    draw_solver_paths(fig, 0.5, 2, "euler", _rotation, ex.fixed["x_0"], cache={})
+    assert np.array_equal(fig.axes[0].collections[-1].get_offsets(), ex.figure.axes[0].collections[-1].get_offsets())
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+NOTEBOOK = "notebooks/04_sampling.ipynb"
+
+
+@pytest.fixture
+def style():
+    """The notebooks' style (every setup cell calls lecture_style()); the autouse fixture restores rcParams."""
+    from fmlite.plotting import lecture_style
+    lecture_style()
+
+
+@pytest.fixture(scope="module")
+def site():
+    import matplotlib
+
+    from fmlite.plotting import lecture_style
+    from fmlite.widgets.nb04_sampling import site_explorers
+    with matplotlib.rc_context():
+        lecture_style()
+        return {"full": site_explorers(), "quick": site_explorers(quick=True)}
+
+
+def test_site_grids_cover_the_controls(site):
+    """In the notebook's order: the trajectory explorer (t over [0, 1] in steps of 0.05), then the solver
+    explorer (steps 1..32 in powers of 2, t from 0 to 1 with every grid time of each steps, every method)."""
+    from fmlite.widgets.site_grid import T_GRID
+    trajectories, solver = site["full"]
+    assert (trajectories.title, solver.title) == ("trajectories", "solver")
+    assert list(solver.explorer.controls) == ["t", "steps", "method"]
+    t = trajectories.explorer.controls["t"]
+    assert trajectories.values["t"] == T_GRID and T_GRID[0] == t.min and T_GRID[-1] == t.max
+    assert trajectories.allowed is None and len(trajectories.settings()) == 21
+    c = solver.explorer.controls
+    assert solver.values["steps"] == (1, 2, 4, 8, 16, 32)
+    assert solver.values["steps"][0] == c["steps"].min and solver.values["steps"][-1] == c["steps"].max
+    assert solver.values["t"][0] == c["t"].min and solver.values["t"][-1] == c["t"].max
+    assert set(solver.values["method"]) == set(c["method"].options) == {"euler", "midpoint", "heun", "rk4"}
+    settings = solver.settings()
+    for steps in solver.values["steps"]:   # every time of the solver's grid, and no other
+        times = {s["t"] for s in settings if s["steps"] == steps and s["method"] == "rk4"}
+        assert times == {k / steps for k in range(steps + 1)}, steps
+    assert len(settings) == 4 * sum(steps + 1 for steps in solver.values["steps"]) == 276
+    assert [len(g.settings()) for g in site["quick"]] == [3, 10]
+
+
+def test_site_solver_allows_what_the_t_slider_can_show(site):
+    """`allowed` is the live constraint: on the t slider and steps control of `solver_explorer` (the same
+    `snap_to_grid`), each allowed setting of the full grid stays as set, each other one is snapped; on the
+    explorer itself for the quick grid and two disallowed settings."""
+    import ipywidgets as widgets
+
+    from fmlite.widgets.nb04_sampling import snap_to_grid
+    solver = site["full"][1]
+    live = solver.explorer.controls
+    t = widgets.FloatSlider(value=1.0, min=live["t"].min, max=live["t"].max, step=live["t"].step)
+    steps = widgets.IntSlider(value=3, min=live["steps"].min, max=live["steps"].max)
+    snap_to_grid(t, steps)
+    for n in solver.values["steps"]:
+        for time in solver.values["t"]:
+            steps.value, t.value = n, time
+            assert steps.value == n and (t.value == time) == solver.allowed({"t": time, "steps": n}), (n, time)
+    quick = site["quick"][1]
+    assert [s for s, _ in quick.render()] == quick.settings()       # render checks that each setting stays
+    ex = quick.explorer
+    for n, time, shown in ((4, 0.3, 0.25), (1, 0.5, 0.0)):
+        ex.controls["steps"].value, ex.controls["t"].value = n, time
+        assert ex.values["t"] == shown and not quick.allowed({"t": time, "steps": n})
+
+
+def test_site_explorers_reproduce_the_notebooks_pictures(style):
+    """The rebuilt explorers (the shipped checkpoint, the same noise, data and flow) at the values the committed
+    notebook saved draw the notebook's live pictures, in the notebook's order."""
+    from fmlite.widgets.nb04_sampling import site_explorers
+    from fmlite.widgets.site_grid import picture_difference, saved_pictures
+    with open(NOTEBOOK, encoding="utf-8") as f:   # the cells the rebuild mirrors
+        source = f.read()
+    for call in ('load_pretrained(\\"moons_sampling\\")', "torch.Generator().manual_seed(2)",
+                 'sample_2d(\\"moons\\", 2000, seed=1)',
+                 'integrate(model, x_0[:600], steps=50, method=\\"rk4\\", return_trajectory=True)',
+                 "trajectory_explorer(flow.trajectory, target=fresh, trail=8, t=0.5)",
+                 'solver_explorer(model, x_0[:300], target=fresh, steps=3, method=\\"euler\\", t=1.0, '
+                 'reference_steps=50)'):
+        assert call in source, call
+    saved = saved_pictures(NOTEBOOK)
+    grids = site_explorers(quick=True)
+    assert len(saved) == len(grids) == 2
+    for grid, s in zip(grids, saved):
+        ex = grid.explorer
+        assert len(ex.controls) == len(s["values"])
+        for name, value in zip(ex.controls, s["values"]):
+            ex.controls[name].value = value
+        assert ex.values == dict(zip(ex.controls, s["values"]))
+        difference = picture_difference(ex.image.value, s["picture"])
+        assert difference["mean"] <= 0.01 and difference["p99"] == 0, (grid.title, difference)
+        list(grid.render())                              # moved over the site's grid and back: the same picture
+        for name, value in zip(ex.controls, s["values"]):
+            ex.controls[name].value = value
+        difference = picture_difference(ex.image.value, s["picture"])
+        assert difference["mean"] <= 0.01 and difference["p99"] == 0, (grid.title, difference)
+
+
+def test_site_pictures_keep_the_tolerance_and_the_budget(site, style):
+    from fmlite.widgets.site_grid import TOLERANCE, picture_difference, site_picture
+    budget = 0
+    for grid, full in zip(site["quick"], site["full"]):
+        pictures = list(grid.render())
+        sizes = []
+        for setting, live in (pictures[0], pictures[-1]):  # t = 0 and t = 1 (solver: rk4, 4 steps)
+            shown = site_picture(live)
+            difference = picture_difference(shown, live)
+            assert difference["mean"] <= TOLERANCE["mean"], (setting, difference)
+            assert difference["p99"] <= TOLERANCE["p99"], (setting, difference)
+            sizes.append(len(shown))
+        budget += len(full.settings()) * max(sizes)
+    assert budget < 15e6

@@ -1,7 +1,8 @@
 """Notebook 02: the exact marginal field of a data set as arrows, over t.
 
 Each explorer is a pure `draw_*(fig, ...)` function (tests and static figures call it) plus a thin
-`Explorer` wrapper (see `fmlite.widgets.explorer`).
+`Explorer` wrapper (see `fmlite.widgets.explorer`). `site_explorers` rebuilds the notebook's explorer for the
+static site (`fmlite.widgets.site_grid`).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from matplotlib.figure import Figure
 from ..checks import check_time_value
 from .explorer import Explorer, t_slider
 
-__all__ = ["draw_vector_field", "update_vector_field", "vector_field_explorer"]
+__all__ = ["draw_vector_field", "update_vector_field", "vector_field_explorer", "site_explorers"]
 
 
 def draw_vector_field(fig: Figure, t: float, data, x_0, x_1, path=None, lim: float = 3.0, n_grid: int = 17,
@@ -76,3 +77,32 @@ def vector_field_explorer(data, n: int = 300, seed: int = 0, t: float = 0.5, t_m
     return Explorer(draw_vector_field, controls, figsize=(1.15 * size, size), update=update_vector_field, cheap=("t",),
                     data=data, x_0=x_0, x_1=x_1,
                     path=path, lim=lim, n_grid=n_grid, scale=scale, normalize=normalize)
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+def _vector_field_inputs() -> dict:
+    """The arguments of notebook 02's explorer, built as the notebook builds them (seeded, about a second).
+
+    Mirrors the code cell of part 4 that draws the small data set, `data = sample_2d("moons", 30, seed=0)`
+    (`cells[17]` of the committed notebook), and the explorer cell `vector_field_explorer(data, n=300, seed=1,
+    t=0.5)` (`cells[20]`); nothing else the notebook runs reaches the explorer.
+    """
+    from ..datasets import sample_2d
+    return {"data": sample_2d("moons", 30, seed=0), "n": 300, "seed": 1, "t": 0.5}
+
+
+def site_explorers(quick: bool = False) -> list:
+    """Notebook 02's explorers for the static site: the exact field over t (`vector_field_explorer`).
+
+    The explorer is rebuilt exactly as the notebook builds it (`_vector_field_inputs`), so its pictures are
+    the notebook's. Build and render under the notebooks' style (`fmlite.plotting.lecture_style()`, as every
+    setup cell calls it): the explorer's size and fonts come from it.
+
+    Grid: t from 0 to the slider's max 0.95 in steps of 0.05 (20 settings); quick: t = 0, 0.5, 0.95.
+    """
+    from .site_grid import T_GRID, T_GRID_QUICK, SiteGrid
+
+    ex = vector_field_explorer(**_vector_field_inputs())
+    t_max = ex.controls["t"].max
+    t_values = [t for t in (T_GRID_QUICK if quick else T_GRID) if t < t_max] + [t_max]
+    return [SiteGrid("exact-field", ex, {"t": tuple(t_values)})]

@@ -3,15 +3,18 @@
 Each explorer is a pure `draw_*(fig, ...)` function (tests and static figures call it) plus a thin
 `Explorer` wrapper (see `fmlite.widgets.explorer`). The explorer's fast path (`update_learned_vs_exact`)
 moves the arrows and points in place and keeps what it computed per t, so a revisited t only redisplays.
+`site_explorers` rebuilds the notebook's explorer for the static site (`fmlite.widgets.site_grid`).
 """
 from __future__ import annotations
+
+from functools import lru_cache
 
 from matplotlib.figure import Figure
 
 from ..checks import check_time_value
 from .explorer import Explorer, t_slider
 
-__all__ = ["draw_learned_vs_exact", "update_learned_vs_exact", "learned_vs_exact_explorer"]
+__all__ = ["draw_learned_vs_exact", "update_learned_vs_exact", "learned_vs_exact_explorer", "site_explorers"]
 
 
 def _samples(t: float, data, path, n_points: int, seed: int):
@@ -115,3 +118,53 @@ def learned_vs_exact_explorer(model, data, path, t: float = 0.5, lim: float = 3.
     return Explorer(draw_learned_vs_exact, {"t": t_slider(t, step=0.05, continuous_update=False, max=t_max)},
                     figsize=(size * 12.5 / 4.2, size), update=update_learned_vs_exact, cheap=("t",), model=model,
                     data=data, path=path, lim=lim, n=n, cache={})
+
+
+# ----------------------------------------------------------------------------- the static site (issue 22)
+@lru_cache(maxsize=1)
+def _learned_vs_exact_inputs() -> tuple:
+    """(model, data, path) of notebook 03's explorer, built as the notebook builds them: the same seeds and the
+    same training run (2,000 steps of `fmlite.train.train`, about 10-15 s on one CPU thread; no checkpoint in
+    data/ holds this run). Kept after the first call (the model is only evaluated by the explorer).
+
+    Mirrors the setup cell (`torch.manual_seed(0)`, `cells[1]`), the cell that makes the training set and the
+    untrained network (`path = LinearPath()`, `data = sample_2d("moons", 256, seed=0)`, `model = MLP()`,
+    `cells[3]`; MLP() draws its initial weights from the global generator seeded in the setup cell) and the
+    training cell (`train(model, path, sample_data, steps=2000, batch_size=256, lr=2e-3, seed=0,
+    device="cpu")`, `cells[11]`). The cells in between draw from their own generators or reseed, and
+    `train(seed=0)` reseeds the global generator, so they do not change the run. The caller's global random
+    state is left as it was.
+    """
+    import torch
+
+    from ..datasets import sample_2d
+    from ..models import MLP
+    from ..paths import LinearPath
+    from ..train import train
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        path = LinearPath()
+        data = sample_2d("moons", 256, seed=0)
+        model = MLP()
+        train(model, path, lambda n: data[torch.randint(0, len(data), (n,))], steps=2000, batch_size=256,
+              lr=2e-3, seed=0, device="cpu", progress=False)
+    return model, data, path
+
+
+def site_explorers(quick: bool = False) -> list:
+    """Notebook 03's explorers for the static site: the learned field against the exact field over t
+    (`learned_vs_exact_explorer(model, data, path, t=0.8)`, `cells[26]`).
+
+    The explorer is rebuilt exactly as the notebook builds it (`_learned_vs_exact_inputs`: the first call
+    trains the notebook's network again, 10-15 s), so its pictures are the notebook's. Build and render under
+    the notebooks' style (`fmlite.plotting.lecture_style()`, as every setup cell calls it).
+
+    Grid: t from 0 to the slider's max 0.95 in steps of 0.05 (20 settings); quick: t = 0, 0.5, 0.95.
+    """
+    from .site_grid import T_GRID, T_GRID_QUICK, SiteGrid
+
+    model, data, path = _learned_vs_exact_inputs()
+    ex = learned_vs_exact_explorer(model, data, path, t=0.8)
+    t_max = ex.controls["t"].max
+    t_values = [t for t in (T_GRID_QUICK if quick else T_GRID) if t < t_max] + [t_max]
+    return [SiteGrid("learned-vs-exact", ex, {"t": tuple(t_values)})]
