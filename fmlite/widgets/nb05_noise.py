@@ -18,7 +18,7 @@ from ..checks import check_batch, check_time_value
 from .explorer import Explorer, dropdown, float_slider, t_slider
 from ..paths import SIGMA_SCHEDULES, LinearPath, sigma_schedule
 
-__all__ = ["start_noise", "noise_flow", "FlowCache", "draw_noise_flow", "update_noise_flow", "noise_flow_explorer"]
+__all__ = ["start_noise", "noise_flow", "FlowCache", "draw_noise_flow", "update_noise_flow", "noise_flow_explorer", "site_explorers"]
 
 
 def start_noise(x_0: Tensor, sigma) -> Tensor:

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from ..checks import check_count, check_time_value
 from .explorer import Explorer, dropdown, t_slider
 
-__all__ = ["STEP_CHOICES", "euler_trajectories", "draw_straight_paths", "update_straight_paths", "straight_explorer"]
+__all__ = ["STEP_CHOICES", "euler_trajectories", "draw_straight_paths", "update_straight_paths", "straight_explorer", "site_explorers"]
 
 #: The numbers of Euler steps the explorer offers.
 STEP_CHOICES = (1, 2, 4, 8, 32)
