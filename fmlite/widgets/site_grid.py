@@ -150,7 +150,7 @@ def site_explorers_of(number: str) -> Callable[..., list[SiteGrid]] | None:
 
     Looks for the widget module `fmlite.widgets.nbNN_*`.
     """
-    from .. import widgets as package
+    package = importlib.import_module(__package__)  # fmlite.widgets, by name: the nbNN modules import this one
 
     for info in pkgutil.iter_modules(package.__path__):
         if info.name.startswith(f"nb{number}_"):
