@@ -146,6 +146,7 @@ def test_every_writer_of_the_package_goes_through_fmlite_files():
         "fmlite/tools/site.py": {"shutil.copytree"},  # into a temporary folder renamed into place (_install_mathjax)
         "fmlite/tools/doctor.py": {"fig.savefig"},  # into a BytesIO
         "fmlite/widgets/render.py": {"image.save"},  # into a BytesIO
+        "fmlite/widgets/site_grid.py": {"Image.open(io.BytesIO(picture)).convert('RGB').save"},  # into a BytesIO
     }
     methods = ("save", "savefig", "savez", "savez_compressed", "write_text", "write_bytes")  # x.save(...), ...
     modules = {"shutil": ("copy", "copy2", "copyfile", "copytree", "move"), "json": ("dump",), "pickle": ("dump",),

@@ -331,9 +331,11 @@ def _index(entries: list[dict], animation: str | None) -> str:
     for e in entries:
         rows.append(f'<tr><td><a href="{e["page"]}">{html.escape(e["title"])}</a></td>'
                     f'<td>{markdown2html(teaches(e))}</td><td>{e["minutes"]}</td></tr>')
-    live = sum(e["explorers"] for e in entries)
-    interactive = (f"its {live} explorers have the live explorers' controls (sliders and menus, by mouse, touch "
-                   "or keyboard) and show the picture the live explorer draws for each setting." if live else
+    live, every = sum(e["explorers"] for e in entries), sum(e["explorer_cells"] for e in entries)
+    which = f"its {live} explorers" if live == every else f"{live} of its {every} explorers"
+    rest = "" if live == every else " (the others are a note on running their notebook live)"
+    interactive = (f"{which} have the live explorers' controls (sliders and menus, by mouse, touch or keyboard) "
+                   f"and show the picture the live explorer draws for each setting{rest}." if live else
                    "this build has no explorer pictures (built with --no-pictures); each explorer is a note on "
                    "running its notebook live.")
     anim = (f'<p><img src="{animation}" alt="Gaussian noise flowing into the word FLOW along the learned '
@@ -451,7 +453,8 @@ def build_site(out: str | Path = "site", notebooks: str | Path | None = None, ex
                                                                 "fmlite_player": player,
                                                                 "fmlite_mathjax": _MATHJAX})
         contents[pages[i]] = _link_pages(body).replace(marker, _run_live(f.name)).encode("utf-8")
-        entries.append({**summaries[i], "page": pages[i], "minutes": minutes, "explorers": len(explorers.get(i, []))})
+        entries.append({**summaries[i], "page": pages[i], "minutes": minutes, "explorers": len(explorers.get(i, [])),
+                        "explorer_cells": explorer_cells(nb)})
     index = {"index.html": _index(entries, anim_name).encode("utf-8")}
     gif = {anim_name: anim.read_bytes()} if anim_name else {}
     copies = {f.name: f.read_bytes() for f in files}
