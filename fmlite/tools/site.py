@@ -192,14 +192,17 @@ def _render_explorer(grid, folder: str) -> tuple[dict, dict]:
 
     from ..widgets.site_grid import site_picture
 
+    from concurrent.futures import ThreadPoolExecutor
+
     ex, names = grid.explorer, list(grid.values)
     start = ex.values  # the notebook's setting: the page starts at the grid setting nearest it
     index = {n: {v: i for i, v in enumerate(grid.values[n])} for n in names}
-    files, keys = {}, []
-    for setting, picture in grid.render():
-        key = "-".join(str(index[n][setting[n]]) for n in names)
-        files[f"{folder}{key}.webp"] = site_picture(picture)
-        keys.append(key)
+    keys, encoded = [], []
+    with ThreadPoolExecutor(max_workers=2) as pool:  # WebP encoding (GIL released) overlaps the next drawing
+        for setting, picture in grid.render():
+            keys.append("-".join(str(index[n][setting[n]]) for n in names))
+            encoded.append(pool.submit(site_picture, picture))
+        files = {f"{folder}{key}.webp": future.result() for key, future in zip(keys, encoded)}
     size = Image.open(io.BytesIO(next(iter(files.values())))).size
 
     def near(n):
