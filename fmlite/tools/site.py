@@ -302,7 +302,7 @@ _INDEX = """<!DOCTYPE html>
 {mathjax}
 <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}}
 .scroll{{overflow-x:auto}}table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:0.5em;text-align:left;
-vertical-align:top}}img{{max-width:100%;height:auto}}details{{font-size:90%;color:#444}}</style></head>
+vertical-align:top}}td ul{{margin:0;padding-left:1.2em}}img{{max-width:100%;height:auto}}details{{font-size:90%;color:#444}}</style></head>
 <body><h1>fmlite: flow matching you can touch</h1>
 {animation}
 <p>Noise at t = 0 flows into data at t = 1 along a learned velocity field. These pages are the course's
