@@ -92,3 +92,13 @@ def spin_field():
     def field(x, t):
         return torch.stack([-x[:, 1], x[:, 0]], dim=1) * (1 + t[:, None])
     return field
+
+
+@pytest.fixture(scope="session")
+def quick_site(tmp_path_factory):
+    """(folder, pages): the course's site with the explorers' quick grids (`build_site(..., quick=True)`), built
+    once per session for tests/test_site.py and tests/test_site_browser.py."""
+    from fmlite.tools.site import build_site
+
+    out = tmp_path_factory.mktemp("quick_site")
+    return out, build_site(out, quick=True)

@@ -164,3 +164,62 @@ def test_interpolation_fast_path_for_t_sigma_and_schedule(update_equals_fresh_dr
     ex = W.interpolation_explorer(x_0, x_1, eps, t=0.5, sigma=0.5, schedule="bridge", n_paths=5, size=2.5)
     update_equals_fresh_draw(ex, [("t", 0.8), ("t", 0.0), ("sigma", 1.0), ("t", 0.3), ("schedule", "sine"),
                                   ("sigma", 0.0), ("schedule", "constant"), ("t", 1.0)])
+
+
+# ------------------------------------------------------------------ issue 22: notebook 01 on the static site
+from pathlib import Path  # noqa: E402
+
+from fmlite.widgets.site_grid import (TOLERANCE, picture_difference, saved_pictures, site_explorers_of,  # noqa: E402
+                                      site_picture)
+
+
+@pytest.fixture(scope="module")
+def site_grids():
+    from fmlite.tools.site import site_style
+    with site_style():
+        yield site_explorers_of("01")(quick=False)
+
+
+def test_site_grid_covers_every_control(site_grids):
+    assert [g.title for g in site_grids] == ["interpolant"]
+    grid = site_grids[0]
+    controls = grid.explorer.controls
+    for name in ("t", "sigma"):
+        values = grid.values[name]
+        assert values[0] == controls[name].min and values[-1] == controls[name].max, name
+        assert all(b > a for a, b in zip(values, values[1:])), name
+        step = controls[name].step  # every site value is one the live slider can take
+        assert all(abs(v / step - round(v / step)) < 1e-9 for v in values), name
+    assert grid.values["t"] == tuple(round(0.05 * k, 2) for k in range(21))
+    assert list(grid.values["schedule"]) == list(controls["schedule"].options) == list(SIGMA_SCHEDULES)
+    assert grid.allowed is None and len(grid.settings()) == 21 * 5 * 3
+
+
+def test_site_rebuilt_explorer_draws_the_saved_live_picture(site_grids):
+    from fmlite.tools.site import site_style
+    saved = saved_pictures(Path(__file__).resolve().parents[1] / "notebooks" / "01_interpolation_paths.ipynb")
+    assert len(saved) == len(site_grids) == 1
+    ex = site_grids[0].explorer
+    with site_style():
+        for control, value in zip(ex.controls.values(), saved[0]["values"]):
+            control.value = value
+        assert ex.values == {"t": 0.5, "sigma": 0.5, "schedule": "bridge"}
+        assert picture_difference(ex.image.value, saved[0]["picture"])["max"] == 0
+
+
+def test_site_pictures_of_01_keep_to_the_tolerance(site_grids):
+    from fmlite.tools.site import site_style
+    ex = site_grids[0].explorer
+    with site_style():
+        for setting in ({"t": 0.2, "sigma": 1.0, "schedule": "sine"}, {"t": 0.95, "sigma": 0.0, "schedule": "constant"}):
+            for name, value in setting.items():
+                ex.controls[name].value = value
+            d = picture_difference(ex.image.value, site_picture(ex.image.value))
+            assert d["mean"] <= TOLERANCE["mean"] and d["p99"] <= TOLERANCE["p99"], (setting, d)
+
+
+def test_site_quick_grid_of_01():
+    from fmlite.tools.site import site_style
+    with site_style():
+        quick = site_explorers_of("01")(quick=True)
+    assert len(quick[0].settings()) == 3 * 3 * 2

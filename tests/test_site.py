@@ -4,6 +4,7 @@ that is not a local file refused: each page loads, shows its images, typesets it
 pages and anchors that exist, and shows no raw widget text."""
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -46,10 +47,8 @@ def test_summary_and_minutes_come_from_the_notebook():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    pages = build_site(out)
-    return out, pages
+def site(quick_site):
+    return quick_site
 
 
 def test_every_notebook_has_a_page_listed_on_the_index(site):
@@ -60,7 +59,13 @@ def test_every_notebook_has_a_page_listed_on_the_index(site):
         assert f'href="{p.stem}.html"' in index
     for page in pages:
         text = page.read_text()
-        assert ".ipynb\"" not in text and "cdnjs" not in text and "require.js" not in text
+        assert "cdnjs" not in text and "require.js" not in text
+        # the one link to a notebook is the page's own, copied into the site, with how to run it live
+        own = page.stem + ".ipynb"
+        assert set(re.findall(r'href="([^"]+\.ipynb)"', text)) == ({own} if page.name != "index.html" else set())
+        if page.name != "index.html":
+            assert (out / own).read_bytes() == (ROOT / "notebooks" / own).read_bytes()
+            assert f"jupyter lab notebooks/{own}" in text
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed")
@@ -214,3 +219,142 @@ def test_edited_pages_are_replaced_only_with_force_and_other_files_are_kept(tmp_
     assert (out / "01_part.html").read_text() == "<p>edited by hand</p>\n"
     build_site(out, tiny["old"], animation=tiny["animation"], force=True)
     assert "version one" in (out / "01_part.html").read_text() and (out / "notes.txt").read_text() == "my notes\n"
+
+
+# ------------------------------------------------------------------ issue 22: the explorers on the site
+from fmlite.tools.site import explorer_cells, notebook_summary as _summary, teaches  # noqa: E402
+from fmlite.widgets.site_grid import site_explorers_of  # noqa: E402
+
+
+def _manifests(page: Path) -> list[dict]:
+    found = re.findall(r'<script[^>]*class="fmlite-manifest"[^>]*>(.*?)</script>', page.read_text(), re.S)
+    return [json.loads(m.replace("<\\/", "</")) for m in found]
+
+
+def test_every_explorer_with_a_site_grid_is_on_its_page_with_a_consistent_manifest(site):
+    """Each page shows as many explorers as its notebook; where the notebook's module has site_explorers, the
+    manifest is inline, lists exactly the grid's allowed settings, and every picture it names is written (and no
+    other); the controls carry the live explorer's names, readouts and options."""
+    out, _ = site
+    with_pictures = 0
+    for nb_path in NOTEBOOKS:
+        page = out / (nb_path.stem + ".html")
+        nb = _nb(nb_path.name)
+        number = nb_path.stem[:2]
+        manifests = _manifests(page)
+        recipe = site_explorers_of(number)
+        if recipe is None:
+            assert manifests == [] and page.read_text().count('class="fmlite-live"') >= explorer_cells(nb)
+            continue
+        from fmlite.tools.site import site_style
+        with site_style():
+            grids = recipe(quick=True)
+        assert len(manifests) == len(grids) == explorer_cells(nb) >= 1, nb_path.name
+        for m, grid in zip(manifests, grids):
+            with_pictures += 1
+            assert m["base"] == f"explorers/{number}-{grid.title}/"
+            assert m["names"] == list(grid.values) and m["descriptions"] == [
+                grid.explorer.controls[n].description or n for n in grid.values]
+            assert [len(lab) for lab in m["labels"]] == [len(v) for v in grid.values.values()]
+            allowed = {"-".join(str(grid.values[n].index(s[n])) for n in grid.values) for s in grid.settings()}
+            assert set(m["settings"]) == allowed and len(m["settings"]) == len(allowed)
+            assert "-".join(map(str, m["initial"])) in allowed
+            written = {p.name for p in (out / m["base"]).iterdir()}
+            assert written == {k + ".webp" for k in allowed}
+            for k in m["settings"]:
+                assert (out / m["base"] / f"{k}.webp").read_bytes()[8:12] == b"WEBP"
+            for n, kind, labels in zip(m["names"], m["kinds"], m["labels"]):
+                control = grid.explorer.controls[n]
+                if kind == "select":
+                    assert set(labels) <= set(control._options_labels)
+                else:
+                    assert labels == [grid.label(n, v) for v in grid.values[n]]
+    assert with_pictures >= 2  # notebooks 00 and 01 at least
+    assert (out / "site_player.js").read_bytes() == (ROOT / "fmlite" / "tools" / "site_player.js").read_bytes()
+
+
+def test_the_quick_site_keeps_to_the_size_budgets(site):
+    """Whole site < 80 MB, any page with its pictures < 15 MB (the full build's budgets, see bench/site_build.py)."""
+    out, pages = site
+    for page in pages:
+        size = page.stat().st_size + sum((out / m["base"] / f"{k}.webp").stat().st_size
+                                         for m in _manifests(page) for k in m["settings"])
+        assert size < 15e6, (page.name, size)
+    assert sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) < 80e6
+
+
+def test_no_pictures_keeps_the_note_on_running_the_notebook_live(tmp_path):
+    out = tmp_path / "site"
+    pages = build_site(out, pictures=False)
+    assert not (out / "explorers").exists() and not (out / "site_player.js").exists()
+    for nb_path in NOTEBOOKS:
+        text = (out / (nb_path.stem + ".html")).read_text()
+        assert 'class="fmlite-explorer"' not in text and "site_player.js" not in text
+        assert text.count("Interactive explorer: run this notebook live") == explorer_cells(_nb(nb_path.name))
+    assert "--no-pictures" in pages[0].read_text()  # the front page says this build has no explorer pictures
+
+
+def test_what_it_teaches_states_the_learning_goals_whole():
+    for nb_path in NOTEBOOKS:
+        s = _summary(_nb(nb_path.name))
+        assert len(s["goals"]) >= 3, nb_path.name
+        assert all(g.endswith((".", ";")) for g in s["goals"]), s["goals"]  # a goal wrapped over lines is whole
+        assert teaches(s).startswith("- ")
+    assert teaches({"title": "09 · Flow maps", "goals": []}) == "Flow maps"
+
+
+def _explorer_notebook(folder: Path) -> Path:
+    import nbformat
+    folder.mkdir(exist_ok=True)
+    view = {"output_type": "display_data", "metadata": {},
+            "data": {"application/vnd.jupyter.widget-view+json": {"model_id": "x", "version_major": 2,
+                                                                  "version_minor": 0},
+                     "text/plain": "VBox(children=(HBox(children=(FloatSlider(value=0.5),)),))"}}
+    cell = nbformat.v4.new_code_cell("explorer")
+    cell["outputs"] = [nbformat.from_dict(view)]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# 05 · Demo\n\nText $x$.\n"), cell])
+    nbformat.write(nb, folder / "05_demo.ipynb")
+    return folder
+
+
+def _demo_grids(steps=(1, 2, 4)):
+    from fmlite.widgets import Explorer, int_slider, t_slider
+    from fmlite.widgets.site_grid import SiteGrid
+
+    def draw(fig, t, steps):
+        fig.add_subplot().set_title(f"{t:.2f} {steps}")
+    ex = Explorer(draw, {"t": t_slider(0.5), "steps": int_slider("steps", 2, 1, 4)}, figsize=(2, 1.5))
+    on_grid = lambda s: abs(s["t"] * s["steps"] - round(s["t"] * s["steps"])) < 1e-9  # noqa: E731
+    return lambda quick=False: [SiteGrid("demo", ex, {"t": (0.0, 0.25, 0.5, 1.0), "steps": steps}, allowed=on_grid)]
+
+
+def test_only_allowed_settings_are_written_and_a_changed_grid_leaves_no_old_picture(tmp_path, monkeypatch):
+    import fmlite.widgets.site_grid as site_grid
+    src = _explorer_notebook(tmp_path / "nb")
+    monkeypatch.setattr(site_grid, "site_explorers_of", lambda number: _demo_grids() if number == "05" else None)
+    out = tmp_path / "site"
+    build_site(out, src, animation=tmp_path / "none.gif")
+    (m,) = _manifests(out / "05_demo.html")
+    assert sorted(m["settings"]) == ["0-0", "0-1", "0-2", "1-2", "2-1", "2-2", "3-0", "3-1", "3-2"]
+    assert sorted(p.stem for p in (out / "explorers" / "05-demo").iterdir()) == sorted(m["settings"])
+    assert m["initial"] == [2, 1]  # the explorer's t = 0.5, steps = 2
+    monkeypatch.setattr(site_grid, "site_explorers_of", lambda number: _demo_grids(steps=(1, 4)))
+    build_site(out, src, animation=tmp_path / "none.gif")
+    (m,) = _manifests(out / "05_demo.html")
+    assert sorted(p.stem for p in (out / "explorers" / "05-demo").iterdir()) == sorted(m["settings"])
+    assert "3-1" in m["settings"] and "2-2" not in m["settings"]
+    # a picture the user changed is theirs: refused without --force
+    (out / "explorers" / "05-demo" / "3-1.webp").write_bytes(b"mine")
+    with pytest.raises(ValueError, match=r"changed since \(explorers/05-demo/3-1.webp\); pass --force"):
+        build_site(out, src, animation=tmp_path / "none.gif")
+    build_site(out, src, animation=tmp_path / "none.gif", force=True)
+    assert (out / "explorers" / "05-demo" / "3-1.webp").read_bytes()[8:12] == b"WEBP"
+
+
+def test_a_module_with_another_number_of_explorers_is_refused(tmp_path, monkeypatch):
+    import fmlite.widgets.site_grid as site_grid
+    src = _explorer_notebook(tmp_path / "nb")
+    monkeypatch.setattr(site_grid, "site_explorers_of", lambda number: lambda quick=False: _demo_grids()() * 2)
+    with pytest.raises(ValueError, match="shows 1 explorers but site_explorers of notebook 05 returns 2"):
+        build_site(tmp_path / "site", src, animation=tmp_path / "none.gif")
+    assert not (tmp_path / "site" / "index.html").exists()

@@ -2,7 +2,7 @@
 function per subcommand (`COMMANDS`); a new subcommand adds a `_add_<name>` parser builder and a `cmd_<name>`.
 
     python -m fmlite train digits                   # rebuild a shipped checkpoint (fmlite.tools.cli_train)
-    python -m fmlite site [--out site/] [--execute]   # the course as an offline HTML site (fmlite.tools.site)
+    python -m fmlite site [--out site/] [--execute] [--no-pictures] [--quick]   # the course as an offline, interactive HTML site
     python -m fmlite doctor                          # check this environment (fmlite.tools.doctor)
     python -m fmlite animate [--out flow.gif]        # noise flowing into FLOW, as a GIF (fmlite.tools.animate)
     python -m fmlite solutions DIR                   # solved copies of the notebooks (fmlite.tools.solutions)
@@ -29,6 +29,9 @@ def _add_site(commands) -> None:
     p.add_argument("--execute", action="store_true", help="re-run every notebook before converting it")
     p.add_argument("--force", action="store_true",
                    help="replace files in the folder that a build did not write or that were edited since")
+    p.add_argument("--no-pictures", action="store_true",
+                   help="fast build without the explorers' pictures (each explorer is a note on running it live)")
+    p.add_argument("--quick", action="store_true", help="explorers on a few settings per control (for tests)")
     p.set_defaults(run=cmd_site)
 
 
@@ -51,10 +54,12 @@ def _add_solutions(commands) -> None:
 
 
 def cmd_site(args, parser, argv) -> int:
-    """`python -m fmlite site [--out DIR] [--execute] [--force]`: see fmlite.tools.site; a refusal is one line, exit 2."""
+    """`python -m fmlite site [--out DIR] [--execute] [--force] [--no-pictures] [--quick]`: see fmlite.tools.site;
+    a refusal is one line, exit 2."""
     from .site import main_site
     try:
-        return main_site(args.out, execute=args.execute, force=args.force)
+        return main_site(args.out, execute=args.execute, force=args.force, pictures=not args.no_pictures,
+                         quick=args.quick)
     except (RuntimeError, FileNotFoundError, ValueError) as err:
         fail(parser, str(err))
 

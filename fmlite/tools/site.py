@@ -1,25 +1,40 @@
-"""The course as a static HTML site that works offline: `python -m fmlite site [--out site/] [--execute]`.
+"""The course as a static, interactive HTML site that works offline:
+`python -m fmlite site [--out site/] [--execute] [--no-pictures] [--quick]`.
 
 Every notebook in `notebooks/` (a glob, so a new notebook appears by itself) becomes one page,
 converted by nbconvert's `lab` template from its committed outputs (`--execute` re-runs it first).
 The site loads nothing from the network: MathJax 2 (HTML-CSS output with the STIX-Web fonts it ships) is copied from the `jupyter-server-mathjax`
 package into `OUT/mathjax/`, and the template's require.js, widget-manager and mermaid scripts
-(all from a CDN) are left out. Widgets need a kernel, so each explorer's output, each progress
-bar and the saved widget state are replaced by a one-line note on running the notebook live.
-Links to `NN_name.ipynb` point to `NN_name.html`; each page gets prev/next links, and `index.html`
-holds the course map (title, what it teaches, minutes) and the flow animation `docs/flow.gif`.
+(all from a CDN) are left out. Progress bars and the saved widget state need a kernel and are dropped
+(a bar becomes a one-line note).
+
+Explorers (issue 22): where a notebook's widget module has `site_explorers` (`fmlite.widgets.site_grid`),
+its explorers are rebuilt, every allowed setting of their site grid is rendered by the live explorer and
+written as a WebP picture to `OUT/explorers/NN-title/I-J-K.webp` (grid indices per control), and the
+explorer's output becomes the same controls (native `<input type=range>` over grid indices, `<select>`),
+readouts and the picture, played by `site_player.js` (copied into the site) from a manifest inline in the
+page (`<script type="application/json">`: browsers refuse fetch() from file://). A notebook without
+`site_explorers`, or a build with `pictures=False` (`--no-pictures`), keeps a one-line note on running the
+notebook live. `quick=True` (`--quick`) uses the few-setting grids of tests.
+
+Links to `NN_name.ipynb` point to `NN_name.html`; each page gets prev/next links, a link to its notebook
+(copied into the site) and how to run it live, and `index.html` holds the course map (title, what it
+teaches, minutes) and the flow animation `docs/flow.gif`.
 
 Nothing is lost on the way (`fmlite.files`): everything is checked and converted before the first file
 is written; each page is written to a temporary file and renamed into place; MathJax is copied into a
 temporary folder and renamed to `mathjax/` only when complete (an incomplete `mathjax/` is replaced);
-and `OUT/.fmlite-files.json` records what the build wrote, so a build interrupted midway is repaired by
-the next one, while a page the user edited (or a file that was there before) is replaced only with
-`force` (`--force`). Files of other names in OUT are left alone.
+and `OUT/.fmlite-files.json` records what the build wrote (pictures included), so a build interrupted midway
+is repaired by the next one, while a page the user edited (or a file that was there before) is replaced only
+with `force` (`--force`). Pictures an earlier build wrote and this one does not (a changed grid) are removed;
+files of other names in OUT are left alone.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import html
+import json
 import os
 import re
 import shutil
@@ -29,10 +44,13 @@ from pathlib import Path
 from ..files import TEMP_PREFIX, OwnedFiles, check_output_folder, digest, write_bytes
 from . import cell_source
 
-__all__ = ["build_site", "notebook_summary", "estimated_minutes", "strip_widgets", "ROOT"]
+__all__ = ["build_site", "notebook_summary", "estimated_minutes", "strip_widgets", "explorer_cells", "site_style",
+           "explorer_html", "PLAYER", "ROOT"]
 
 ROOT = Path(__file__).resolve().parents[2]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+#: The explorers' player, copied into every site (package data).
+PLAYER = Path(__file__).with_name("site_player.js")
 
 #: Minutes to work through a notebook, estimated: prose at 100 words a minute, plus these per item.
 MINUTES_PER = {"exercise": 6, "explorer": 3, "code cell": 0.5}
@@ -53,10 +71,26 @@ _TEMPLATE = r"""{%- extends 'index.html.j2' -%}
 {%- block html_head_js_mathjax -%}
 {{ resources.fmlite_mathjax }}
 <style>.fmlite-nav{max-width:1100px;margin:0.8em auto;padding:0 1em;font-family:sans-serif;font-size:15px;
-display:flex;justify-content:space-between;gap:1em}.fmlite-live{font-style:italic;color:#555}
-.jp-OutputArea-output img{max-width:100%;height:auto}</style>
+display:flex;flex-wrap:wrap;justify-content:space-between;gap:0.3em 1em}.fmlite-live{font-style:italic;color:#555}
+.fmlite-run{max-width:1100px;margin:0.4em auto;padding:0 1em;font-family:sans-serif;font-size:14px;color:#444}
+.jp-OutputArea-output img{max-width:100%;height:auto}
+.fmlite-explorer{max-width:100%;font-family:sans-serif}
+.fmlite-controls{display:flex;flex-wrap:wrap;gap:0.4em 1.5em;margin:0.3em 0 0.5em}
+.fmlite-control{display:flex;align-items:center;gap:0.5em;max-width:100%}
+.fmlite-control label{min-width:3.5em;text-align:right}
+.fmlite-control input[type=range]{width:260px;max-width:calc(100vw - 11em);margin:0;height:2em}
+.fmlite-control select{font-size:15px;padding:0.25em}
+.fmlite-control output{min-width:3em;font-variant-numeric:tabular-nums}
+.fmlite-explorer img.fmlite-picture{display:block;max-width:100%;height:auto}
+.fmlite-note{font-size:13px;color:#555;margin:0.3em 0}
+.jp-RenderedHTMLCommon table,.jp-RenderedMarkdown table{display:block;max-width:100%;overflow-x:auto}
+.jp-RenderedHTMLCommon pre,.jp-OutputArea-output pre{overflow-x:auto}
+.MathJax_Display{overflow-x:auto;overflow-y:hidden}
+@media (max-width:600px){body{overflow-wrap:break-word}.jp-InputPrompt,.jp-OutputPrompt{display:none}
+.jp-Cell{padding:2px}.jp-Notebook{padding:4px}}</style>
+{{ resources.fmlite_player }}
 {%- endblock html_head_js_mathjax -%}
-{%- block body_header -%}{{ super() }}{{ resources.fmlite_nav }}{%- endblock body_header -%}
+{%- block body_header -%}{{ super() }}{{ resources.fmlite_nav }}{{ resources.fmlite_run }}{%- endblock body_header -%}
 {% block body_footer %}{{ resources.fmlite_nav }}{{ super() }}{% endblock body_footer %}
 """
 
@@ -71,11 +105,30 @@ def _live_note(name: str, kind: str) -> dict:
             "data": {"text/html": f'<p class="fmlite-live">{html.escape(text)}</p>', "text/plain": text}}
 
 
-def strip_widgets(nb: dict, name: str) -> dict:
-    """A copy of notebook `nb` (nbformat 4 dict) without widgets: each widget-view output (explorer or tqdm
-    bar) becomes a one-line note on running `name` live, and the saved widget state is dropped."""
+def _is_explorer(out: dict) -> bool:
+    """Whether a widget-view output is an explorer (an Explorer's VBox, or an `interact`), not a progress bar."""
+    return "".join(out["data"].get("text/plain", "")).startswith(("VBox(", "interactive("))
+
+
+def explorer_cells(nb: dict) -> int:
+    """How many explorers notebook `nb` shows: its widget-view outputs that are explorers (not progress bars),
+    in the order of its cells (the order `site_explorers` returns them and `saved_pictures` reads them)."""
+    return sum(1 for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+               if WIDGET_VIEW in o.get("data", {}) and _is_explorer(o))
+
+
+def strip_widgets(nb: dict, name: str, explorers: list[str] | None = None) -> dict:
+    """A copy of notebook `nb` (nbformat 4 dict) without widgets: each widget-view output becomes a one-line
+    note on running `name` live (explorer or tqdm bar), and the saved widget state is dropped.
+
+    explorers: optional HTML of the site's explorers, one per explorer output in order (`explorer_cells`); the
+    k-th explorer output becomes the k-th (a progress bar still becomes a note).
+    Raises ValueError: `explorers` is given but its length is not the notebook's number of explorers."""
+    if explorers is not None and len(explorers) != explorer_cells(nb):
+        raise ValueError(f"{name} shows {explorer_cells(nb)} explorers, but {len(explorers)} were given")
     nb = copy.deepcopy(nb)
     nb["metadata"].pop("widgets", None)
+    k = 0
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
             continue
@@ -83,11 +136,119 @@ def strip_widgets(nb: dict, name: str) -> dict:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if WIDGET_VIEW in data:
-                text = "".join(data.get("text/plain", ""))
-                out = _live_note(name, "explorer" if text.startswith(("VBox(", "interactive(")) else "progress")
+                if not _is_explorer(out):
+                    out = _live_note(name, "progress")
+                elif explorers is None:
+                    out = _live_note(name, "explorer")
+                else:
+                    out = {"output_type": "display_data", "metadata": {},
+                           "data": {"text/html": explorers[k], "text/plain": "explorer"}}
+                    k += 1
             outputs.append(out)
         cell["outputs"] = outputs
     return nb
+
+
+@contextlib.contextmanager
+def site_style():
+    """Within the block, figures are drawn as a notebook's setup cell draws them at lecture scale 1
+    (`lecture_style(1.0)`, whatever FMLITE_LECTURE_SCALE says); afterwards matplotlib's rcParams and the lecture
+    scale are as they were."""
+    import matplotlib as mpl
+
+    from ..plotting import style
+
+    saved, scale = dict(mpl.rcParams), style._scale
+    try:
+        style.lecture_style(1.0)
+        yield
+    finally:
+        mpl.rcParams.update(saved)
+        style._scale = scale
+
+
+def _attr(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def _option_labels(grid, name: str) -> list[str]:
+    """The readouts of a control's site values: the grid's labels, a dropdown's option labels, else as
+    `SiteGrid.label` writes them."""
+    control = grid.explorer.controls[name]
+    if name not in grid.labels and hasattr(control, "_options_labels"):
+        by_value = dict(zip(control._options_values, control._options_labels))
+        return [str(by_value.get(v, v)) for v in grid.values[name]]
+    return [grid.label(name, v) for v in grid.values[name]]
+
+
+def _render_explorer(grid, folder: str) -> tuple[dict, dict]:
+    """Render every allowed setting of `grid` (the live explorer draws it), as the site shows it.
+
+    Returns (manifest, files): the manifest the page holds inline (`explorer_html`) and {path in the site:
+    WebP bytes}, one picture per allowed setting named by its grid indices joined by "-"."""
+    import io
+
+    from PIL import Image
+
+    from ..widgets.site_grid import site_picture
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    ex, names = grid.explorer, list(grid.values)
+    start = ex.values  # the notebook's setting: the page starts at the grid setting nearest it
+    index = {n: {v: i for i, v in enumerate(grid.values[n])} for n in names}
+    keys, encoded = [], []
+    with ThreadPoolExecutor(max_workers=2) as pool:  # WebP encoding (GIL released) overlaps the next drawing
+        for setting, picture in grid.render():
+            keys.append("-".join(str(index[n][setting[n]]) for n in names))
+            encoded.append(pool.submit(site_picture, picture))
+        files = {f"{folder}{key}.webp": future.result() for key, future in zip(keys, encoded)}
+    size = Image.open(io.BytesIO(next(iter(files.values())))).size
+
+    def near(n):
+        values = grid.values[n]
+        if start[n] in index[n]:
+            return index[n][start[n]]
+        if all(isinstance(v, (int, float)) for v in values) and isinstance(start[n], (int, float)):
+            return min(range(len(values)), key=lambda i: abs(values[i] - start[n]))
+        return 0
+    first = [near(n) for n in names]
+    allowed = [[int(i) for i in k.split("-")] for k in keys]
+    initial = min(allowed, key=lambda idx: sum(abs(a - b) for a, b in zip(idx, first)))
+    width = min(ex.width, size[0])
+    manifest = {"base": folder, "title": grid.title, "names": names,
+                "descriptions": [ex.controls[n].description or n for n in names],
+                "kinds": ["select" if hasattr(ex.controls[n], "_options_labels") else "range" for n in names],
+                "labels": [_option_labels(grid, n) for n in names], "settings": keys, "initial": initial,
+                "width": width, "height": round(size[1] * width / size[0])}
+    return manifest, files
+
+
+def explorer_html(manifest: dict, uid: str) -> str:
+    """The site's explorer: its manifest inline, the controls at the initial setting, and the picture."""
+    data = json.dumps(manifest, ensure_ascii=False).replace("</", "<\\/")
+    rows, at = [], manifest["initial"]
+    for c, (desc, kind, labels) in enumerate(zip(manifest["descriptions"], manifest["kinds"], manifest["labels"])):
+        ident = f"{uid}-{c}"
+        if kind == "select":
+            options = "".join(f'<option value="{i}"{" selected" if i == at[c] else ""}>{html.escape(lab)}</option>'
+                              for i, lab in enumerate(labels))
+            control = f'<select id="{ident}" data-control="{c}" aria-label="{_attr(desc)}">{options}</select>'
+        else:
+            control = (f'<input id="{ident}" type="range" min="0" max="{len(labels) - 1}" step="1" value="{at[c]}" '
+                       f'data-control="{c}" aria-label="{_attr(desc)}" aria-valuetext="{_attr(labels[at[c]])}">'
+                       f'<output for="{ident}" data-readout="{c}">{html.escape(labels[at[c]])}</output>')
+        rows.append(f'<div class="fmlite-control"><label for="{ident}">{html.escape(desc)}</label>{control}</div>')
+    key = "-".join(map(str, at))
+    stated = ", ".join(f"{d} = {lab[i]}" for d, lab, i in zip(manifest["descriptions"], manifest["labels"], at))
+    n = len(manifest["settings"])
+    return (f'<div class="fmlite-explorer" id="{uid}">'
+            f'<script type="application/json" class="fmlite-manifest">{data}</script>'
+            f'<div class="fmlite-controls">{"".join(rows)}</div>'
+            f'<img class="fmlite-picture" src="{_attr(manifest["base"] + key)}.webp" width="{manifest["width"]}" '
+            f'height="{manifest["height"]}" alt="the explorer\'s picture at {_attr(stated)}">'
+            f'<p class="fmlite-note">Interactive: move the controls (mouse, touch or arrow keys); each of the {n} '
+            f'settings shows the picture the live explorer draws for it.</p></div>')
 
 
 def notebook_summary(nb: dict) -> dict:
@@ -101,7 +262,12 @@ def notebook_summary(nb: dict) -> dict:
             and not p.startswith("**Learning goals")]
     summary = re.split(r"(?<=[.!?])\s", " ".join(body[0].split()), maxsplit=1)[0] if body else ""
     goals_at = first.find("**Learning goals")
-    goals = [ln[2:].strip() for ln in first[goals_at:].splitlines()[1:] if ln.startswith("- ")] if goals_at >= 0 else []
+    goals = []
+    for ln in (first[goals_at:].splitlines()[1:] if goals_at >= 0 else []):
+        if ln.startswith("- "):
+            goals.append(ln[2:].strip())
+        elif goals and ln.startswith("  ") and ln.strip():  # a goal wrapped onto the next line
+            goals[-1] += " " + ln.strip()
     return {"title": title, "summary": summary, "goals": goals}
 
 
@@ -135,34 +301,50 @@ _INDEX = """<!DOCTYPE html>
 <title>fmlite: the flow matching course</title>
 {mathjax}
 <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;line-height:1.5;color:#222}}
-table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:0.5em;text-align:left;
-vertical-align:top}}img{{max-width:100%;height:auto}}details{{font-size:90%;color:#444}}</style></head>
+.scroll{{overflow-x:auto}}table{{border-collapse:collapse;width:100%}}td,th{{border-bottom:1px solid #ddd;padding:0.5em;text-align:left;
+vertical-align:top}}td ul{{margin:0;padding-left:1.2em}}img{{max-width:100%;height:auto}}details{{font-size:90%;color:#444}}</style></head>
 <body><h1>fmlite: flow matching you can touch</h1>
 {animation}
 <p>Noise at t = 0 flows into data at t = 1 along a learned velocity field. These pages are the course's
-notebooks as committed, readable without Python; the sliders (explorers) need a live kernel:
-<code>pip install -e .</code> in the repository, then <code>jupyter lab notebooks/</code>.</p>
+notebooks as committed, readable without Python and without a network: open <code>site/index.html</code> in a
+browser (or serve the folder with any static server).</p>
+<p><strong>The site is interactive</strong>: {interactive} Each page links to its notebook; to run the notebooks
+live, <code>pip install -e .</code> in the repository, then <code>jupyter lab notebooks/</code>.</p>
 <h2>Course map</h2>
-<table><thead><tr><th>notebook</th><th>what it teaches</th><th>minutes</th></tr></thead><tbody>
+<div class="scroll"><table><thead><tr><th>notebook</th><th>what it teaches</th><th>minutes</th></tr></thead><tbody>
 {rows}
-</tbody></table>
+</tbody></table></div>
 <p>Minutes are estimates: the text at 100 words a minute, about {ex} per exercise and {ep} per explorer.
 Total: about {total} minutes.</p>
 </body></html>
 """
 
 
+def teaches(summary: dict) -> str:
+    """What a notebook teaches, as Markdown: its learning goals (`notebook_summary`), or its topic (the title
+    after "NN ·") where it states none."""
+    if summary["goals"]:
+        return "\n".join("- " + g for g in summary["goals"])
+    return summary["title"].split("·", 1)[-1].strip()
+
+
 def _index(entries: list[dict], animation: str | None) -> str:
     from nbconvert.filters.markdown import markdown2html  # the notebooks' own Markdown (math left to MathJax)
     rows = []
     for e in entries:
-        goals = markdown2html("\n".join("- " + g for g in e["goals"])) if e["goals"] else ""
-        details = f"<details><summary>learning goals</summary>{goals}</details>" if goals else ""
         rows.append(f'<tr><td><a href="{e["page"]}">{html.escape(e["title"])}</a></td>'
-                    f'<td>{markdown2html(e["summary"])}{details}</td><td>{e["minutes"]}</td></tr>')
+                    f'<td>{markdown2html(teaches(e))}</td><td>{e["minutes"]}</td></tr>')
+    live, every = sum(e["explorers"] for e in entries), sum(e["explorer_cells"] for e in entries)
+    which = f"its {live} explorers" if live == every else f"{live} of its {every} explorers"
+    rest = "" if live == every else " (the others are a note on running their notebook live)"
+    interactive = (f"{which} have the live explorers' controls (sliders and menus, by mouse, touch or keyboard) "
+                   f"and show the picture the live explorer draws for each setting{rest}." if live else
+                   "this build has no explorer pictures (built with --no-pictures); each explorer is a note on "
+                   "running its notebook live.")
     anim = (f'<p><img src="{animation}" alt="Gaussian noise flowing into the word FLOW along the learned '
             'velocity field of notebook 00"></p>') if animation else ""
     return _INDEX.format(mathjax=_MATHJAX, animation=anim, rows="\n".join(rows), ex=MINUTES_PER["exercise"],
+                         interactive=interactive,
                          ep=MINUTES_PER["explorer"], total=sum(e["minutes"] for e in entries))
 
 
@@ -175,8 +357,43 @@ def _mathjax_folder() -> Path:
     return Path(jupyter_server_mathjax.__file__).parent / "static"
 
 
+def _run_live(name: str) -> str:
+    return (f'<p class="fmlite-run">The notebook: <a href="{name}" download>{html.escape(name)}</a>. To run it live '
+            f'(every slider value, your own code): <code>pip install -e .</code> in the course repository, then '
+            f'<code>jupyter lab notebooks/{html.escape(name)}</code>.</p>')
+
+
+def _explorer_pictures(files: list[Path], nbs: list, quick: bool) -> tuple[dict, dict]:
+    """Rebuild the explorers of every notebook whose widget module has `site_explorers` and render them.
+
+    Returns ({notebook index: [explorer HTML, ...]}, {path in the site: picture bytes}).
+    Raises ValueError: a module returns another number of explorers than its notebook shows."""
+    from ..widgets.site_grid import site_explorers_of
+
+    html_of, pictures = {}, {}
+    with site_style():
+        for i, (f, nb) in enumerate(zip(files, nbs)):
+            count = explorer_cells(nb)
+            number = f.stem[:2]
+            recipe = site_explorers_of(number) if count and number.isdigit() else None
+            if recipe is None:
+                continue
+            grids = recipe(quick=quick)
+            if len(grids) != count:
+                raise ValueError(f"{f.name} shows {count} explorers but site_explorers of notebook {number} returns "
+                                 f"{len(grids)}; they must match one for one, in the order of the cells")
+            html_of[i] = []
+            for grid in grids:
+                manifest, files_of = _render_explorer(grid, f"explorers/{number}-{grid.title}/")
+                pictures.update(files_of)
+                html_of[i].append(explorer_html(manifest, f"explorer-{number}-{grid.title}"))
+            del grids
+    return html_of, pictures
+
+
 def build_site(out: str | Path = "site", notebooks: str | Path | None = None, execute: bool = False,
-               animation: str | Path | None = None, timeout: int = 600, force: bool = False) -> list[Path]:
+               animation: str | Path | None = None, timeout: int = 600, force: bool = False,
+               pictures: bool = True, quick: bool = False) -> list[Path]:
     """Build the static site into `out` (created; pages of an earlier build are replaced) and return the pages.
 
     Args:
@@ -186,12 +403,16 @@ def build_site(out: str | Path = "site", notebooks: str | Path | None = None, ex
             default False: the committed outputs are shown.
         animation: a GIF for the index page (default `docs/flow.gif` when present; none otherwise).
         force: replace files in `out` that an earlier build did not write, or that were edited since.
+        pictures: render the explorers of every notebook that has `site_explorers` (False: each explorer is a
+            note on running the notebook live, and the build takes seconds).
+        quick: the explorers' few-setting grids (`site_explorers(quick=True)`, for tests).
 
     Raises:
         FileNotFoundError: no notebooks found. RuntimeError: jupyter-server-mathjax is not installed.
         ValueError: `out` is a file, its parent folder is missing, it cannot be written, or (without `force`)
             it holds files of the site's names that a build did not write or that were changed since; raised
-            before any notebook is converted, and the message names the path and the fix.
+            before any notebook is converted, and the message names the path and the fix. Also: a notebook's
+            `site_explorers` returns another number of explorers than it shows.
     """
     import nbformat
     from jinja2 import DictLoader
@@ -207,7 +428,7 @@ def build_site(out: str | Path = "site", notebooks: str | Path | None = None, ex
     anim_name = anim.name if anim.is_file() else None
     pages = [f.stem + ".html" for f in files]
     owned = OwnedFiles(out, "python -m fmlite site")
-    names = ["index.html", *pages, *([anim_name] if anim_name else [])]
+    names = ["index.html", *pages, *(f.name for f in files), *([anim_name] if anim_name else [])]
     owned.check(names, force)
     if (out / "mathjax").exists() and not owned.known and not force and not _complete(mathjax_src, out / "mathjax"):
         raise ValueError(f"--out {out} holds a mathjax/ folder that a build did not write; pass --force to "
@@ -217,30 +438,61 @@ def build_site(out: str | Path = "site", notebooks: str | Path | None = None, ex
         from nbclient import NotebookClient
         for nb in nbs:
             NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(src)}}).execute()
+    explorers, pictures_of = _explorer_pictures(files, nbs, quick) if pictures else ({}, {})
+    owned.check([*pictures_of, *(["site_player.js"] if explorers else [])], force)
     summaries = [notebook_summary(nb) for nb in nbs]
     titles = [s["title"] for s in summaries]
     exporter = HTMLExporter(template_name="lab", extra_loaders=[DictLoader({"fmlite_site.html.j2": _TEMPLATE})],
                             template_file="fmlite_site.html.j2")
     contents, entries = {}, []
+    marker = "<!--fmlite-run-live-->"
     for i, (f, nb) in enumerate(zip(files, nbs)):
         minutes = estimated_minutes(nb)
-        clean = nbformat.from_dict(strip_widgets(nb, f.name))
+        clean = nbformat.from_dict(strip_widgets(nb, f.name, explorers.get(i)))
+        player = '<script src="site_player.js" defer></script>' if i in explorers else ""
         body, _ = exporter.from_notebook_node(clean, resources={"metadata": {"name": titles[i]},
                                                                 "fmlite_nav": _nav(pages, i, titles),
+                                                                "fmlite_run": marker,
+                                                                "fmlite_player": player,
                                                                 "fmlite_mathjax": _MATHJAX})
-        contents[pages[i]] = _link_pages(body).encode("utf-8")
-        entries.append({**summaries[i], "page": pages[i], "minutes": minutes})
+        contents[pages[i]] = _link_pages(body).replace(marker, _run_live(f.name)).encode("utf-8")
+        entries.append({**summaries[i], "page": pages[i], "minutes": minutes, "explorers": len(explorers.get(i, [])),
+                        "explorer_cells": explorer_cells(nb)})
     index = {"index.html": _index(entries, anim_name).encode("utf-8")}
     gif = {anim_name: anim.read_bytes()} if anim_name else {}
-    contents = {**gif, **contents, **index}  # the index last: it links to everything else
+    copies = {f.name: f.read_bytes() for f in files}
+    player = {"site_player.js": PLAYER.read_bytes()} if explorers else {}
+    # pictures first, the index last: a page is written only after what it shows, the index after every page
+    contents = {**pictures_of, **player, **gif, **copies, **contents, **index}
     out.mkdir(exist_ok=True)
     _remove_leftovers(out)
     owned.begin({name: digest(data) for name, data in contents.items()})
     _install_mathjax(mathjax_src, out / "mathjax")
+    folders = set()
     for name, data in contents.items():
+        parent = (out / name).parent
+        if parent not in folders:
+            parent.mkdir(parents=True, exist_ok=True)
+            folders.add(parent)
         write_bytes(out / name, data)
+    _remove_old_pictures(out, owned, contents)
     owned.finish()
     return [out / "index.html", *(out / p for p in pages)]
+
+
+def _remove_old_pictures(out: Path, owned: OwnedFiles, contents: dict) -> None:
+    """Remove the explorer pictures an earlier build wrote that this one did not (a grid that changed), and the
+    folders they leave empty; a file the user changed there is kept."""
+    for name, digests in owned.known.items():
+        if name.startswith("explorers/") and name not in contents:
+            file = out / name
+            if file.is_file() and digest(file.read_bytes()) in digests:
+                file.unlink()
+    root = out / "explorers"
+    if root.is_dir():
+        for folder in sorted(root.iterdir(), reverse=True):
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def _remove_leftovers(out: Path) -> None:
@@ -280,10 +532,11 @@ def _install_mathjax(source: Path, target: Path) -> None:
         os.replace(fresh, target)
 
 
-def main_site(out: str | Path = "site", execute: bool = False, force: bool = False) -> int:
+def main_site(out: str | Path = "site", execute: bool = False, force: bool = False, pictures: bool = True,
+              quick: bool = False) -> int:
     """What `python -m fmlite site` runs: build, then print the pages and the time taken (raises as `build_site`)."""
     start = time.perf_counter()
-    pages = build_site(out, execute=execute, force=force)
+    pages = build_site(out, execute=execute, force=force, pictures=pictures, quick=quick)
     print(f"wrote {len(pages)} pages to {Path(out)}/ in {time.perf_counter() - start:.1f} s; "
           f"open {Path(out) / 'index.html'} in a browser (works offline)")
     return 0

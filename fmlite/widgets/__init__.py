@@ -13,7 +13,8 @@ slider move, the picture says so and the label reads "t = 0.70: could not draw (
 so picture, label and slider never disagree; the error is kept in `ex.error`.
 
 Layout: `explorer` (the framework), `render` (figure to picture: layout reuse, redrawing only what
-changed, encoding), `trajectories` (shared by 00 and 04), and one module per
+changed, encoding), `trajectories` (shared by 00 and 04; `nb00_start_here` holds only 00's `site_explorers`), `site_grid`
+(what the static site offers of each explorer), and one module per
 notebook (`nb01_paths`, `nb02_vector_fields`, `nb03_training`, `nb04_sampling`, `nb05_noise`,
 `nb06_straight`, `nb07_images`, `nb08_likelihoods`);
 a new notebook adds one module and re-exports its explorers here.

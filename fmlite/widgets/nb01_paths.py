@@ -11,7 +11,7 @@ from ..checks import check_time_value
 from .explorer import Explorer, dropdown, float_slider, t_slider
 from ..paths import SIGMA_SCHEDULES, sigma_schedule
 
-__all__ = ["draw_interpolation", "update_interpolation", "interpolation_explorer"]
+__all__ = ["draw_interpolation", "update_interpolation", "interpolation_explorer", "site_explorers", "SIGMA_GRID"]
 
 
 def draw_interpolation(fig: Figure, t: float, sigma: float, schedule: str, x_0, x_1, eps, lim: float = 3.0,
@@ -83,3 +83,33 @@ def interpolation_explorer(x_0, x_1, eps, t: float = 0.5, sigma: float = 0.5, sc
     return Explorer(draw_interpolation, controls, figsize=(2.2 * size, size), update=update_interpolation,
                     cheap=("t", "sigma", "schedule"), x_0=x_0, x_1=x_1, eps=eps, lim=lim,
                     n_paths=n_paths)
+
+
+#: The site's sigma scales (the live slider moves in steps of 0.05; a quarter keeps 01's page small).
+SIGMA_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def site_explorers(quick: bool = False) -> list:
+    """The explorers of notebook 01 as the static site offers them (`fmlite.widgets.site_grid`): the stochastic
+    interpolant over t (steps of 0.05), the sigma scale (`SIGMA_GRID`) and every schedule; `quick`: a few values.
+
+    The clouds are drawn as the notebook draws them (same seeds, same order of draws from torch's generator).
+    """
+    import torch
+
+    from ..datasets import sample_2d
+    from .site_grid import T_GRID, T_GRID_QUICK, SiteGrid
+
+    state = torch.random.get_rng_state()
+    try:
+        torch.manual_seed(0)                      # the setup cell
+        torch.randn(1, 2)                         # Part 1: one noise sample
+        data = sample_2d("moons", 1000, seed=0)   # Part 1: the clouds
+        noise = torch.randn(1000, 2)
+    finally:
+        torch.random.set_rng_state(state)
+    eps = torch.randn(1000, 2, generator=torch.Generator().manual_seed(2))   # Part 3
+    explorer = interpolation_explorer(noise, data, eps, t=0.5, sigma=0.5, schedule="bridge", lim=2.8)
+    values = {"t": T_GRID_QUICK if quick else T_GRID, "sigma": (0.0, 0.5, 1.0) if quick else SIGMA_GRID,
+              "schedule": ("bridge", "sine") if quick else tuple(SIGMA_SCHEDULES)}
+    return [SiteGrid("interpolant", explorer, values)]
