@@ -492,7 +492,7 @@ SKIPPED = {
     "exercises": "checkers: tests/exercises (wrong answers each must reject)", "__main__": "the command line",
     **{n: "the static site's grids and pictures: tests/test_site_grid.py refuses bad grids and pictures" for n in
        ("SITE_QUALITY", "SiteGrid", "TOLERANCE", "T_GRID", "T_GRID_QUICK", "picture_difference", "saved_pictures",
-        "site_explorers_of", "site_picture", "site_explorers")},
+        "site_explorers_of", "site_picture", "site_explorers", "SIGMA_GRID")},
     "fmlite": "re-exports of checkpoints and pretrained", "__version__": "a string",
     # constants, registries and result records: nothing to call
     **{n: "a constant or registry" for n in ("SIGMA_MAX", "SIGMA_SCHEDULES", "METHODS", "QUANTITIES", "DIVERGENCES",
