@@ -103,7 +103,7 @@ def velocity_arrows(ax: Axes, x, v, color: str | None = None, scale: float = 1.0
 def interpolant_panel(ax: Axes, t: float, path, x_0, x_1, eps=None, n_paths: int = 12, lim: float = 3.0,
                       backdrop: bool = True):
     """One panel of a whole cloud on a path at time t: the data x_1 faint blue behind, the conditional
-    paths of the first n_paths pairs (faint ahead of t, solid up to t) and the samples x_t in red.
+    paths of the first n_paths pairs (faint ahead of t, solid up to t) and the samples x_t in vermillion.
 
     Args:
         t: time in [0, 1]. path: a `fmlite.paths.Path`. x_0, x_1, eps: (B, 2) each, paired row by row
@@ -220,7 +220,7 @@ def solver_panel(ax: Axes, trajectory, t: float, color: str | None = None, targe
                  lim: float = 3.0, n_paths: int = 40):
     """A fixed-step solver's paths up to time t: the first n_paths paths as polylines through the solver's
     states (dots at the steps: between them the solver knows nothing), the points at the last step at or
-    before t in red, optionally an accurate `reference` trajectory of the same starts in thin grey and the
+    before t in vermillion, optionally an accurate `reference` trajectory of the same starts in thin grey and the
     data faint behind.
 
     Drawn with one LineCollection per kind of path and one scatter of the step dots (gids "reference",

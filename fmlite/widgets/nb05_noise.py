@@ -95,7 +95,7 @@ def draw_noise_flow(fig: Figure, t: float, sigma: float, schedule: str, cache: F
 
     Left: the data (faint), the paths so far of the first n_trails points (orange, one LineCollection
     with gid "paths"), the points at the
-    stored step nearest t (red; the scatter has gid "points") and the exact marginal field at that time
+    stored step nearest t (vermillion; the scatter has gid "points") and the exact marginal field at that time
     as grey arrows. Right: sigma(t) on [0, 1] with t marked.
 
     Args:
