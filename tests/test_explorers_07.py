@@ -70,16 +70,6 @@ def site():
         yield site_explorers()
 
 
-def _show(ex, values):
-    """Set the explorer's controls to the values saved_pictures lists (a selection's option label)."""
-    assert len(values) == len(ex.controls)
-    for c, v in zip(ex.controls.values(), values):
-        if hasattr(c, "options") and isinstance(v, str):
-            c.label = v
-        else:
-            c.value = v
-
-
 def test_site_grids_cover_each_control(site):
     from fmlite.widgets.site_grid import T_GRID, SiteGrid
     flow, guidance = site
@@ -105,7 +95,7 @@ def test_rebuilt_explorers_draw_the_saved_live_pictures(site):
         first = grid.settings()[0]
         for name, value in first.items():                            # move away, then to the saved values
             ex.controls[name].value = value
-        _show(ex, s["values"])
+        grid.show_saved(s)
         assert ex.error is None
         assert picture_difference(ex.image.value, s["picture"]) == {"mean": 0.0, "p99": 0.0, "max": 0}, grid.title
 

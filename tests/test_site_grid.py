@@ -102,3 +102,14 @@ def test_picture_difference_refuses_pictures_of_another_size():
     with pytest.raises(ValueError, match="differ in size"):
         picture_difference(small.image.value, large.image.value)
     assert picture_difference(small.image.value, small.image.value) == {"mean": 0.0, "p99": 0.0, "max": 0}
+
+
+def test_show_saved_moves_the_explorer_to_a_notebooks_saved_values():
+    ex = _explorer()
+    grid = SiteGrid("demo", ex, {"t": (0.0, 1.0), "steps": (2,), "method": ("a", "b")})
+    picture = grid.show_saved({"values": [0.25, 3, "b"], "picture": b""})
+    assert ex.values == {"t": 0.25, "steps": 3, "method": "b"} and picture == ex.image.value
+    with pytest.raises(ValueError, match="saved 2 control values for 3 controls"):
+        grid.show_saved({"values": [0.25, 3], "picture": b""})
+    with pytest.raises(ValueError, match="saved option 'c' of 'method'"):
+        grid.show_saved({"values": [0.25, 3, "c"], "picture": b""})

@@ -139,6 +139,32 @@ class SiteGrid:
                 raise ValueError(f"site grid of {self.title!r}: the explorer could not draw {setting}: {ex.error}")
             yield setting, ex.image.value
 
+    def show_saved(self, saved: dict) -> bytes:
+        """Move the live explorer to the control values a notebook saved (one entry of `saved_pictures`) and
+        return its picture; a dropdown's saved option label is turned back into its value.
+
+        Raises:
+            ValueError: the saved values do not fit the controls (another number of them, an unknown option),
+                or the explorer ended elsewhere (an observer moved a value).
+        """
+        ex = self.explorer
+        if len(saved["values"]) != len(ex.controls):
+            raise ValueError(f"{self.title!r}: the notebook saved {len(saved['values'])} control values for "
+                             f"{len(ex.controls)} controls {list(ex.controls)}")
+        setting = {}
+        for (name, control), value in zip(ex.controls.items(), saved["values"]):
+            if hasattr(control, "options"):
+                by_label = {str(o[0] if isinstance(o, tuple) else o): (o[1] if isinstance(o, tuple) else o)
+                            for o in control.options}
+                if str(value) not in by_label:
+                    raise ValueError(f"{self.title!r}: saved option {value!r} of {name!r} is not among {list(by_label)}")
+                value = by_label[str(value)]
+            setting[name] = value
+            control.value = value
+        if ex.values != setting:
+            raise ValueError(f"{self.title!r}: asked for the saved {setting}, the live explorer shows {ex.values}")
+        return ex.image.value
+
     def label(self, name: str, value) -> str:
         """The readout of one control value, as the site shows it."""
         if name in self.labels:
