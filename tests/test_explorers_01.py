@@ -8,26 +8,12 @@ computed independently. The `_fast_path` tests check that an in-place update lea
 import numpy as np
 import pytest
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from fmlite import widgets as W
 from fmlite.datasets import sample_2d
 from fmlite.paths import SIGMA_SCHEDULES, BridgeSigma, ConstantSigma, LinearPath, SineSigma, sigma_schedule
 from fmlite.plotting import conditional_paths, interpolant_panel, velocity_arrows
 from fmlite.widgets import draw_interpolation, interpolation_explorer
-
-
-def _fig(size=(8.0, 4.0)):
-    fig = Figure(figsize=size, dpi=50, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _by_gid(ax, gid):
-    found = [c for c in ax.collections if c.get_gid() == gid]
-    assert len(found) == 1, f"expected one artist with gid {gid!r}, found {len(found)}"
-    return found[0]
 
 
 @pytest.fixture
@@ -53,9 +39,9 @@ def test_sigma_schedule_registry_builds_the_path_schedules():
 def test_interpolation_scatter_is_the_interpolant(cloud, schedule, t):
     """The red points are path.interpolate(x_0, x_1, t, eps), also at t = 0 and 1 where the bridge's sigma' is inf."""
     x_0, x_1, eps = cloud
-    fig = _fig()
+    fig = agg_figure()
     draw_interpolation(fig, t, 0.5, schedule, x_0, x_1, eps, n_paths=5)
-    offsets = _by_gid(fig.axes[0], "x_t").get_offsets()
+    offsets = by_gid(fig.axes[0], "x_t").get_offsets()
     expected = LinearPath(SIGMA_SCHEDULES[schedule](0.5)).interpolate(x_0, x_1, t, eps)
     np.testing.assert_allclose(offsets, expected.numpy(), atol=1e-6)
     if schedule != "constant" and t in (0.0, 1.0):  # pinned schedules hit the end points exactly
@@ -64,7 +50,7 @@ def test_interpolation_scatter_is_the_interpolant(cloud, schedule, t):
 
 def test_interpolation_sigma_curve_and_marker(cloud):
     x_0, x_1, eps = cloud
-    fig = _fig()
+    fig = agg_figure()
     draw_interpolation(fig, 0.3, 0.8, "sine", x_0, x_1, eps)
     ax = fig.axes[1]
     curve, marker = ax.lines[0], ax.lines[1]
@@ -77,7 +63,7 @@ def test_interpolation_sigma_curve_and_marker(cloud):
 def test_interpolation_paths_end_at_the_current_points(cloud):
     """The solid part of each conditional path runs from x_0 (t = 0) to the current x_t."""
     x_0, x_1, eps = cloud
-    fig = _fig()
+    fig = agg_figure()
     draw_interpolation(fig, 0.6, 0.5, "bridge", x_0, x_1, eps, n_paths=4)
     solid = [line for line in fig.axes[0].lines if line.get_linestyle() == "-"]
     dashed = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
@@ -95,9 +81,9 @@ def test_zero_sigma_scale_gives_the_straight_path_for_every_schedule(cloud):
     x_0, x_1, eps = cloud
     straight = LinearPath().interpolate(x_0, x_1, 0.4).numpy()
     for schedule in SIGMA_SCHEDULES:
-        fig = _fig()
+        fig = agg_figure()
         draw_interpolation(fig, 0.4, 0.0, schedule, x_0, x_1, eps)
-        np.testing.assert_allclose(_by_gid(fig.axes[0], "x_t").get_offsets(), straight, atol=1e-6)
+        np.testing.assert_allclose(by_gid(fig.axes[0], "x_t").get_offsets(), straight, atol=1e-6)
 
 
 def test_interpolation_explorer_controls_redraw(cloud):
@@ -113,13 +99,13 @@ def test_interpolation_explorer_controls_redraw(cloud):
     assert ex.label.value == "t = 0.70, sigma = 0.50, schedule = bridge"
     assert ex.draws == draws + 1 and ex.image.value != png
     expected = LinearPath(BridgeSigma(0.5)).interpolate(x_0, x_1, 0.7, eps)
-    np.testing.assert_allclose(_by_gid(ex.figure.axes[0], "x_t").get_offsets(), expected.numpy(), atol=1e-6)
+    np.testing.assert_allclose(by_gid(ex.figure.axes[0], "x_t").get_offsets(), expected.numpy(), atol=1e-6)
 
     png = ex.image.value
     ex.controls["schedule"].value = "sine"
     assert ex.label.value == "t = 0.70, sigma = 0.50, schedule = sine" and ex.image.value != png
     expected = LinearPath(SineSigma(0.5)).interpolate(x_0, x_1, 0.7, eps)
-    np.testing.assert_allclose(_by_gid(ex.figure.axes[0], "x_t").get_offsets(), expected.numpy(), atol=1e-6)
+    np.testing.assert_allclose(by_gid(ex.figure.axes[0], "x_t").get_offsets(), expected.numpy(), atol=1e-6)
 
     png = ex.image.value
     ex.controls["sigma"].value = 0.2
@@ -130,7 +116,7 @@ def test_interpolation_explorer_controls_redraw(cloud):
 def test_conditional_paths_follow_the_path_with_one_eps_per_pair(cloud):
     x_0, x_1, eps = cloud
     path = LinearPath(SineSigma(0.7))
-    fig = _fig()
+    fig = agg_figure()
     ax = fig.add_subplot()
     lines = conditional_paths(ax, x_0, x_1, path, eps, n=3, steps=10)
     assert len(lines) == 3
@@ -141,7 +127,7 @@ def test_conditional_paths_follow_the_path_with_one_eps_per_pair(cloud):
 
 
 def test_velocity_arrows_are_in_data_units():
-    fig = _fig()
+    fig = agg_figure()
     ax = fig.add_subplot()
     x, v = torch.tensor([[0.0, 0.0], [1.0, -1.0]]), torch.tensor([[2.0, 0.0], [0.0, 4.0]])
     q = velocity_arrows(ax, x, v, scale=0.25)
@@ -153,7 +139,7 @@ def test_velocity_arrows_are_in_data_units():
 
 def test_interpolant_panel_without_eps_is_the_straight_path(cloud):
     x_0, x_1, _ = cloud
-    fig = _fig()
+    fig = agg_figure()
     points = interpolant_panel(fig.add_subplot(), 0.25, LinearPath(), x_0, x_1, n_paths=0)
     np.testing.assert_allclose(points.get_offsets(), (0.75 * x_0 + 0.25 * x_1).numpy(), atol=1e-6)
 
@@ -171,6 +157,8 @@ from pathlib import Path  # noqa: E402
 
 from fmlite.widgets.site_grid import (TOLERANCE, picture_difference, saved_pictures, site_explorers_of,  # noqa: E402
                                       site_picture)
+
+from drawing import agg_figure, by_gid
 
 
 @pytest.fixture(scope="module")

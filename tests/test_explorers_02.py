@@ -8,8 +8,6 @@ computed independently. The `_fast_path` tests check that an in-place update lea
 import numpy as np
 import pytest
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from fmlite import widgets as W
 from fmlite.datasets import sample_2d
@@ -18,17 +16,7 @@ from fmlite.paths import LinearPath
 from fmlite.plotting import field_panel
 from fmlite.widgets import draw_vector_field, vector_field_explorer
 
-
-def _fig(size=(8.0, 4.0)):
-    fig = Figure(figsize=size, dpi=50, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _by_gid(ax, gid):
-    found = [c for c in ax.collections if c.get_gid() == gid]
-    assert len(found) == 1, f"expected one artist with gid {gid!r}, found {len(found)}"
-    return found[0]
+from drawing import agg_figure, by_gid
 
 
 @pytest.fixture
@@ -48,24 +36,24 @@ def _grid(lim, n):
 def test_vector_field_arrows_are_the_exact_field(small_data, t):
     """Arrow directions are u_t(x)/|u_t(x)| of fmlite.exact.marginal_velocity on the grid; colours are the speeds."""
     data, x_0, x_1 = small_data
-    fig = _fig((5, 4))
+    fig = agg_figure((5, 4))
     draw_vector_field(fig, t, data, x_0, x_1, lim=2.0, n_grid=9)
     ax = fig.axes[0]
-    q = _by_gid(ax, "field")
+    q = by_gid(ax, "field")
     u = marginal_velocity(_grid(2.0, 9), t, data, LinearPath()).numpy()
     speed = np.hypot(u[:, 0], u[:, 1])
     np.testing.assert_allclose(np.asarray(q.U).ravel(), u[:, 0] / speed, atol=1e-5)
     np.testing.assert_allclose(np.asarray(q.V).ravel(), u[:, 1] / speed, atol=1e-5)
     np.testing.assert_allclose(np.asarray(q.get_array()).ravel(), speed, rtol=1e-5)
     expected = LinearPath().interpolate(x_0, x_1, t).numpy()
-    np.testing.assert_allclose(_by_gid(ax, "x_t").get_offsets(), expected, atol=1e-6)
+    np.testing.assert_allclose(by_gid(ax, "x_t").get_offsets(), expected, atol=1e-6)
     assert ax.get_title() == f"exact field at t = {t:.2f}"
     assert len(fig.axes) == 2  # the field panel and its speed colour bar
 
 
 def test_field_panel_unnormalised_arrows_are_the_velocities(small_data):
     data, _, _ = small_data
-    fig = _fig((4, 4))
+    fig = agg_figure((4, 4))
     q = field_panel(fig.add_subplot(), 0.3, data, lim=2.0, n_grid=7, normalize=False)
     u = marginal_velocity(_grid(2.0, 7), 0.3, data, LinearPath()).numpy()
     np.testing.assert_allclose(np.asarray(q.U).ravel(), u[:, 0], atol=1e-5)
@@ -75,7 +63,7 @@ def test_field_panel_unnormalised_arrows_are_the_velocities(small_data):
 def test_field_at_time_zero_points_to_the_data_mean(small_data):
     """At t = 0 every posterior weight is 1/N, so u_0(x) = mean(data) - x: the arrows say so."""
     data, _, _ = small_data
-    fig = _fig((4, 4))
+    fig = agg_figure((4, 4))
     q = field_panel(fig.add_subplot(), 0.0, data, lim=2.0, n_grid=5, normalize=False)
     expected = data.mean(dim=0) - _grid(2.0, 5)
     np.testing.assert_allclose(np.asarray(q.U).ravel(), expected[:, 0].numpy(), atol=1e-5)
@@ -94,7 +82,7 @@ def test_vector_field_explorer_slider_redraws(small_data):
     t.value = 0.8
     assert ex.label.value == "t = 0.80" and ex.draws == draws + 1 and ex.image.value != png
     expected = LinearPath().interpolate(x_0, x_1, 0.8).numpy()
-    np.testing.assert_allclose(_by_gid(ex.figure.axes[0], "x_t").get_offsets(), expected, atol=1e-6)
+    np.testing.assert_allclose(by_gid(ex.figure.axes[0], "x_t").get_offsets(), expected, atol=1e-6)
     again = vector_field_explorer(data, n=40, seed=1, n_grid=7)  # the same seed gives the same samples
     assert torch.equal(again.fixed["x_0"], x_0) and torch.equal(again.fixed["x_1"], x_1)
 

@@ -10,7 +10,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.quiver import Quiver
@@ -23,16 +22,7 @@ from fmlite.paths import LinearPath
 from fmlite.plotting import arrow_scale, arrows, error_points, field_on_grid, time_profile
 from fmlite.widgets import draw_learned_vs_exact, learned_vs_exact_explorer
 
-
-def _fig(size=(8.0, 4.0)):
-    fig = Figure(figsize=size, dpi=50, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _rotation(x, t):
-    """A smooth field with a known flow: rotation at angular speed 1 (t is ignored)."""
-    return torch.stack([-x[:, 1], x[:, 0]], dim=1)
+from drawing import agg_figure, rotation
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +33,7 @@ def setting():
 
 
 def test_arrows_share_a_scale_and_cap_long_arrows():
-    fig = _fig()
+    fig = agg_figure()
     ax = fig.add_subplot()
     field = lambda x, t: x * (1 + 9 * (x[:, :1] > 2))  # noqa: E731 - a few arrows 10 times faster
     q = arrows(ax, field, 0.5, "green", lim=3, n=7, scale=1.0, cap=1.5)
@@ -61,10 +51,10 @@ def test_arrows_share_a_scale_and_cap_long_arrows():
 
 
 def test_error_points_colour_by_the_error_at_the_points():
-    fig = _fig()
+    fig = agg_figure()
     ax = fig.add_subplot()
     x = torch.randn(30, 2)
-    art, err = error_points(ax, _rotation, lambda x, t: torch.zeros_like(x), x, 0.3)
+    art, err = error_points(ax, rotation, lambda x, t: torch.zeros_like(x), x, 0.3)
     assert isinstance(art, PathCollection)
     assert np.allclose(err, x.norm(dim=1).numpy(), atol=1e-6)     # |rotation| = |x|
     assert np.allclose(art.get_array(), err) and np.allclose(art.get_offsets(), x.numpy())
@@ -72,7 +62,7 @@ def test_error_points_colour_by_the_error_at_the_points():
 
 
 def test_time_profile_averages_per_bin():
-    fig = _fig()
+    fig = agg_figure()
     ax = fig.add_subplot()
     t = torch.tensor([0.05, 0.1, 0.3, 0.35, 0.99])
     centres, means = time_profile(ax, t, torch.tensor([1.0, 3.0, 5.0, 7.0, 9.0]), bins=4)
@@ -85,7 +75,7 @@ def test_time_profile_averages_per_bin():
 
 def test_draw_learned_vs_exact_draws_both_fields_and_the_error(setting):
     model, data, path = setting
-    fig = _fig((12.0, 4.0))
+    fig = agg_figure((12.0, 4.0))
     draw_learned_vs_exact(fig, 0.3, model, data, path, n=9, n_points=200)
     learned_ax, exact_ax, error_ax = fig.axes[:3]
     assert fig._suptitle.get_text() == "t = 0.30" and len(fig.axes) == 4    # three panels and a colour bar
@@ -118,7 +108,7 @@ def test_learned_vs_exact_explorer_moves_with_t(setting):
     assert t.min == 0.0 and t.max == pytest.approx(0.95)             # as in notebook 02: at t = 1 the exact
     t.value = 1.0                                                     # field is only a convention
     assert ex.figure._suptitle.get_text() == "t = 0.95"
-    fig = _fig((12.0, 4.0))
+    fig = agg_figure((12.0, 4.0))
     draw_learned_vs_exact(fig, 1.0, model, data, path, n=9, n_points=200)   # the drawing itself copes with t = 1
     assert fig._suptitle.get_text() == "t = 1.00"
 

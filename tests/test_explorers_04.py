@@ -11,28 +11,17 @@ import math
 import numpy as np
 import pytest
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from fmlite import widgets as W
 from fmlite.plotting import flow_snapshot, quality_vs_nfe, solver_panel
 from fmlite.solvers import integrate
 from fmlite.widgets import draw_solver_paths, draw_trajectory, solver_explorer, trajectory_explorer
 
-
-def _fig(size=(8.0, 4.0)):
-    fig = Figure(figsize=size, dpi=50, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _rotation(x, t):
-    """A smooth field with a known flow: rotation at angular speed 1 (t is ignored)."""
-    return torch.stack([-x[:, 1], x[:, 0]], dim=1)
+from drawing import agg_figure, rotation
 
 
 def test_quality_vs_nfe_draws_one_line_per_method_and_the_bands():
-    fig = _fig()
+    fig = agg_figure()
     ax = fig.add_subplot()
     results = {"euler": ([1, 2, 4], [0.5, 0.1, -0.0005]), "rk4": ([4], [0.0002])}
     quality_vs_nfe(ax, results, reference=0.0001, noise=0.001, yscale="symlog")
@@ -45,7 +34,7 @@ def test_quality_vs_nfe_draws_one_line_per_method_and_the_bands():
 
 def test_flow_snapshot_matches_draw_trajectory():
     traj = torch.randn(11, 20, 2).cumsum(0) * 0.1
-    fig_a, fig_b = _fig(), _fig()
+    fig_a, fig_b = agg_figure(), agg_figure()
     ax = fig_a.add_subplot()
     points = flow_snapshot(ax, traj, 0.42, target=torch.randn(30, 2), trail=3)
     draw_trajectory(fig_b, 0.42, traj, target=torch.randn(30, 2), trail=3)
@@ -59,9 +48,9 @@ def test_flow_snapshot_matches_draw_trajectory():
 
 def test_solver_panel_shows_the_last_step_at_or_before_t():
     x_0 = torch.randn(15, 2)
-    tr = integrate(_rotation, x_0, 4, "euler", return_trajectory=True).trajectory
-    ref = integrate(_rotation, x_0, 40, "rk4", return_trajectory=True).trajectory
-    fig = _fig()
+    tr = integrate(rotation, x_0, 4, "euler", return_trajectory=True).trajectory
+    ref = integrate(rotation, x_0, 40, "rk4", return_trajectory=True).trajectory
+    fig = agg_figure()
     ax = fig.add_subplot()
     shown = solver_panel(ax, tr, 0.6, "orange", reference=ref, n_paths=10)
     assert shown == 0.5                                              # steps at 0, .25, .5, .75, 1
@@ -72,17 +61,17 @@ def test_solver_panel_shows_the_last_step_at_or_before_t():
     assert len(reference[0]) == 21 and len(paths[-1]) == 3           # up to t = 0.5 on each grid
     np.testing.assert_allclose(paths[3], tr[:3, 3].numpy(), atol=1e-6)
     assert len(by_gid["steps"].get_offsets()) == 30                  # a dot at each of 3 steps of 10 paths
-    ax2 = _fig().add_subplot()
+    ax2 = agg_figure().add_subplot()
     assert solver_panel(ax2, tr, 1.0) == 1.0 and solver_panel(ax2, tr, 0.0) == 0.0
 
 
 @pytest.mark.parametrize("method, nfe", [("euler", 4), ("midpoint", 8), ("heun", 8), ("rk4", 16)])
 def test_draw_solver_paths_follows_the_solver(method, nfe):
     x_0 = torch.randn(12, 2)
-    fig = _fig((5.0, 5.0))
-    draw_solver_paths(fig, 0.5, 4, method, _rotation, x_0, target=torch.randn(20, 2), n_paths=5)
+    fig = agg_figure((5.0, 5.0))
+    draw_solver_paths(fig, 0.5, 4, method, rotation, x_0, target=torch.randn(20, 2), n_paths=5)
     ax = fig.axes[0]
-    expected = integrate(_rotation, x_0, 4, method, return_trajectory=True).trajectory[2]
+    expected = integrate(rotation, x_0, 4, method, return_trajectory=True).trajectory[2]
     assert np.allclose(ax.collections[-1].get_offsets(), expected.numpy(), atol=1e-6)
     assert ax.get_title() == f"{method}, 4 steps, NFE = {nfe}: t = 0.50"
     paths = {c.get_gid(): c for c in ax.collections}["paths"].get_segments()
@@ -90,16 +79,16 @@ def test_draw_solver_paths_follows_the_solver(method, nfe):
 
 
 def test_draw_solver_paths_title_says_1_step():
-    fig = _fig((5.0, 5.0))
-    draw_solver_paths(fig, 0.7, 1, "heun", _rotation, torch.randn(6, 2), n_paths=3)
+    fig = agg_figure((5.0, 5.0))
+    draw_solver_paths(fig, 0.7, 1, "heun", rotation, torch.randn(6, 2), n_paths=3)
     assert fig.axes[0].get_title() == "heun, 1 step, NFE = 2: t = 0.00"   # t snaps to the last step at or before 0.7
 
 
 def test_rk4_paths_land_on_the_exact_rotation():
     """Oracle: the flow of the rotation field is a rotation by the angle t."""
     x_0 = torch.randn(8, 2)
-    fig = _fig((5.0, 5.0))
-    draw_solver_paths(fig, 1.0, 8, "rk4", _rotation, x_0)
+    fig = agg_figure((5.0, 5.0))
+    draw_solver_paths(fig, 1.0, 8, "rk4", rotation, x_0)
     c, s = math.cos(1.0), math.sin(1.0)
     exact = torch.stack([c * x_0[:, 0] - s * x_0[:, 1], s * x_0[:, 0] + c * x_0[:, 1]], dim=1)
     assert np.allclose(fig.axes[0].collections[-1].get_offsets(), exact.numpy(), atol=1e-5)
@@ -107,7 +96,7 @@ def test_rk4_paths_land_on_the_exact_rotation():
 
 def test_solver_explorer_recomputes_on_steps_and_method():
     x_0 = torch.randn(10, 2)
-    ex = solver_explorer(_rotation, x_0, target=torch.randn(20, 2), steps=2, method="euler", t=1.0,
+    ex = solver_explorer(rotation, x_0, target=torch.randn(20, 2), steps=2, method="euler", t=1.0,
                          reference_steps=20)
     assert ex.label.value == "t = 1.00, steps = 2, method = euler"
     first = ex.image.value
@@ -127,7 +116,7 @@ def test_solver_explorer_recomputes_on_steps_and_method():
 
 
 def test_trajectory_explorer_with_trails_as_in_notebook_04():
-    traj = integrate(_rotation, torch.randn(30, 2), 50, "rk4", return_trajectory=True).trajectory
+    traj = integrate(rotation, torch.randn(30, 2), 50, "rk4", return_trajectory=True).trajectory
     ex = trajectory_explorer(traj, target=torch.randn(40, 2), trail=8, t=0.5)
     first = ex.image.value
     ex.controls["t"].value = 0.7
@@ -152,7 +141,7 @@ def test_solver_explorer_t_slider_follows_the_solver_grid():
     """Every step of the t slider is one solver step (3 steps: 1/3), and a change of steps snaps t to the new
     grid with one drawing; the points shown are the solver's state at exactly the label's t."""
     x_0 = torch.randn(10, 2)
-    ex = solver_explorer(_rotation, x_0, steps=3, method="euler", t=0.5, reference_steps=12)
+    ex = solver_explorer(rotation, x_0, steps=3, method="euler", t=0.5, reference_steps=12)
     t = ex.controls["t"]
     assert t.step == 1 / 3 and t.value == pytest.approx(2 / 3) and ex.label.value.startswith("t = 0.67,")
     pngs = {ex.image.value}
@@ -168,7 +157,7 @@ def test_solver_explorer_t_slider_follows_the_solver_grid():
     assert t.value == pytest.approx(0.75) and ex.draws == draws + 3 and ex.label.value.startswith("t = 0.75,")
     from fmlite.solvers import integrate
     shown = ex.figure.axes[0].collections[-1].get_offsets()
-    expected = integrate(_rotation, x_0, 4, "euler", return_trajectory=True).trajectory[3]
+    expected = integrate(rotation, x_0, 4, "euler", return_trajectory=True).trajectory[3]
     assert np.allclose(shown, expected.numpy(), atol=1e-5)
 
 
@@ -190,18 +179,18 @@ def test_solver_explorer_keeps_each_solve():
     """A move of t, or back to a solver seen before, reuses the kept solve (same picture as a fresh solve)."""
     calls = []
 
-    def rotation(x, t):
+    def counted(x, t):
         calls.append(1)
-        return _rotation(x, t)
-    ex = solver_explorer(rotation, torch.randn(10, 2), steps=2, method="euler", t=1.0, reference_steps=4)
+        return rotation(x, t)
+    ex = solver_explorer(counted, torch.randn(10, 2), steps=2, method="euler", t=1.0, reference_steps=4)
     n = len(calls)   # the reference (16) and the first solve (2)
     ex.controls["t"].value = 0.5
     assert len(calls) == n and set(ex.fixed["cache"]) == {(2, "euler")}
     ex.controls["method"].value = "rk4"
     ex.controls["method"].value = "euler"
     assert len(calls) == n + 8 and set(ex.fixed["cache"]) == {(2, "euler"), (2, "rk4")}
-    fig = _fig((5.0, 5.0))
-    draw_solver_paths(fig, 0.5, 2, "euler", _rotation, ex.fixed["x_0"], cache={})
+    fig = agg_figure((5.0, 5.0))
+    draw_solver_paths(fig, 0.5, 2, "euler", rotation, ex.fixed["x_0"], cache={})
     assert np.array_equal(fig.axes[0].collections[-1].get_offsets(), ex.figure.axes[0].collections[-1].get_offsets())
 
 
