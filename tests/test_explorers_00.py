@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fmlite.tools.site import site_style
+from fmlite.tools.site_explorers import site_style
 from fmlite.widgets.site_grid import TOLERANCE, picture_difference, saved_pictures, site_explorers_of, site_picture
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "00_start_here.ipynb"

@@ -163,7 +163,7 @@ from drawing import agg_figure, by_gid
 
 @pytest.fixture(scope="module")
 def site_grids():
-    from fmlite.tools.site import site_style
+    from fmlite.tools.site_explorers import site_style
     with site_style():
         yield site_explorers_of("01")(quick=False)
 
@@ -184,7 +184,7 @@ def test_site_grid_covers_every_control(site_grids):
 
 
 def test_site_rebuilt_explorer_draws_the_saved_live_picture(site_grids):
-    from fmlite.tools.site import site_style
+    from fmlite.tools.site_explorers import site_style
     saved = saved_pictures(Path(__file__).resolve().parents[1] / "notebooks" / "01_interpolation_paths.ipynb")
     assert len(saved) == len(site_grids) == 1
     ex = site_grids[0].explorer
@@ -196,7 +196,7 @@ def test_site_rebuilt_explorer_draws_the_saved_live_picture(site_grids):
 
 
 def test_site_pictures_of_01_keep_to_the_tolerance(site_grids):
-    from fmlite.tools.site import site_style
+    from fmlite.tools.site_explorers import site_style
     ex = site_grids[0].explorer
     with site_style():
         for setting in ({"t": 0.2, "sigma": 1.0, "schedule": "sine"}, {"t": 0.95, "sigma": 0.0, "schedule": "constant"}):
@@ -207,7 +207,7 @@ def test_site_pictures_of_01_keep_to_the_tolerance(site_grids):
 
 
 def test_site_quick_grid_of_01():
-    from fmlite.tools.site import site_style
+    from fmlite.tools.site_explorers import site_style
     with site_style():
         quick = site_explorers_of("01")(quick=True)
     assert len(quick[0].settings()) == 3 * 3 * 2

@@ -222,7 +222,8 @@ def test_edited_pages_are_replaced_only_with_force_and_other_files_are_kept(tmp_
 
 
 # ------------------------------------------------------------------ issue 22: the explorers on the site
-from fmlite.tools.site import explorer_cells, notebook_summary as _summary, teaches  # noqa: E402
+from fmlite.tools.site import notebook_summary as _summary, teaches  # noqa: E402
+from fmlite.tools.site_explorers import explorer_cells  # noqa: E402
 from fmlite.widgets.site_grid import site_explorers_of  # noqa: E402
 
 
@@ -246,7 +247,7 @@ def test_every_explorer_with_a_site_grid_is_on_its_page_with_a_consistent_manife
         if recipe is None:
             assert manifests == [] and page.read_text().count('class="fmlite-live"') >= explorer_cells(nb)
             continue
-        from fmlite.tools.site import site_style
+        from fmlite.tools.site_explorers import site_style
         with site_style():
             grids = recipe(quick=True)
         assert len(manifests) == len(grids) == explorer_cells(nb) >= 1, nb_path.name
