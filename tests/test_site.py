@@ -11,7 +11,8 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from fmlite.tools.site import build_site, estimated_minutes, notebook_summary, strip_widgets
+from fmlite.tools.site import build_site, strip_widgets
+from fmlite.tools.site_index import estimated_minutes, notebook_summary
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
@@ -222,7 +223,7 @@ def test_edited_pages_are_replaced_only_with_force_and_other_files_are_kept(tmp_
 
 
 # ------------------------------------------------------------------ issue 22: the explorers on the site
-from fmlite.tools.site import notebook_summary as _summary, teaches  # noqa: E402
+from fmlite.tools.site_index import notebook_summary as _summary, teaches  # noqa: E402
 from fmlite.tools.site_explorers import explorer_cells  # noqa: E402
 from fmlite.widgets.site_grid import site_explorers_of  # noqa: E402
 
