@@ -4,6 +4,7 @@ Modules (one concept each). The maths and its core, the top-level modules: check
 (sigma(t), public in paths), paths, couplings, datasets, models, losses (public in train), train,
 optim, batches, files, checkpoints, solvers (ODE and SDE samplers), exact, gaussian_mixture,
 gaussian_ot, metrics, digit_metrics, likelihood, scores (velocity <-> score <-> x0_hat), reflow,
+flow_maps (flow maps, average velocity, MeanFlow and distillation losses, the k-step flow-map sampler),
 pretrained (shipped models: `load_pretrained`, `sample_images`). Teaching sub-packages: plotting,
 widgets and exercises (one module per notebook). Tooling sub-package: `fmlite.tools` (cli, recipes,
 site, doctor, animate, solutions; `python -m fmlite`). Imports go one way: tooling -> teaching ->

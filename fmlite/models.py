@@ -3,6 +3,7 @@
 - `MLP`: for 2-D (or any flat) data, x (B, dim).
 - `ConvNet`: for small images, x (B, C, H, W), with optional class labels and a
   learned "no label" token for classifier-free guidance (Ho & Salimans 2022).
+- `FlowMapMLP`: a flow-map network u_bar_theta(x, s, t) for flat data, called model(x, s, t).
 - `guided_velocity`: the classifier-free guided field of a class-conditional model,
   v(x, t, no label) + w (v(x, t, y) - v(x, t, no label)), ready for `fmlite.solvers.integrate`.
 
@@ -15,7 +16,7 @@ converted to the network's dtype (float32 unless you call `.double()`), and the 
 has the network's dtype; integer or bool x is refused (convert with x.float()).
 
 Taught in notebook 03 (`notebooks/03_training.ipynb`: the MLP) and notebook 07 (`notebooks/07_images.ipynb`:
-the conv net, guidance).
+the conv net, guidance) and notebook 09 (`notebooks/09_flow_maps.ipynb`: the flow-map network).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from torch import Tensor, nn
 
 from .checks import check_count, check_flat_input, check_labels, check_time, model_dtype, network_input
 
-__all__ = ["SinusoidalTimeEmbedding", "MLP", "ConvNet", "MODELS", "guided_velocity"]
+__all__ = ["SinusoidalTimeEmbedding", "MLP", "FlowMapMLP", "ConvNet", "MODELS", "guided_velocity"]
 
 
 class SinusoidalTimeEmbedding(nn.Module):
@@ -90,6 +91,34 @@ class MLP(nn.Module):
         check_flat_input(x, self.dim, f"MLP(dim={self.dim})")
         t = check_time(t, x.shape[0], like=x)
         return self.net(torch.cat([x, self.time_embedding(t)], dim=1))
+
+
+class FlowMapMLP(MLP):
+    """An MLP flow-map network u_bar_theta(x, s, t): the average velocity from time s to time t.
+
+    The MLP above with both times embedded by the same `SinusoidalTimeEmbedding`: input
+    concat(x, features(s), features(t)). One-step sampling is x_0 + model(x_0, 0, 1); see `fmlite.flow_maps`.
+
+    Args: as `MLP` (dim, hidden, layers, time_dim).
+
+    Call: model(x, s, t) with x (B, dim), s and t (B,) in [0, 1] (or single numbers) -> (B, dim).
+
+    Raises:
+        ValueError: as `MLP`; on call, x not (B, dim) or not floating point, or s or t invalid.
+
+    Source: Geng et al. 2025 (MeanFlow, the network u_theta(z, r, t)); Boffi et al. 2024 (flow map matching).
+    """
+
+    def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, time_dim: int = 32):
+        super().__init__(dim, hidden, layers, time_dim)
+        self.net[0] = nn.Linear(self.dim + 2 * time_dim, self.net[0].out_features)
+
+    def forward(self, x: Tensor, s, t) -> Tensor:
+        owner = f"FlowMapMLP(dim={self.dim})"
+        x = network_input(x, model_dtype(self), owner=owner)
+        check_flat_input(x, self.dim, owner)
+        s, t = check_time(s, x.shape[0], like=x), check_time(t, x.shape[0], like=x)
+        return self.net(torch.cat([x, self.time_embedding(s), self.time_embedding(t)], dim=1))
 
 
 class _ResBlock(nn.Module):
@@ -182,7 +211,7 @@ class ConvNet(nn.Module):
 
 
 #: Architectures by class name, for checkpoints.
-MODELS = {"MLP": MLP, "ConvNet": ConvNet}
+MODELS = {"MLP": MLP, "FlowMapMLP": FlowMapMLP, "ConvNet": ConvNet}
 
 
 def guided_velocity(model: nn.Module, y, w: float = 1.0):

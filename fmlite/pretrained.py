@@ -34,7 +34,10 @@ PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt",
               # notebook 06: moons MLPs trained with independent pairing, mini-batch OT, and reflow
               "moons_independent": "moons_independent.pt", "moons_ot": "moons_ot.pt", "moons_reflow": "moons_reflow.pt",
               # what the training cells of notebooks 04 and 07 give, loaded unless RETRAIN = True there
-              "moons_sampling": "moons_sampling.pt", "digits_short": "digits_short.pt"}
+              "moons_sampling": "moons_sampling.pt", "digits_short": "digits_short.pt",
+              # notebook 09: flow maps (MeanFlow, distilled) and the checkerboard counterparts of notebook 06's three
+              **{f"{d}_{k}": f"{d}_{k}.pt" for d in ("moons", "checkerboard") for k in ("meanflow", "distilled")},
+              **{f"checkerboard_{k}": f"checkerboard_{k}.pt" for k in ("independent", "ot", "reflow")}}
 
 
 def data_dir() -> _FilePath:

@@ -31,12 +31,14 @@ from fmlite.couplings import independent, minibatch_ot
 from fmlite.datasets import sample_2d, text_points
 from fmlite.digit_metrics import digit_probabilities, digit_scores, nearest_neighbour_distance
 from fmlite.exact import log_density, marginal_velocity, naive_marginal_velocity, posterior_weights
+from fmlite.flow_maps import (DistillationLoss, MeanFlowLoss, average_velocity, distillation_pairs, flow_map,
+                              meanflow_target, sample_flow_map, sample_time_pairs)
 from fmlite.gaussian_mixture import GaussianMixture, example_mixture
 from fmlite.gaussian_ot import GaussianToGaussian
 from fmlite.likelihood import (draw_probes, exact_divergence, hutchinson_divergence, log_likelihood,
                                standard_normal_log_prob)
 from fmlite.metrics import energy_distance, sliced_wasserstein, straightness
-from fmlite.models import MLP, ConvNet, guided_velocity
+from fmlite.models import MLP, ConvNet, FlowMapMLP, guided_velocity
 from fmlite.paths import CosinePath, LinearPath, Sigma
 from fmlite.pretrained import sample_images
 from fmlite.reflow import PairedData, reflow_pairs
@@ -113,6 +115,10 @@ FIELDS = {
     "PairedData": lambda x: PairedData(x, X1)(4),
     "start_noise": lambda x: widgets.start_noise(x, LinearPath(0.5).sigma),
     "model_log_density": lambda x: widgets.model_log_density(shrink, x, 0.5, steps=2, method="euler"),
+    "flow_map": lambda x: flow_map(shrink, x, 0.2, 0.8, steps=3),
+    "average_velocity": lambda x: average_velocity(shrink, x, 0.3, torch.linspace(0.3, 1, len(x)), steps=3),
+    "distillation_pairs": lambda x: distillation_pairs(shrink, x, 0.9, 0.1, steps=2),
+    "sample_flow_map": lambda x: sample_flow_map(lambda y, s, t: -y * (t - s)[:, None], x, 3).x,
 }
 #: Functions that return a Python float (no dtype or graph to keep).
 RETURNS_NUMBER = {"energy_distance", "sliced_wasserstein"}
@@ -221,6 +227,12 @@ COUNTS = {
     "log_density_maps(steps)": lambda n: widgets.log_density_maps(shrink, [0.5], n=3, steps=n),
     "log_density_maps(n)": lambda n: widgets.log_density_maps(shrink, [0.5], n=n),
     "noise_flow(steps)": lambda n: widgets.noise_flow(DATA, _V0, "sine", 0.5, steps=n),
+    "flow_map(steps)": lambda n: flow_map(shrink, _V0, 0.0, 1.0, steps=n),
+    "average_velocity(steps)": lambda n: average_velocity(shrink, _V0, 0.0, 1.0, steps=n),
+    "sample_flow_map(steps)": lambda n: sample_flow_map(lambda y, s, t: y, _V0, n),
+    "sample_time_pairs(batch)": lambda n: sample_time_pairs(n),
+    "DistillationLoss(steps)": lambda n: DistillationLoss(shrink, steps=n),
+    "FlowMapMLP(hidden)": lambda n: FlowMapMLP(hidden=n),
 }
 #: (bad count, expected words): one message for all.
 BAD_COUNTS = [(0, r"got 0$"), (-1, r"got -1$"), (2.5, r"got float 2\.5; nothing is rounded"),
@@ -382,6 +394,30 @@ ROWS = [
     ("guidance weight a string", lambda: guided_velocity(ConvNet(width=16, blocks=1, num_classes=3), 1, "2"),
      r"w must be a number, got str"),
     ("model_log_density at t = 7", lambda: widgets.model_log_density(shrink, X, 7.0), r"\[0, 1\]"),
+    ("flow map network x of the wrong width", lambda: FlowMapMLP(dim=3)(X, 0.1, 0.5), r"expects x of shape \(B, 3\)"),
+    ("flow map network s outside [0, 1]", lambda: FlowMapMLP()(X, -0.1, 0.5), r"\[0, 1\].*nothing is clipped"),
+    ("flow map network int x", lambda: FlowMapMLP()(X.long(), 0.1, 0.5), r"floating-point x.*x\.float\(\)"),
+    ("flow_map t outside [0, 1]", lambda: flow_map(shrink, X, 0.0, 1.5), r"\[0, 1\]"),
+    ("flow_map s of the wrong length", lambda: flow_map(shrink, X, torch.rand(3), 1.0), r"shape \(8,\)"),
+    ("flow_map unknown method", lambda: flow_map(shrink, X, 0.0, 1.0, method="rk5"), r"unknown method 'rk5'"),
+    ("flow_map velocity not broadcasting t", lambda: flow_map(_no_broadcast, X, 0.0, 1.0),
+     r"x of shape \(8, 2\) and t of shape \(8,\).*t\[:, None\]"),
+    ("flow_map velocity not callable", lambda: flow_map("model", X, 0.0, 1.0), r"callable"),
+    ("sample_flow_map output of the wrong shape", lambda: sample_flow_map(lambda y, s, t: y[:, :1], X, 2),
+     r"model\(x, s, t\) must return the shape of x \(8, 2\)"),
+    ("sample_flow_map a velocity model (two arguments)", lambda: sample_flow_map(shrink, X, 2),
+     r"model\(x, s, t\) with two times.*fmlite\.solvers\.integrate"),
+    ("meanflow_target u_s of another shape", lambda: meanflow_target(FlowMapMLP(), X, 0.1, 0.5, X[:, :1]),
+     r"u_s of the same shape"),
+    ("meanflow_target int x_s", lambda: meanflow_target(FlowMapMLP(), X.long(), 0.1, 0.5, X), r"x_s\.float\(\)"),
+    ("MeanFlowLoss unknown time sampling", lambda: MeanFlowLoss(time_sampling="beta"), r"unknown time_sampling"),
+    ("MeanFlowLoss equal_share 1.5", lambda: MeanFlowLoss(equal_share=1.5), r"equal_share must be .* <= 1"),
+    ("MeanFlowLoss time_std 0", lambda: MeanFlowLoss(time_std=0.0), r"time_std must be a finite number > 0"),
+    ("MeanFlowLoss unknown weighting", lambda: MeanFlowLoss(weighting="cosine"), r"unknown weighting"),
+    ("MeanFlowLoss adaptive_c NaN", lambda: MeanFlowLoss(adaptive_c=float("nan")), r"adaptive_c must be"),
+    ("MeanFlowLoss a path that is not a Path", lambda: MeanFlowLoss(path="linear"), r"fmlite\.paths\.Path"),
+    ("DistillationLoss teacher not callable", lambda: DistillationLoss("moons"), r"teacher must be a velocity"),
+    ("DistillationLoss unknown method", lambda: DistillationLoss(shrink, method="rk5"), r"unknown method"),
     ("digit_scores float labels", lambda: digit_scores(torch.zeros(2, 1, 8, 8), torch.tensor([1.0, 2.0])),
      r"integers in 0\.\.9"),
 ]
@@ -473,7 +509,7 @@ def test_whole_float_counts_and_numpy_integers_are_accepted():
 
 
 # ----------------------------------------------------------------------------- every public name
-_MINE = {"checks", "paths", "schedules", "exact", "solvers", "scores", "gaussian_mixture", "gaussian_ot", "likelihood",
+_MINE = {"flow_maps", "checks", "paths", "schedules", "exact", "solvers", "scores", "gaussian_mixture", "gaussian_ot", "likelihood",
          "metrics", "digit_metrics", "couplings", "datasets", "models", "reflow", "pretrained", "plotting", "widgets"}
 #: module (or name) -> why it is not in the tables above.
 SKIPPED = {
@@ -524,6 +560,12 @@ SKIPPED = {
     "independent": "FIELDS", "minibatch_ot": "FIELDS", "reflow_pairs": "FIELDS", "PairedData": "FIELDS",
     "sample_2d": "COUNTS (names: tests/test_datasets.py)", "text_points": "COUNTS (glyphs: tests/test_datasets.py)",
     "load_digits": "takes no input",
+    "flow_map": "FIELDS, COUNTS, ROWS", "average_velocity": "FIELDS, COUNTS", "distillation_pairs": "FIELDS",
+    "sample_flow_map": "FIELDS, COUNTS, ROWS", "sample_time_pairs": "COUNTS; its options in ROWS (MeanFlowLoss)",
+    "meanflow_target": "ROWS; the training hot path (like Path.sample and the networks): NaN is not scanned, "
+                       "train reports a NaN loss",
+    "MeanFlowLoss": "ROWS", "DistillationLoss": "ROWS, COUNTS", "FlowMapMLP": "ROWS, COUNTS (as MLP)",
+    "TIME_SAMPLINGS": "a constant", "WEIGHTINGS": "a constant",
     "SinusoidalTimeEmbedding": "sizes through check_count (tests/test_models.py)", "MLP": "its own test, COUNTS",
     "ConvNet": "as MLP: network_input and shapes (tests/test_models.py)",
     "guided_velocity": "ROWS (w); labels refused in tests/test_images.py",

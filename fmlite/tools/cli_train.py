@@ -3,6 +3,7 @@
     python -m fmlite train digits                   # rebuilds data/digits.pt (asks for --force to overwrite)
     python -m fmlite train flow                     # rebuilds data/flow.pt, the MLP of notebook 00
     python -m fmlite train moons_ot                 # rebuilds data/moons_ot.pt (also moons_independent, moons_reflow)
+    python -m fmlite train moons_meanflow           # notebook 09's flow maps (fmlite.tools.flow_map_recipes)
     python -m fmlite train digits --steps 500 --out /tmp/quick.pt
     python -m fmlite train my_images.npz --width 128 --blocks 6 --device cuda --out my_images.pt
 
@@ -65,8 +66,9 @@ _IMAGE_MODELS = ("digits", "digits_short")
 
 def _shipped_names() -> tuple:
     """Every name `python -m fmlite train NAME` rebuilds into data/NAME.pt."""
+    from .flow_map_recipes import FLOW_MAP_MODELS
     from .recipes import STRAIGHT_MODELS
-    return (*_IMAGE_MODELS, "flow", *STRAIGHT_MODELS)
+    return (*_IMAGE_MODELS, "flow", *STRAIGHT_MODELS, *FLOW_MAP_MODELS)
 
 
 def _command(argv) -> str:
@@ -85,7 +87,9 @@ def add_train(commands) -> None:
                                 "notebook 00; --width, --blocks and --label-dropout do not apply), "
                                 "'moons_independent', 'moons_ot' or 'moons_reflow' (notebook 06, STRAIGHT_RECIPE; "
                                 "options as for flow), 'moons_sampling' (notebook 04's model), 'digits_short' "
-                                "(notebook 07's short run, SHORT_RUN) "
+                                "(notebook 07's short run, SHORT_RUN), "
+                                "'checkerboard_independent|ot|reflow' and '{moons,checkerboard}_{meanflow,"
+                                "distilled}' (notebook 09, options as for flow) "
                                 "or a .npz file with "
                                 "'images' (N, C, H, W) float in [-1, 1] and optional integer 'labels' (N,)")
     p.add_argument("--steps", type=int, help=f"optimiser steps (digits {D['steps']}, flow {F['steps']})")
@@ -114,6 +118,9 @@ def _recipe_values(args, parser) -> dict:
         recipe = {**DIGITS_RECIPE, **SHORT_RUN}
     if args.data in STRAIGHT_MODELS:
         recipe, allowed = {**STRAIGHT_RECIPE, **STRAIGHT_OVERRIDES.get(args.data, {})}, _FLOW_OPTIONS
+    from .flow_map_recipes import FLOW_MAP_MODELS, FLOW_MAP_OVERRIDES, FLOW_MAP_RECIPE
+    if args.data in FLOW_MAP_MODELS:  # notebook 09 (fmlite.tools.flow_map_recipes)
+        recipe, allowed = {**FLOW_MAP_RECIPE, **FLOW_MAP_OVERRIDES[FLOW_MAP_MODELS[args.data][0]]}, _FLOW_OPTIONS
     given = {k: getattr(args, k) for k in _CONVNET_OPTIONS if getattr(args, k) is not None}
     refused = sorted(set(given) - set(allowed))
     if refused:
@@ -174,6 +181,9 @@ def cmd_train(args, parser, argv: list[str]) -> int:
             return _train_flow(args, values, out, argv)
         if args.data in STRAIGHT_MODELS:
             return _train_straight(args, values, out, argv)
+        from .flow_map_recipes import FLOW_MAP_MODELS
+        if args.data in FLOW_MAP_MODELS:
+            return _train_flow_map(args, values, out, argv)
         return _train_data(args, parser, values, out, argv)
     except KeyboardInterrupt:
         print(f"stopped by Ctrl-C before a model was saved: nothing written, {_untouched(out)}", file=sys.stderr)
@@ -319,6 +329,21 @@ def _train_straight(args, values: dict, out: Path, argv: list[str]) -> int:
     save_checkpoint(out, model, **meta)
     print(f"trained {history.steps} steps in {history.seconds:.1f} s (last run); energy distance of 2,000 Euler "
           f"samples to fresh data: {quality}; saved {out} ({out.stat().st_size / 1e3:.0f} kB)")
+    return 0
+
+
+def _train_flow_map(args, values: dict, out: Path, argv: list[str]) -> int:
+    """Rebuild one of notebook 09's flow maps (`fmlite.tools.flow_map_recipes.run_flow_map`)."""
+    from ..checkpoints import save_checkpoint
+    from .flow_map_recipes import run_flow_map
+    model, history, meta = run_flow_map(args.data, values, device=args.device, progress=not args.no_progress)
+    meta.update(command=_command(argv), **_environment(history))
+    if history.interrupted:
+        return _interrupted(out, model, meta, history, meta["steps"])
+    meta["steps"] = history.steps
+    save_checkpoint(out, model, **meta)
+    print(f"trained {history.steps} steps in {history.seconds:.1f} s; energy distance of 2,000 samples to fresh "
+          f"data by model calls: {meta['energy_distance_2000']}; saved {out} ({out.stat().st_size / 1e3:.0f} kB)")
     return 0
 
 

@@ -38,11 +38,15 @@ STRAIGHT_RECIPE = dict(data="moons", hidden=64, layers=3, steps=3000, batch_size
 
 #: Shipped checkpoint name -> how it pairs noise with data (see `train_straight`).
 STRAIGHT_MODELS = {"moons_independent": "independent", "moons_ot": "minibatch_ot", "moons_reflow": "reflow",
-                   "moons_sampling": "independent"}
+                   "moons_sampling": "independent",
+                   # notebook 09: the checkerboard counterparts of notebook 06's three
+                   "checkerboard_independent": "independent", "checkerboard_ot": "minibatch_ot",
+                   "checkerboard_reflow": "reflow"}
 
 #: Per-checkpoint changes to STRAIGHT_RECIPE: "moons_sampling" is the model notebook 04 trains in its
 #: RETRAIN cell (default MLP(), 128 wide, 2,000 steps), shipped so that a kernel restart does not retrain it.
-STRAIGHT_OVERRIDES = {"moons_sampling": dict(hidden=128, steps=2000)}
+STRAIGHT_OVERRIDES = {"moons_sampling": dict(hidden=128, steps=2000),
+                      **{f"checkerboard_{k}": dict(data="checkerboard") for k in ("independent", "ot", "reflow")}}
 
 #: The short run of notebook 07 (about 20 s on a 2-core CPU): `train_digits(**SHORT_RUN)`.
 SHORT_RUN = dict(width=32, blocks=2, steps=400, batch_size=128, lr=2e-3, ema=None)
