@@ -113,3 +113,31 @@ def test_show_saved_moves_the_explorer_to_a_notebooks_saved_values():
         grid.show_saved({"values": [0.25, 3], "picture": b""})
     with pytest.raises(ValueError, match="saved option 'c' of 'method'"):
         grid.show_saved({"values": [0.25, 3, "c"], "picture": b""})
+
+
+def _range_explorer():
+    import ipywidgets as widgets
+
+    def draw(fig, times, steps):
+        ax = fig.add_subplot()
+        ax.plot(list(times), [0, steps])
+        ax.set_title(f"{times[0]:.1f} {times[1]:.1f} {steps}")
+    controls = {"times": widgets.FloatRangeSlider(value=(0.2, 0.6), min=0.0, max=1.0, step=0.1),
+                "steps": int_slider("steps", 1, 1, 4)}
+    return Explorer(draw, controls, figsize=(3, 2))
+
+
+def test_a_range_slider_steps_through_pairs_on_the_site():
+    """A range slider (notebook 09's (s, t)) offers pairs (low, high): low > high or a pair outside [min, max] is
+    refused; each pair is reached, read out as the slider writes it, and a saved JSON list is taken as the pair."""
+    ex = _range_explorer()
+    grid = SiteGrid("pairs", ex, {"times": ((0.0, 1.0), (0.5, 0.5)), "steps": (1, 4)})
+    pictures = dict(((s["times"], s["steps"]), p) for s, p in grid.render())
+    assert len(pictures) == 4 and pictures[((0.5, 0.5), 4)] == ex.image.value
+    assert len(set(pictures.values())) == 4
+    assert grid.label("times", (0.0, 1.0)) == "0.00 – 1.00"
+    assert grid.show_saved({"values": [[0.0, 1.0], 1]}) == pictures[((0.0, 1.0), 1)]
+    assert ex.values == {"times": (0.0, 1.0), "steps": 1}
+    for bad in ((0.7, 0.3), (0.5, 1.5), 0.5):
+        with pytest.raises(ValueError, match="is a range slider"):
+            SiteGrid("pairs", _range_explorer(), {"times": (bad,), "steps": (1,)})

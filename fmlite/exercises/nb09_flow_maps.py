@@ -212,7 +212,8 @@ def _check_meanflow_target(answer):
             ("the tangent moves both s and t; t is the fixed end of the jump: tangent (u_s, 1, 0)",
              u + gap * _jvp(model, x_s, s, t, (u, one, one))),
             ("the total derivative along the trajectory also moves x with velocity u_s: the term (∇_x ū) u_s is "
-             "missing; use the tangent (u_s, 1, 0), not (0, 1, 0)", u + gap * _jvp(model, x_s, s, t, (0 * u, one, zero))),
+             "missing; use the tangent (u_s, 1, 0), not (0, 1, 0)",
+             u + gap * _jvp(model, x_s, s, t, (0 * u, one, zero))),
             ("the x-part of the tangent is the velocity u_s = x_1 − x_0, not the data point x_1",
              u + gap * _jvp(model, x_s, s, t, (x_1, one, zero))),
             ("the velocity u_s(x_s | z) is x_1 − x_0; you used the data point x_1 in its place",

@@ -16,7 +16,7 @@ Layout: `explorer` (the framework), `render` (figure to picture: layout reuse, r
 changed, encoding), `trajectories` (shared by 00 and 04; `nb00_start_here` holds only 00's `site_explorers`), `site_grid`
 (what the static site offers of each explorer), and one module per
 notebook (`nb01_paths`, `nb02_vector_fields`, `nb03_training`, `nb04_sampling`, `nb05_noise`,
-`nb06_straight`, `nb07_images`, `nb08_likelihoods`);
+`nb06_straight`, `nb07_images`, `nb08_likelihoods`, `nb09_flow_maps`);
 a new notebook adds one module and re-exports its explorers here.
 
 Bad input: every `draw_*` / `update_*` helper raises ValueError for a t that is not one number in [0, 1]
@@ -34,6 +34,7 @@ from .nb05_noise import FlowCache, draw_noise_flow, noise_flow, noise_flow_explo
 from .nb08_likelihoods import (LogDensityMaps, draw_log_densities, likelihood_explorer, update_log_densities, log_density_maps,
                                log_density_panel, model_log_density)
 from .nb06_straight import STEP_CHOICES, euler_trajectories, draw_straight_paths, update_straight_paths, straight_explorer
+from .nb09_flow_maps import FlowMapTables, draw_flow_map, update_flow_map, flow_map_explorer
 
 __all__ = [
     "Explorer",
@@ -71,4 +72,5 @@ __all__ = [
     "draw_straight_paths",
     "straight_explorer",
     "update_trajectory", "update_guidance", "update_solver_paths", "update_log_densities", "update_straight_paths",
+    "FlowMapTables", "draw_flow_map", "update_flow_map", "flow_map_explorer",
 ]

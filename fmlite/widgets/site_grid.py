@@ -9,7 +9,8 @@ draws for it. A `SiteGrid` declares that grid for one explorer:
 
 - `values`: control name -> the values the site offers, in the order the site's control steps through them.
   Every control of the explorer has an entry, and every value is one the control can take (inside a slider's
-  [min, max], one of a dropdown's options); `check` enforces this.
+  [min, max], one of a dropdown's options, a pair (low, high) within [min, max] for a range slider, which the
+  site shows as one slider stepping through the pairs); `check` enforces this.
 - `allowed`: settings the live explorer can show, when controls constrain each other (04's t snaps to the
   solver's grid for the chosen steps). The site offers only allowed settings; `render` checks that setting
   the controls really reaches each one (a snapping observer would otherwise move t behind our back).
@@ -104,6 +105,12 @@ class SiteGrid:
                 if bad:
                     raise ValueError(f"site grid of {self.title!r}: {name!r} values {bad} are not among its "
                                      f"options {options}")
+            elif isinstance(c.value, tuple):   # a range slider: each value a pair (low, high), low <= high
+                bad = [v for v in values
+                       if not (isinstance(v, tuple) and len(v) == 2 and c.min <= v[0] <= v[1] <= c.max)]
+                if bad:
+                    raise ValueError(f"site grid of {self.title!r}: {name!r} is a range slider; its values must be "
+                                     f"pairs (low, high) with {c.min} <= low <= high <= {c.max}, got {bad}")
             elif hasattr(c, "min") and hasattr(c, "max"):
                 bad = [v for v in values if not c.min <= v <= c.max]
                 if bad:
@@ -159,6 +166,8 @@ class SiteGrid:
                 if str(value) not in by_label:
                     raise ValueError(f"{self.title!r}: saved option {value!r} of {name!r} is not among {list(by_label)}")
                 value = by_label[str(value)]
+            if isinstance(value, list):    # a range slider's pair, saved as a JSON list
+                value = tuple(value)
             setting[name] = value
             control.value = value
         if ex.values != setting:
@@ -169,6 +178,8 @@ class SiteGrid:
         """The readout of one control value, as the site shows it."""
         if name in self.labels:
             return self.labels[name][self.values[name].index(value)]
+        if isinstance(value, tuple):   # a range slider's pair, as its readout writes it
+            return " – ".join(f"{v:.2f}" for v in value)
         return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
