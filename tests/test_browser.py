@@ -1,5 +1,6 @@
 """The explorers in a real browser: JupyterLab in headless Chromium runs each notebook, then
-every slider is moved with the keyboard (and every dropdown changed) and the picture must follow.
+every slider is moved with the keyboard (each handle of a range slider, as 09's (s, t)) and every dropdown
+changed, and the picture must follow.
 
 Needs Debian's chromium (/usr/bin/chromium, installed by .ci/run) and the playwright
 Python package (the dev extra); playwright never downloads a browser of its own here.
@@ -142,17 +143,18 @@ def _run_and_move_every_control(playwright, base: str, token: str, name: str) ->
             label = explorer.locator(":scope > .widget-label")  # the Explorer's error line, hidden unless a drawing fails
             assert not label.is_visible()
             for slider in explorer.locator(".widget-slider").all():
-                handle, readout = slider.locator(".noUi-handle"), slider.locator(".widget-readout")
-                old_src, old_readout = image.get_attribute("src"), readout.inner_text()
-                at_min = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemin")
-                handle.focus()
-                for _ in range(3):
-                    page.keyboard.press("ArrowRight" if at_min else "ArrowLeft")
-                _wait_for_new_picture(page, i, old_src)
-                page.wait_for_timeout(500)  # let the last streamed slider event land
-                assert readout.inner_text() != old_readout  # the slider states the new value
-                assert not label.is_visible()  # and no drawing failed
-                moved += 1
+                readout = slider.locator(".widget-readout")
+                for handle in slider.locator(".noUi-handle").all():   # a range slider (09's s, t) has two
+                    old_src, old_readout = image.get_attribute("src"), readout.inner_text()
+                    at_min = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemin")
+                    handle.focus()
+                    for _ in range(3):
+                        page.keyboard.press("ArrowRight" if at_min else "ArrowLeft")
+                    _wait_for_new_picture(page, i, old_src)
+                    page.wait_for_timeout(500)  # let the last streamed slider event land
+                    assert readout.inner_text() != old_readout  # the slider states the new value
+                    assert not label.is_visible()  # and no drawing failed
+                    moved += 1
             for select in explorer.locator("select").all():
                 old_src = image.get_attribute("src")
                 options = select.locator("option").all_inner_texts()

@@ -161,6 +161,8 @@ def explorers():
         "07 guidance": lambda: W.guidance_explorer({0.0: images[:4, :8],
                                                     1.0: images[2:, :8]}, w=1.0),
         "08 likelihood": lambda: W.likelihood_explorer(maps, lambda x, t: -0.5 * (x ** 2).sum(1), t=0.5),
+        "09 flow map": lambda: W.flow_map_explorer(lambda x, s, t: -x * (t - s)[:, None], rotation, x_0, target=x_1,
+                                                   grid_step=0.5, times=(0.0, 0.5), steps=2),
     }
 
 

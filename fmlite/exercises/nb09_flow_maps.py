@@ -288,7 +288,7 @@ def _sample(model, x_0, grid):
 def _check_sample_flow_map(answer):
     """Domain: float64 noise, 7 points in 2-d with 5 steps, then 5 in 3-d with 8 steps (`SIZES`); the stand-in
     `TinyFlowMap` (strict: s, t tensors of shape (B,)) records its calls, so the grid is checked call by call;
-    x_0 must be left unchanged. Oracle: the closed-form update on t_k = k / steps, to 1e-10."""
+    x_0 must be left unchanged. Oracle: the closed-form update on t_k = k / steps, to 1e-7 (a float32 grid passes)."""
     for i, (B, D, _, K) in enumerate(SIZES):
         model = TinyFlowMap(D, strict=True)
         x_0 = _data(80 + i, B, D)
@@ -323,7 +323,7 @@ def _check_sample_flow_map(answer):
              _from_start(TinyFlowMap(D), x_0, grid)),
         ]
         reject_known(got, mistakes, expected, where)
-        compare(got, expected, "the samples", where, atol=1e-10, rtol=1e-10)
+        compare(got, expected, "the samples", where, atol=1e-7, rtol=1e-7)   # a float32 grid (k / 5) passes
     return "one network call per jump: with an exact ū any number of steps lands on the exact flow."
 
 

@@ -278,10 +278,13 @@ def _notebook_flow_map() -> Explorer:
     """Notebook 09's explorer (section 5), built from what its cells build it from:
 
     - setup cell: `lecture_style()`;
-    - section 1: `data = sample_2d("moons", 256, seed=0)` (the finite data set), its exact field
-      `marginal_velocity(x, t, data, LinearPath())`, `fresh = sample_2d("moons", 2000, seed=1)`;
-    - section 5: `flow_map_explorer(load_pretrained("moons_meanflow"), exact, x_0, target=fresh)` with
-      `x_0 = torch.randn(300, 2, generator=torch.Generator().manual_seed(2))`.
+    - section 1: `data = sample_2d("moons", 256, seed=0).double()` (the finite data set) and its exact field
+      `marginal_velocity(x, t, data, LinearPath())`;
+    - section 2: `x_0 = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)`;
+    - section 3: `meanflow = load_pretrained("moons_meanflow")`, `fresh = sample_2d("moons", 2000, seed=1)`;
+    - section 5: `tables = FlowMapTables(meanflow, exact, x_0[:300].float(), torch.linspace(0, 1, 11))` and
+      `flow_map_explorer(meanflow, exact, x_0[:300].float(), target=fresh, times=(0.3, 0.7), steps=2,
+      tables=tables)` (the tables are those the explorer builds itself; the static figure only reads them).
     """
     from ..datasets import sample_2d
     from ..exact import marginal_velocity
@@ -290,17 +293,18 @@ def _notebook_flow_map() -> Explorer:
 
     data = sample_2d("moons", 256, seed=0).double()
     path = LinearPath()
+    x_0 = torch.randn(2000, 2, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
     fresh = sample_2d("moons", 2000, seed=1)
-    x_0 = torch.randn(300, 2, generator=torch.Generator().manual_seed(2))
     return flow_map_explorer(load_pretrained("moons_meanflow"), lambda x, t: marginal_velocity(x, t, data, path),
-                             x_0, target=fresh)
+                             x_0[:300].float(), target=fresh, times=(0.3, 0.7), steps=2)
 
 
 def site_explorers(quick: bool = False) -> list:
     """Notebook 09's explorer as the static site offers it (`fmlite.widgets.site_grid`).
 
-    One explorer, "flow-map": every pair s <= t of the slider's grid (0, 0.1, ..., 1: 66 pairs) and steps 1, 2,
-    4, 8: 264 settings. `quick=True`: the pairs (0, 1), (0.5, 0.5), (0.3, 0.7) and steps 1 and 8: 6 settings.
+    One explorer, "flow-map": every pair s <= t of the slider's grid (0, 0.1, ..., 1: 66 pairs, which the site's
+    one slider steps through in the order (0, 0), (0, 0.1), ..., (0, 1), (0.1, 0.1), ...) and steps 1, 2, 4, 8:
+    264 settings. `quick=True`: the pairs (0, 1), (0.5, 0.5), (0.3, 0.7) and steps 1 and 8: 6 settings.
     Calls `fmlite.plotting.lecture_style()`, as the notebook's setup cell does.
     """
     from ..plotting import lecture_style
@@ -311,5 +315,4 @@ def site_explorers(quick: bool = False) -> list:
     grid = [round(0.1 * k, 1) for k in range(11)]
     pairs = ((0.0, 1.0), (0.5, 0.5), (0.3, 0.7)) if quick else tuple((a, b) for a in grid for b in grid if a <= b)
     steps = (1, 8) if quick else (1, 2, 4, 8)
-    labels = {"times": tuple(f"s {a:.1f}, t {b:.1f}" for a, b in pairs)}
-    return [SiteGrid("flow-map", explorer, {"times": pairs, "steps": steps}, labels=labels)]
+    return [SiteGrid("flow-map", explorer, {"times": pairs, "steps": steps})]   # pairs read out "0.30 – 0.70"
