@@ -99,7 +99,10 @@ class FlowMapMLP(MLP):
     The MLP above with both times embedded by the same `SinusoidalTimeEmbedding`: input
     concat(x, features(s), features(t)). One-step sampling is x_0 + model(x_0, 0, 1); see `fmlite.flow_maps`.
 
-    Args: as `MLP` (dim, hidden, layers, time_dim).
+    Args: as `MLP` (dim, hidden, layers, time_dim), and max_freq: the embedding's highest angular frequency,
+        10 by default (the velocity MLP uses 100). The MeanFlow target differentiates the network in s, and the
+        features' derivative grows with the frequency: with 100 the target is noisy and one-step samples of
+        moons plateau near energy distance 0.02; with 10 they reach 0.002 (bench/flow_maps.py).
 
     Call: model(x, s, t) with x (B, dim), s and t (B,) in [0, 1] (or single numbers) -> (B, dim).
 
@@ -109,9 +112,13 @@ class FlowMapMLP(MLP):
     Source: Geng et al. 2025 (MeanFlow, the network u_theta(z, r, t)); Boffi et al. 2024 (flow map matching).
     """
 
-    def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, time_dim: int = 32):
+    def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, time_dim: int = 32, max_freq: float = 10.0):
         super().__init__(dim, hidden, layers, time_dim)
-        self.net[0] = nn.Linear(self.dim + 2 * time_dim, self.net[0].out_features)
+        if isinstance(max_freq, bool) or not isinstance(max_freq, numbers.Real) or not 1 <= max_freq < math.inf:
+            raise ValueError(f"max_freq must be a finite number >= 1, got {max_freq!r}")
+        self.config["max_freq"] = float(max_freq)
+        self.time_embedding = SinusoidalTimeEmbedding(self.config["time_dim"], float(max_freq))
+        self.net[0] = nn.Linear(self.dim + 2 * self.config["time_dim"], self.net[0].out_features)
 
     def forward(self, x: Tensor, s, t) -> Tensor:
         owner = f"FlowMapMLP(dim={self.dim})"

@@ -395,6 +395,7 @@ ROWS = [
      r"w must be a number, got str"),
     ("model_log_density at t = 7", lambda: widgets.model_log_density(shrink, X, 7.0), r"\[0, 1\]"),
     ("flow map network x of the wrong width", lambda: FlowMapMLP(dim=3)(X, 0.1, 0.5), r"expects x of shape \(B, 3\)"),
+    ("flow map network max_freq NaN", lambda: FlowMapMLP(max_freq=float("nan")), r"max_freq must be a finite number"),
     ("flow map network s outside [0, 1]", lambda: FlowMapMLP()(X, -0.1, 0.5), r"\[0, 1\].*nothing is clipped"),
     ("flow map network int x", lambda: FlowMapMLP()(X.long(), 0.1, 0.5), r"floating-point x.*x\.float\(\)"),
     ("flow_map t outside [0, 1]", lambda: flow_map(shrink, X, 0.0, 1.5), r"\[0, 1\]"),

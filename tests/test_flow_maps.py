@@ -215,7 +215,8 @@ def test_flow_map_mlp_uses_both_times_checks_its_input_and_round_trips(tmp_path)
     assert out.shape == (4, 3)
     assert not torch.allclose(model(x, 0.2, 0.6), model(x, 0.3, 0.6))
     assert not torch.allclose(model(x, 0.2, 0.6), model(x, 0.2, 0.7))
-    assert model.net[0].in_features == 3 + 2 * 8
+    assert model.net[0].in_features == 3 + 2 * 8 and model.config["max_freq"] == 10.0
+    assert float(model.time_embedding.freqs.max()) == pytest.approx(10.0)
     assert model(x.double(), 0.1, 0.2).dtype == torch.float32
     for bad, words in [((x[:, :2], 0.1, 0.2), r"\(B, 3\)"), ((x, 1.2, 0.2), r"\[0, 1\]"),
                        ((x, 0.1, torch.rand(3)), r"shape \(4,\)"), ((x.long(), 0.1, 0.2), r"x\.float\(\)")]:
