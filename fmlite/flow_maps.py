@@ -22,8 +22,9 @@ Their logit-normal(-0.4, 1) times are logit-normal(+0.4, 1) here. Training repla
 u_s(x_s) by the conditional u_s(x_s | z) and stops the gradient through the target.
 
 Distillation: regress model(x_s, s, t) on the average velocity of a trained velocity field, computed with
-an accurate solver (flow map matching, Boffi, Albergo & Vanden-Eijnden 2024, "Flow map matching", sec. 3,
-the Lagrangian/Eulerian distillation losses; Boffi et al. 2025 "How to build a consistency model").
+an accurate solver: the flow map is regressed on the teacher's ODE solution, as in knowledge distillation of a
+sampler (Luhman & Luhman 2021); Boffi, Albergo & Vanden-Eijnden 2024 ("Flow map matching") and 2025 ("How to
+build a consistency model") derive the Lagrangian and Eulerian distillation losses that avoid the solver.
 
 Taught in notebook 09 (`notebooks/09_flow_maps.ipynb`).
 """
@@ -83,7 +84,7 @@ def flow_map(velocity, x: Tensor, s, t, steps: int = 100, method: str = "rk4") -
             (`fmlite.checks.check_batch`), times outside [0, 1] or not one per sample, a velocity of the wrong
             shape (`fmlite.checks.call_velocity`). TypeError: velocity not callable.
 
-    Source: Boffi, Albergo & Vanden-Eijnden 2024, "Flow map matching", eq. (2.3) (definition of X_{s,t}).
+    Source: Boffi, Albergo & Vanden-Eijnden 2024, "Flow map matching" (the two-time flow map X_{s,t}, sec. 2).
     """
     x, s, t, steps = _inputs(velocity, x, s, t, steps, method, "flow_map")
     length = t - s
@@ -104,7 +105,7 @@ def average_velocity(velocity, x: Tensor, s, t, steps: int = 100, method: str = 
     Returns:
         (B, *D) in x's dtype, without autograd graph.
 
-    Source: Geng et al. 2025, eq. (3) (the average velocity), with our time direction.
+    Source: Geng et al. 2025, sec. 3 (the average velocity, defined over [r, t]), with our time direction.
     """
     x, s, t, steps = _inputs(velocity, x, s, t, steps, method, "average_velocity")
     equal = s == t
@@ -139,7 +140,7 @@ def meanflow_target(model: nn.Module, x_s: Tensor, s, t, u_s: Tensor) -> tuple[T
         ValueError: x_s or u_s not floating tensors or of different shapes, x_s without a batch dimension,
             times outside [0, 1] or not one per sample; the model's own input errors.
 
-    Source: Geng et al. 2025, eq. (6) (MeanFlow identity), eq. (8)-(10) and Alg. 1 (JVP, stop-gradient).
+    Source: Geng et al. 2025, eq. (6) (the MeanFlow identity), sec. 3 and Alg. 1 (JVP, stop-gradient target).
     """
     dtype = model_dtype(model)
     x_s = network_input(x_s, dtype, "x_s", "meanflow_target")
@@ -178,8 +179,8 @@ def sample_time_pairs(batch: int, time_sampling: str = "logit_normal", time_mean
         ValueError: batch not a whole number >= 1, unknown time_sampling, time_std <= 0, a mean that is not
             finite, equal_share outside [0, 1].
 
-    Source: Geng et al. 2025, sec. 4.3 and Table 1 (logit-normal(-0.4, 1) in their reversed time, 25-75 %
-    of pairs with r = t); Meta's `2d_mean_flow.ipynb` (75 %).
+    Source: Geng et al. 2025, ablations of the time sampler and of the share of r = t (logit-normal(-0.4, 1)
+    in their reversed time); Meta's `2d_mean_flow.ipynb` at 835f27b (logit-normal(-0.4, 1), 75 %).
     """
     batch = check_count(batch, "batch")
     if time_sampling not in TIME_SAMPLINGS:
@@ -228,8 +229,8 @@ class MeanFlowLoss(_PairLoss):
         path: a `fmlite.paths.Path` (default None: `LinearPath()`, u_s = x_1 - x_0).
         time_sampling, time_mean, time_std, equal_share: the (s, t) draw (`sample_time_pairs`); the defaults are
             the paper's logit-normal(-0.4, 1) and Meta's 75 % of pairs with s = t, in our time direction.
-        weighting: "adaptive" (w_i = 1 / (|err_i|^2 + adaptive_c), detached: Geng et al. 2025, eq. (14),
-            power p = 1) or "none" (w_i = 1).
+        weighting: "adaptive" (w_i = 1 / (|err_i|^2 + adaptive_c), detached: Geng et al. 2025's adaptive loss
+            weighting with power p = 1, per sample; Meta's example divides the batch mean instead) or "none".
         adaptive_c: > 0, keeps the weight finite when a sample's error vanishes.
 
     Returns (of a call): a scalar with gradient path to the model's parameters.
@@ -239,7 +240,7 @@ class MeanFlowLoss(_PairLoss):
             equal_share outside [0, 1]; TypeError: path is not a `fmlite.paths.Path`. On a call, as
             `meanflow_target` (integer data is refused by `network_input`).
 
-    Source: Geng et al. 2025, "Mean Flows for One-step Generative Modeling", eq. (9)-(10), Alg. 1.
+    Source: Geng et al. 2025, "Mean Flows for One-step Generative Modeling", sec. 3 (loss), Alg. 1.
     """
 
     path: Path | None = None
@@ -279,8 +280,8 @@ def distillation_pairs(velocity, x_s: Tensor, s, t, steps: int = 16, method: str
     Raises:
         as `flow_map`.
 
-    Source: Boffi, Albergo & Vanden-Eijnden 2024, "Flow map matching", sec. 3.2 (distillation of a
-    pre-trained velocity); Salimans & Ho 2022 (progressive distillation) for the idea.
+    Source: Luhman & Luhman 2021 (regressing a one-step student on a teacher's ODE solutions); Boffi, Albergo
+    & Vanden-Eijnden 2024, "Flow map matching" (distillation of a pre-trained velocity into a flow map).
     """
     with torch.no_grad():
         return flow_map(velocity, x_s, s, t, steps, method)
@@ -305,8 +306,8 @@ class DistillationLoss(_PairLoss):
         TypeError: teacher not callable, path not a Path. ValueError: bad steps, method or time options; on
         a call, as `average_velocity` and the model's own checks.
 
-    Source: Boffi, Albergo & Vanden-Eijnden 2024, "Flow map matching", eq. (3.9) (Eulerian distillation
-    with the average velocity as the regression target).
+    Source: Luhman & Luhman 2021 (regression on the teacher's solutions); Boffi, Albergo & Vanden-Eijnden 2024,
+    "Flow map matching" (flow-map distillation; their Lagrangian and Eulerian losses avoid the solver).
     """
 
     teacher: object
@@ -360,7 +361,8 @@ def sample_flow_map(model, x_0: Tensor, steps: int, return_trajectory: bool = Fa
             output of another shape than x_0. TypeError: model not callable, or a velocity model(x, t) that
             takes one time (the message points to `fmlite.solvers.integrate`).
 
-    Source: Geng et al. 2025, eq. (12) (one step) and sec. 4 (few-step sampling); Boffi et al. 2024, sec. 2.
+    Source: Geng et al. 2025 (one-step sampling z_0 = z_1 - u(z_1, 0, 1), few-step sampling); Boffi et al. 2024
+    (multi-step sampling with a flow map).
     """
     if not callable(model):
         raise TypeError(f"sample_flow_map: model must be a callable (x, s, t) -> u_bar, got {type(model).__name__}")
