@@ -23,6 +23,22 @@ Sources followed (stored copies read through the search tool; line-level citatio
   example computes x_t and dx_t by hand; here the library's AffineProbPath does (the same formulas, see
   tests/test_bench.py). The library's own 2-D notebook (4 Swish layers of 512, batch 4,096, lr 1e-3, 20,001 steps)
   is too large for a 2-core CPU run and is not benchmarked.
+- Meta flow_matching, MeanFlow: examples/2d_mean_flow.ipynb at commit 835f27b (cells "Model", "Train MeanFlow
+  model" and "Sample from trained model") for bench/flow_maps.py: `meta_meanflow_step`, `MetaMeanFlowMLP` and
+  `meta_meanflow_map`. The loop as written there: x_0 = data, x_1 = randn_like(x_0) (their time runs from data
+  at 0 to noise at 1), r and t = sigmoid(randn - 0.4), r = t on `randperm(batch)[:int(batch * 0.75)]`, then
+  swapped so that r <= t; `AffineProbPath(scheduler=CondOTScheduler()).sample(t=t, x_0=x_0, x_1=x_1)`;
+  `v, dv_t = torch.func.jvp(avf, (x_t, r, t), (dx_t, zeros_like(r), ones_like(t)))`;
+  `v_tgt = dx_t - (t - r)[:, None] * dv_t`; `loss = ((avf(x_t, r, t) - v_tgt.detach()) ** 2).mean()` (a second
+  forward, as written); `(loss / (loss.detach() + 1e-8)).backward()`; `clip_grad_norm_(..., max_norm=1.0)`;
+  Adam lr 3e-4; the network Linear(2 + 2, h), Swish, 4 x [Linear(h, h), Swish], Linear(h, 2) on cat(x, r, t)
+  (raw times, no embedding); one-step sampling x = x_init - avf(x_init, 0, 1). A later commit of the notebook
+  sets r = t for a single sample (`randperm(batch)[:int(batch * 0.75)]` became a scalar index): a bug, not
+  followed. Departures, all so that both runners of bench/flow_maps.py get the same data, width, batch and
+  threads: the data are fmlite's `sample_2d(data, n)` (theirs: a checkerboard scaled by 1 / 0.45), hidden
+  width 128 (theirs 256), batch 256 (theirs 4,096), CPU, one thread, our seeds (theirs `manual_seed(42)`),
+  training stopped at a quality bar or a step cap (theirs: 40,001 steps), no printing inside the loop; the
+  drawing of r, t, the mask, the swap, the loss, the weighting and the clipping are theirs unchanged.
 """
 import torch
 from torch import nn
@@ -134,3 +150,55 @@ def meta_solve(model: nn.Module, x_0: torch.Tensor, steps: int, method: str):
         x = solver.sample(x_init=x_0, step_size=1.0 / steps, method=method,
                           time_grid=torch.tensor([0.0, 1.0]), return_intermediates=False)
     return x, calls[0]
+
+
+# ----- Meta flow_matching: MeanFlow (examples/2d_mean_flow.ipynb at 835f27b) -----------------------------------------
+class MetaMeanFlowMLP(nn.Module):
+    """The notebook's average-velocity network `MLP(input_dim=2, time_dim=1, hidden_dim=h)`: Swish, cat(x, r, t)."""
+
+    def __init__(self, dim: int = 2, hidden: int = 128):
+        super().__init__()
+        swish = nn.SiLU  # their Swish: sigmoid(x) * x
+        self.main = nn.Sequential(nn.Linear(dim + 2, hidden), swish(),
+                                  *[nn.Sequential(nn.Linear(hidden, hidden), swish()) for _ in range(4)],
+                                  nn.Linear(hidden, dim))
+
+    def forward(self, x, r, t):
+        r = r.reshape(-1, 1).expand(x.shape[0], 1).to(x.dtype)
+        t = t.reshape(-1, 1).expand(x.shape[0], 1).to(x.dtype)
+        return self.main(torch.cat([x, r, t], dim=1))
+
+
+def meta_meanflow_step(model, sampler, batch=256, lr=3e-4):
+    """One step of the notebook's training loop (cell "Train MeanFlow model"), data from `sampler`."""
+    from flow_matching.path import AffineProbPath
+    from flow_matching.path.scheduler import CondOTScheduler
+    path = AffineProbPath(scheduler=CondOTScheduler())
+    optim = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step():
+        optim.zero_grad()
+        x_0 = sampler(batch)                       # data (their time: data at 0)
+        x_1 = torch.randn_like(x_0)                # noise at 1
+        r = torch.sigmoid(torch.randn(x_1.shape[0]) - 0.4)
+        t = torch.sigmoid(torch.randn(x_1.shape[0]) - 0.4)
+        mask = torch.randperm(batch)[:int(batch * 0.75)]
+        r[mask] = t[mask]
+        mask = r > t
+        r[mask], t[mask] = t[mask], r[mask]
+        path_sample = path.sample(t=t, x_0=x_0, x_1=x_1)
+        x_t, dx_t = path_sample.x_t, path_sample.dx_t
+        v, dv_t = torch.func.jvp(model, (x_t, r, t), (dx_t, torch.zeros_like(r), torch.ones_like(t)))
+        v_tgt = dx_t - (t - r).unsqueeze(1) * dv_t
+        loss = torch.pow(model(x_t, r, t) - v_tgt.detach(), 2).mean()
+        (loss / (loss.detach() + 1e-8)).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+        optim.step()
+    return step
+
+
+def meta_meanflow_map(model):
+    """Their network as a flow map of fmlite's convention, for `fmlite.flow_maps.sample_flow_map`: with their time
+    tau = 1 - t, u_bar(x, s, t) = -avf(x, 1 - t, 1 - s). One call from s = 0 to t = 1 gives x - avf(x, 0, 1), their
+    sampler."""
+    return lambda x, s, t: -model(x, 1 - t, 1 - s)

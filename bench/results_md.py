@@ -60,6 +60,9 @@ def report(cfg, args, machine, results, seconds):
         L += table_d(cfg, *results["d"])
     if results["e"]:
         L += table_e(cfg, results["e"])
+    flow_maps = BENCH / "FLOW_MAPS.md"   # written by bench/flow_maps.py, which splices it between these markers
+    if flow_maps.exists():
+        L += ["<!-- flow maps: bench/flow_maps.py -->", flow_maps.read_text().strip(), "<!-- end flow maps -->", ""]
     L += ["## History", "", "Earlier measurements (explorer response times before/after the in-place updates): "
           "[bench/HISTORY.md](HISTORY.md).", ""]
     tuning = BENCH / "TUNING.md"

@@ -189,3 +189,71 @@ def test_steps_per_second_takes_turns_in_rounds(monkeypatch, one_thread):
     turns = [log[i] for i in range(0, len(log), 3)]
     assert log == [name for name in turns for _ in range(3)]          # whole turns of chunk_a steps
     assert turns == ["plain", "alone", "alone", "plain", "plain", "alone"]   # rounds 0 (warm-up), 1, 2: rotated
+
+
+# ----- bench/flow_maps.py and Meta's MeanFlow loop (issue 23, part c) --------------------------------------------------
+def test_meta_meanflow_loop_takes_steps_on_fresh_batches(one_thread):
+    pytest.importorskip("flow_matching")
+    torch.manual_seed(0)
+    model = peers.MetaMeanFlowMLP(hidden=8)
+    before = [p.detach().clone() for p in model.parameters()]
+    drawn = []
+
+    def sampler(n):
+        drawn.append(n)
+        return torch.randn(n, 2)
+
+    step = peers.meta_meanflow_step(model, sampler, batch=6)
+    step()
+    step()
+    assert drawn == [6, 6]
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_meta_meanflow_map_is_their_one_step_sampler_in_our_time():
+    from fmlite.flow_maps import sample_flow_map
+    torch.manual_seed(0)
+    model = peers.MetaMeanFlowMLP(hidden=8)
+    x = torch.randn(5, 2)
+    with torch.no_grad():
+        theirs = x - model(x, torch.zeros(5), torch.ones(5))   # the notebook's cell "Sample from trained model"
+        torch.testing.assert_close(sample_flow_map(peers.meta_meanflow_map(model), x, 1).x, theirs)
+
+
+def _flow_maps_results():
+    flow_maps = _load("flow_maps")
+    rows = [dict(method=m, label=label, data=d, nfe=n, energy_distance=0.5 / n if m.startswith("fm") else 0.001,
+                 seeds=[0.1], train_seconds=2.0) for m, label, _, n in flow_maps.ROWS for d in flow_maps.DATA]
+    settings = dict(command="python bench/flow_maps.py", date="today", minutes=1.0, samples=5000, seeds=[0, 1, 2],
+                    statistic="median", machine="cpu")
+    choices = [dict(choice="recipe", data="moons", steps=3000, train_seconds=1.0, energy_distance_1=0.002,
+                    energy_distance_2=0.003)]
+    peer = dict(bar=0.01, cap=6000, data="moons", width=128, batch=256, threads=1,
+                runs={"fmlite": [dict(steps=500, seconds=5.0, energy_distance=0.009)],
+                      "Meta": [dict(steps=2000, seconds=20.0, energy_distance=0.0095)]},
+                fmlite_seconds=5.0, meta_seconds=20.0, fmlite_steps=500, meta_steps=2000,
+                reached={"fmlite": 1, "Meta": 1}, ratio=4.0)
+    return flow_maps, dict(settings=settings, spread={"moons": 0.0004, "checkerboard": 0.0005}, rows=rows,
+                           meanflow_choices=choices, peer=peer)
+
+
+def test_flow_maps_report_has_every_table_and_verdict(tmp_path):
+    flow_maps, results = _flow_maps_results()
+    text = flow_maps.report(results)
+    assert "| plain FM, Euler | 4 | 0.1250 | 2.0 | 0.1250 | 2.0 |" in text
+    assert "| MeanFlow | 1 | 0.0010 | 2.0 | 0.0010 | 2.0 |" in text
+    assert "moons: MeanFlow at 1 call 0.0010 against plain FM with 4 Euler calls 0.1250 (beats it)" in text
+    assert "| recipe | 0.0020 | 0.0030 | 1.0 |" in text
+    assert "| Meta | 2000 | 20.0 | 1/1 | 20.0 |" in text and "fmlite faster by 4.00x" in text
+    assert "moons 0.0004, checkerboard 0.0005" in text
+
+
+def test_flow_maps_section_is_spliced_once_before_the_history(tmp_path):
+    flow_maps, results = _flow_maps_results()
+    md = tmp_path / "RESULTS.md"
+    md.write_text("# Benchmark results\n\n## (a) x\n\n## History\n\nold\n")
+    for _ in range(2):
+        flow_maps.splice(md, flow_maps.report(results))
+    text = md.read_text()
+    assert text.count("## Flow maps (bench/flow_maps.py)") == 1
+    assert text.index("## (a) x") < text.index("## Flow maps") < text.index("## History") and text.endswith("old\n")
