@@ -27,7 +27,7 @@ STEPS_MAX = 8
 ARROW_TIME = 0.25
 
 
-def flow_table(velocity, x: Tensor, grid: Tensor, substeps: int = 6, starts=None) -> Tensor:
+def flow_table(velocity, x: Tensor, grid: Tensor, substeps: int = 5, starts=None) -> Tensor:
     """ψ_{grid[j]←grid[i]}(x) for every pair i <= j by RK4, all starts integrated together on one fine grid.
 
     Args:
@@ -85,7 +85,7 @@ class FlowMapTables:
         u_s at the arrows; cloud (G, P, 2): ψ_{grid[j]←0}(x_0), samples of p_t of the finite data set.
     """
 
-    def __init__(self, model, velocity, x_0: Tensor, grid, lim: float = 3.0, n_arrows: int = 11, substeps: int = 6):
+    def __init__(self, model, velocity, x_0: Tensor, grid, lim: float = 3.0, n_arrows: int = 11, substeps: int = 5):
         self.model, self.lim = model, lim
         self.grid = torch.as_tensor(grid, dtype=torch.float64)
         x_0 = x_0.detach().to(torch.float64)
