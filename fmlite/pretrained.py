@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoints import load_checkpoint
+from .discrete import models as _discrete_models  # noqa: F401 - registers TokenNet with the checkpoints
 from .checks import check_count
 from .models import guided_velocity
 from .optim import resolve_device
@@ -34,7 +35,11 @@ PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt",
               # notebook 06: moons MLPs trained with independent pairing, mini-batch OT, and reflow
               "moons_independent": "moons_independent.pt", "moons_ot": "moons_ot.pt", "moons_reflow": "moons_reflow.pt",
               # what the training cells of notebooks 04 and 07 give, loaded unless RETRAIN = True there
-              "moons_sampling": "moons_sampling.pt", "digits_short": "digits_short.pt"}
+              "moons_sampling": "moons_sampling.pt", "digits_short": "digits_short.pt",
+              # notebook 10: token networks (fmlite.discrete.TokenNet; recipes in fmlite.tools.discrete_train)
+              "discrete_checkerboard_mask": "discrete_checkerboard_mask.pt",
+              "discrete_checkerboard_uniform": "discrete_checkerboard_uniform.pt",
+              "discrete_digits": "discrete_digits.pt"}
 
 
 def data_dir() -> _FilePath:
