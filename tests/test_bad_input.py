@@ -27,6 +27,7 @@ import torch
 
 import fmlite
 from fmlite import plotting, widgets
+from fmlite.widgets.nb10_discrete import draw_token_flow, token_trajectories, update_token_flow
 from fmlite.couplings import independent, minibatch_ot
 from fmlite.datasets import sample_2d, text_points
 from fmlite.discrete import (MaskSource, MixturePath, TokenNet, check_kappa, check_vocab, checkerboard_tokens,
@@ -222,6 +223,9 @@ COUNTS = {
     "euler_trajectories(steps)": lambda n: widgets.euler_trajectories({"a": shrink}, _V0, n),
     "draw_straight_paths(steps)": lambda n: widgets.draw_straight_paths(_fig(), 1.0, n, {"a": shrink}, _V0),
     "update_straight_paths(steps)": lambda n: widgets.update_straight_paths(_fig(), 1.0, n, {"a": shrink}, _V0),
+    "token_trajectories(n)": lambda n: token_trajectories({}, {}, n),
+    "draw_token_flow(steps)": lambda n: draw_token_flow(_fig(), 0.5, n, "mask", {}, {}),
+    "update_token_flow(steps)": lambda n: update_token_flow(_fig(), 0.5, n, "mask", {}, {}),
     "model_log_density(steps)": lambda n: widgets.model_log_density(shrink, _V0, 0.5, steps=n),
     "log_density_maps(steps)": lambda n: widgets.log_density_maps(shrink, [0.5], n=3, steps=n),
     "log_density_maps(n)": lambda n: widgets.log_density_maps(shrink, [0.5], n=n),
@@ -265,6 +269,8 @@ TIMED = {
     "update_noise_flow": lambda t: widgets.update_noise_flow(_fig(), t, 0.5, "sine", None),
     "draw_straight_paths": lambda t: widgets.draw_straight_paths(_fig(), t, 2, {"a": shrink}, _V0),
     "update_straight_paths": lambda t: widgets.update_straight_paths(_fig(), t, 2, {"a": shrink}, _V0),
+    "draw_token_flow": lambda t: draw_token_flow(_fig(), t, 2, "mask", {}, {}),
+    "update_token_flow": lambda t: update_token_flow(_fig(), t, 2, "mask", {}, {}),
     "draw_log_densities": lambda t: widgets.draw_log_densities(_fig(), t, _MAPS, _EXACT_LOGP),
     "update_log_densities": lambda t: widgets.update_log_densities(_fig(), t, _MAPS, _EXACT_LOGP),
     "LogDensityMaps.nearest": lambda t: _MAPS.nearest(t),
@@ -519,7 +525,7 @@ SKIPPED = {
     **{n: "a constant or registry" for n in ("SIGMA_MAX", "SIGMA_SCHEDULES", "METHODS", "QUANTITIES", "DIVERGENCES",
                                              "PROBES", "COUPLINGS", "DATASETS_2D", "MODELS", "DIGIT_CLASSIFIER",
                                              "PRETRAINED", "DIGITS_RECIPE", "FLOW_RECIPE", "SHORT_RUN", "COLORS",
-                                             "SOLVER_STYLE", "STEP_CHOICES")},
+                                             "SOLVER_STYLE", "STEP_CHOICES", "TOKEN_STEP_CHOICES")},
     **{n: "a result record (dataclass) built by the functions above" for n in
        ("PathSample", "Solution", "Likelihood", "DigitScores", "FlowCache")},
     # the checks themselves: tested in tests/test_paths.py, test_solvers.py and by every row above
@@ -559,14 +565,15 @@ SKIPPED = {
         "legend_below", "arrow_scale", "update_field_arrows", "update_error_points", "steady_colorbar",
         "schedule_curve", "update_schedule_curve", "schedule_axes", "loss_curve", "time_profile", "quality_vs_nfe",
         "small_multiples",
-        "tile_images", "image_grid", "image_rows", "update_solver_panel", "Explorer", "t_slider", "float_slider",
+        "tile_images", "image_grid", "image_rows", "token_images", "update_solver_panel", "Explorer", "t_slider", "float_slider",
         "int_slider", "dropdown", "log_density_panel")},
     **{n: "builds the explorer from the draw_* / update_* helpers in TIMED (same checks)" for n in
        ("trajectory_explorer", "image_flow_explorer", "guidance_explorer", "interpolation_explorer",
         "vector_field_explorer", "learned_vs_exact_explorer", "solver_explorer", "noise_flow_explorer",
-        "likelihood_explorer", "straight_explorer")},
+        "likelihood_explorer", "straight_explorer", "token_flow_explorer")},
     **{n: "precomputation for an explorer: goes through integrate / log_likelihood (FIELDS, COUNTS)" for n in
        ("noise_flow", "log_density_maps", "euler_trajectories")},
+    "token_trajectories": "precomputation for notebook 10's explorer: COUNTS, and sample_discrete's own checks",
     "LogDensityMaps": "TIMED (nearest)",
     "snap_to_grid": "UI: moves the t slider onto the solver's step grid, visibly (tests/test_explorers_04.py)",
     **{n: "rendering machinery of the explorers: figures and widgets, no maths input" for n in

@@ -109,7 +109,8 @@ def draw_token_flow(fig: Figure, t: float, steps: int, source: str, trajectories
         raise ValueError(f"no trajectory for source {source!r} with {steps} steps; computed: {sorted(trajectories)}")
     from ..plotting import COLORS, legend_below
     f = _frame(trajectories, t, steps, source, bins, lim)
-    ax, curve = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    grid = fig.add_gridspec(1, 2, width_ratios=(1.3, 1))
+    ax, curve = fig.add_subplot(grid[0]), fig.add_subplot(grid[1])
     if law is not None:
         from matplotlib.colors import ListedColormap
         ax.imshow((np.asarray(law).T > 0) * 1.0, origin="lower", extent=(-lim, lim, -lim, lim),
@@ -117,7 +118,7 @@ def draw_token_flow(fig: Figure, t: float, steps: int, source: str, trajectories
     ax.axhspan(-lim - _MARGIN, -lim, color="0.93", lw=0)
     ax.axvspan(-lim - _MARGIN, -lim, color="0.93", lw=0)
     ax.scatter(f["ticks"][:, 0], f["ticks"][:, 1], s=12, marker="+", color="0.35", linewidths=0.6, gid="ticks")
-    ax.scatter(f["both"][:, 0], f["both"][:, 1], s=3, color=COLORS["x_t"], alpha=0.7, linewidths=0, gid="both")
+    ax.scatter(f["both"][:, 0], f["both"][:, 1], s=4, color=COLORS["x_t"], alpha=0.8, linewidths=0, gid="both")
     ax.set_xlim(-lim - _MARGIN, lim)
     ax.set_ylim(-lim - _MARGIN, lim)
     ax.set_aspect("equal")
@@ -126,9 +127,10 @@ def draw_token_flow(fig: Figure, t: float, steps: int, source: str, trajectories
     left, right = _titles(source, steps, f)
     ax.set_title(left, fontsize="medium")
     s = torch.linspace(0, 1, 101, dtype=torch.float64)
-    curve.plot(s.numpy(), kappas[source](s).numpy(), color=COLORS["exact"], ls="--", lw=1.5, label="κ_t", gid="kappa")
-    curve.plot(f["times"], f["final"], color=COLORS["model"], marker="o", ms=4, lw=1.5,
-               label="share at final value", gid="final")
+    curve.plot(s.numpy(), kappas[source](s).numpy(), color=COLORS["exact"], ls="--", lw=1.5, label=r"$\kappa_t$",
+               gid="kappa")
+    curve.plot(f["times"], f["final"], color=COLORS["model"], marker="o", ms=4, lw=1.5, drawstyle="steps-post",
+               label="share at final value (held between steps)", gid="final")
     curve.axvline(f["shown"], color=COLORS["x_t"], lw=1.2, gid="now")
     curve.set_xlim(-0.02, 1.02)
     curve.set_ylim(-0.02, 1.02)
