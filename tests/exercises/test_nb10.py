@@ -46,6 +46,7 @@ def _mask_in_place(x_1, t, u, kappa, vocab_size):
     (lambda x_1, t, u, kappa, K: _x()(x_1, t, u, kappa, K).tolist(), "should be a torch tensor"),
     (_mask_in_place, "changed its input x_1 in place"),
     (lambda x_1, t, u, kappa, K: torch.where(u < kappa(t)[:, None] ** 2, x_1, K), "tokens differ from x_t"),
+    (_x(kappa_of=lambda kappa, t: kappa(t).reshape(7, 1)), "your code works for one batch size only"),
     (lambda x_1, t, u, kappa, K: None, "not solved yet"),
 ])
 def test_sample_x_t_rejects(answer, message, rejected):
@@ -90,6 +91,7 @@ def _r(factor=lambda k, dk: dk / (1 - k), delta_sign=-1.0, outer=1.0, per=lambda
     (lambda p, x, t, kappa: _r()(p, x, t, kappa) * 2, "is 2 times the expected value"),
     (lambda p, x, t, kappa: p.sub_(F.one_hot(x, p.shape[-1]).double()) * 1.0,
      "changed its input posterior in place"),
+    (_r(per=lambda f: f.reshape(7, 1, 1)), "your code works for one batch size only"),
     (lambda p, x, t, kappa: None, "not solved yet"),
 ])
 def test_rate_rejects(answer, message, rejected):
@@ -184,6 +186,7 @@ def _in_place(model, x_t, t, h, kappa, u_jump, u_draw):
     (lambda model, x_t, t, h, kappa, u_jump, u_draw: x_t.clone(), "call the model"),
     (lambda model, x_t, t, h, kappa, u_jump, u_draw: _e()(model, x_t, t, h, kappa, u_jump, u_draw).float(), INT),
     (_in_place, "changed its input x_t in place"),
+    (_e(a_of=lambda t, h, kappa: (h * _factor(t, kappa)).clamp(max=1).reshape(7)), "one batch size only"),
     (lambda model, x_t, t, h, kappa, u_jump, u_draw: None, "not solved yet"),
 ])
 def test_euler_jump_rejects(answer, message, rejected):
