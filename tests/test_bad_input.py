@@ -596,11 +596,6 @@ SKIPPED = {
     **{n: "COUNTS and tests/test_discrete_paths.py" for n in
        ("checkerboard_tokens", "checkerboard_probabilities", "digit_tokens")},
     "path_of": "reads a loaded model's meta: refused without one (tests/test_discrete_pretrained.py)",
-    # notebook 10's teaching layer (added by the package helper so the table passes; the notebook helper may move
-    # draw_token_flow / update_token_flow into TIMED)
-    "TOKEN_STEP_CHOICES": "a constant or registry", "token_images": "a display helper: figure, style or artists",
-    **{n: "explorer drawing of precomputed token samples (tests/test_explorers_10.py)" for n in
-       ("draw_token_flow", "update_token_flow", "token_flow_explorer", "token_trajectories")},
     **{n: "w is a key of precomputed samples: a KeyError lists the keys (tests/test_widgets.py)" for n in
        ("draw_guidance", "update_guidance")},
 }
