@@ -27,7 +27,8 @@ def test_kappa_schedules_are_schedules_with_the_right_derivative(name):
 def test_any_course_schedule_can_be_a_kappa_and_bad_ones_are_refused():
     cubic = check_kappa(Sigma(lambda t: t ** 3, name="cubic"))
     assert torch.allclose(cubic.derivative(torch.tensor([0.5])), torch.tensor([0.75]), atol=1e-4)
-    for bad, words in [(Sigma(lambda t: 1 - t), r"from 0 at t = 0 to 1"), (Sigma(lambda t: 0.5 * t), r"kappa\(1\) = 0.5"),
+    for bad, words in [(Sigma(lambda t: 1 - t), r"from 0 at t = 0 to 1"),
+                       (Sigma(lambda t: 0.5 * t), r"kappa\(1\) = 0.5"),
                        (Sigma(lambda t: t + 0.3 * torch.sin(2 * math.pi * t)), r"decreases near")]:
         with pytest.raises(ValueError, match=words):
             check_kappa(bad)

@@ -48,7 +48,8 @@ class TokenNet(nn.Module):
                  layers: int = 3, time_dim: int = 32):
         super().__init__()
         vocab_size, length = check_count(vocab_size, "vocab_size"), check_count(length, "length")
-        embed, hidden, layers = check_count(embed, "embed"), check_count(hidden, "hidden"), check_count(layers, "layers")
+        embed, hidden = check_count(embed, "embed"), check_count(hidden, "hidden")
+        layers = check_count(layers, "layers")
         time_dim = check_count(time_dim, "time_dim", 2)
         if not isinstance(mask, bool):
             raise ValueError(f"mask must be True (mask source) or False (uniform source), got {mask!r}")

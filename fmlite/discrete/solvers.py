@@ -138,7 +138,7 @@ def _distinct(x: Tensor, states: int) -> tuple[Tensor, Tensor]:
     d = x.shape[1]
     if len(x) > 1000 and d * math.log2(states) < 62:
         weights = states ** torch.arange(d, device=x.device)
-        keys, rows = torch.unique(x @ weights, return_inverse=True)
+        keys, rows = torch.unique((x * weights).sum(1), return_inverse=True)
         if 2 * len(keys) <= len(x):
             first = torch.empty(len(keys), dtype=torch.long, device=x.device)
             first[rows] = torch.arange(len(x), device=x.device)   # any row of x with that key
