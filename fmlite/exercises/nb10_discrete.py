@@ -95,7 +95,8 @@ def _check_sample_x_t(answer):
         reject_known(got, mistakes, expected, where)
         if not torch.equal(got, expected):
             wrong = (got != expected).sum().item()
-            raise Mismatch(f"{wrong} of {B * d} tokens differ from x_t = where(u < κ_t, x_1, K){where}")
+            raise Mismatch(f"{wrong} of {B * d} tokens differ from x_t = where(u < κ_t, x_1, K) (with the uniforms u "
+                           f"given, not fresh ones){where}")
     return "x_t = where(u < κ_t, x_1, K): each token is revealed by its own coin, with probability κ_t."
 
 
@@ -285,7 +286,8 @@ def _check_euler_jump_once(answer, B, d, K, mask, kappa, h, seed):
     u_jump[last_rows, 0] = 0.97            # the last step must draw even where h κ'/(1 − κ) < 0.97 (κ = t²)
     if mask:
         x_t[last_rows, 0] = K
-    posterior = model(x_t, t).softmax(-1)
+    logits = model(x_t, t)
+    posterior = logits.softmax(-1)
     model.times.clear()
     u_draw = _uniforms(B, d, seed + 2)
     cdf = posterior.cumsum(-1)
@@ -328,6 +330,7 @@ def _check_euler_jump_once(answer, B, d, K, mask, kappa, h, seed):
          "exceeds u_draw; you drew with u_jump", step(cap, target=draw(posterior, u_jump))),
         ("the jump target is a draw from the posterior (the inverse CDF at u_draw), not its most likely token",
          step(cap, target=posterior.argmax(-1))),
+        ("the model returns logits: the posterior is model(x_t, t).softmax(-1)", step(cap, target=draw(logits, u_draw))),
         (ONE_UNIFORM, draw(step_probs, u_draw)),
         (ONE_UNIFORM, draw(step_probs.clamp(min=0) / step_probs.clamp(min=0).sum(-1, keepdim=True), u_draw)),
     ] + [(m_, step((h * kappa.derivative(s) / (1 - kappa(s))).clamp(max=1)))
@@ -335,7 +338,8 @@ def _check_euler_jump_once(answer, B, d, K, mask, kappa, h, seed):
     reject_known(got, mistakes, expected, where)
     if not torch.equal(got, expected):
         wrong = (got != expected).sum().item()
-        raise Mismatch(f"{wrong} of {B * d} tokens differ from where(u_jump < a, draw(posterior, u_draw), x_t){where}")
+        raise Mismatch(f"{wrong} of {B * d} tokens differ from where(u_jump < a, draw(posterior, u_draw), x_t) (with "
+                       f"the uniforms given, not fresh ones){where}")
 
 
 register("10.euler_jump", "one Euler step of the CTMC", euler_jump, _check_euler_jump)

@@ -13,6 +13,11 @@ INT = "has dtype float32: tokens are int64 ids"
 
 
 # ----------------------------------------------------------------------------- 10.sample_x_t
+def _fresh(u):
+    """Uniforms of u's shape drawn afresh (seeded, so that the check prints the same verdict twice)."""
+    return torch.rand(u.shape, generator=torch.Generator().manual_seed(0), dtype=u.dtype)
+
+
 def _x(cond=lambda u, k: u < k, mask_of=lambda K: K, kappa_of=lambda kappa, t: kappa(t)[:, None],
        swap=False, coin=lambda u: u):
     def answer(x_1, t, u, kappa, vocab_size):
@@ -47,6 +52,7 @@ def _mask_in_place(x_1, t, u, kappa, vocab_size):
     (_mask_in_place, "changed its input x_1 in place"),
     (lambda x_1, t, u, kappa, K: torch.where(u < kappa(t)[:, None] ** 2, x_1, K), "tokens differ from x_t"),
     (_x(kappa_of=lambda kappa, t: kappa(t).reshape(7, 1)), "your code works for one batch size only"),
+    (_x(coin=lambda u: _fresh(u)), "not fresh ones"),
     (lambda x_1, t, u, kappa, K: None, "not solved yet"),
 ])
 def test_sample_x_t_rejects(answer, message, rejected):
@@ -174,6 +180,11 @@ def _in_place(model, x_t, t, h, kappa, u_jump, u_draw):
     (_e(a_of=lambda t, h, kappa: 1 - torch.exp(-h * _factor(t, kappa))), "not 1 − exp(−h κ'/(1 − κ))"),
     (_e(target=lambda post, u_jump, u_draw: draw(post, u_jump)), "you drew with u_jump"),
     (_e(target=lambda post, u_jump, u_draw: post.argmax(-1)), "not its most likely token"),
+    (lambda model, x_t, t, h, kappa, u_jump, u_draw: torch.where(
+        u_jump < (h * _factor(t, kappa)).clamp(max=1).where(t + h < 1, 1.0)[:, None],
+        draw(model(x_t, t), u_draw), x_t), "the model returns logits"),
+    (lambda model, x_t, t, h, kappa, u_jump, u_draw: _e()(model, x_t, t, h, kappa, _fresh(u_jump), u_draw),
+     "not fresh ones"),
     (_one_uniform(clamp=False), "that vector is no distribution where h κ'/(1 − κ) > 1"),
     (_one_uniform(clamp=True), "this step's convention is two uniforms"),
     (_e(a_of=lambda t, h, kappa: (h * _factor(t[:1].expand_as(t), kappa)).clamp(max=1)),
