@@ -174,6 +174,60 @@ def meta_meanflow_step(model, sampler, batch=256, lr=3e-4):
     from flow_matching.path import AffineProbPath
     from flow_matching.path.scheduler import CondOTScheduler
     path = AffineProbPath(scheduler=CondOTScheduler())
+# ----- Meta flow_matching, discrete (bench/discrete.py) ---------------------------------------------------------------
+# Source: examples/2d_discrete_flow_matching.ipynb in facebookresearch/flow_matching (read through the search tool):
+# `MixtureDiscreteProbPath(scheduler=PolynomialConvexScheduler(n=2.0))`, `MixturePathGeneralizedKL(path=path)`,
+# the MLP below (token embedding 128 per token, time through Linear(1, 1), Swish, 3 hidden layers of 128, logits over
+# vocab_size + 1 ids: the mask too), `Adam(lr=1e-3)`, batch 4,096, t = rand(B) * (1 - 1e-3), x_0 all mask,
+# `path.sample(t=t, x_0=x_0, x_1=x_1)`, `loss_fn(logits=..., x_1=x_1, x_t=x_t, t=t)`; sampling with
+# `MixtureDiscreteEulerSolver(model=softmax wrapper, path=path, vocabulary_size=vocab_size + 1)`,
+# step 1/64 on time_grid [0, 1 - 1e-3]. Departures, all in bench/discrete.py's favour of a like-for-like race:
+# - the example trains the uniform source first; the race uses its mask branch (the same cell, source "mask");
+# - data: `checkerboard_sampler` below, the law of the example's `inf_train_gen` written once and given to both
+#   runners (fmlite draws it in pools through `train`, Meta's loop calls it every step as the example does);
+# - 30,001 steps in the example; the race stops at a TV threshold or a step cap (`--cap`);
+# - the race's TV is measured with fmlite's Euler sampler for both models (the same sampler; Meta's logits over the
+#   mask are dropped, its posterior renormalised over the 128 real tokens); the final Meta model is also scored
+#   with Meta's own solver (`meta_discrete_tv`), reported beside it;
+# - one CPU thread for both (the example runs on a GPU).
+def checkerboard_sampler(bins: int = 128):
+    """n -> (n, 2) int64 checkerboard tokens on a bins x bins grid: the law of Meta's `inf_train_gen` (and of
+    `fmlite.discrete.checkerboard_tokens`), drawn with torch."""
+    side = bins // 4
+
+    def sample(n: int) -> torch.Tensor:
+        x1 = torch.randint(0, bins, (n,))
+        x2 = torch.randint(0, side, (n,)) + 2 * side - torch.randint(0, 2, (n,)) * 2 * side + (x1 // side % 2) * side
+        return torch.stack([x1, x2], 1)
+    return sample
+
+
+class MetaTokenMLP(nn.Module):
+    """The MLP of examples/2d_discrete_flow_matching.ipynb: logits (B, length, vocab_size) over every id, mask too."""
+
+    def __init__(self, vocab_size: int = 129, time_dim: int = 1, hidden_dim: int = 128, length: int = 2):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.time_embedding = nn.Linear(1, time_dim)
+        self.token_embedding = nn.Embedding(vocab_size, hidden_dim)
+        self.main = nn.Sequential(nn.SiLU(), nn.Linear(hidden_dim * length + time_dim, hidden_dim), nn.SiLU(),
+                                  nn.Linear(hidden_dim, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, hidden_dim),
+                                  nn.SiLU(), nn.Linear(hidden_dim, vocab_size * length))
+
+    def forward(self, x, t):
+        t = self.time_embedding(t.unsqueeze(-1))
+        x = self.token_embedding(x)
+        b, n, d = x.shape
+        return self.main(torch.cat([x.reshape(b, n * d), t], dim=1)).reshape(b, n, self.vocab_size)
+
+
+def meta_discrete_step(model, sampler, batch=4096, lr=1e-3, mask_token=128, epsilon=1e-3):
+    """One step of the example's training loop (mask source, kappa = t^2, generalized KL)."""
+    from flow_matching.loss import MixturePathGeneralizedKL
+    from flow_matching.path import MixtureDiscreteProbPath
+    from flow_matching.path.scheduler import PolynomialConvexScheduler
+    path = MixtureDiscreteProbPath(scheduler=PolynomialConvexScheduler(n=2.0))
+    loss_fn = MixturePathGeneralizedKL(path=path)
     optim = torch.optim.Adam(model.parameters(), lr=lr)
 
     def step():
@@ -193,6 +247,13 @@ def meta_meanflow_step(model, sampler, batch=256, lr=3e-4):
         loss = torch.pow(model(x_t, r, t) - v_tgt.detach(), 2).mean()
         (loss / (loss.detach() + 1e-8)).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+        x_1 = sampler(batch)
+        x_0 = torch.zeros_like(x_1) + mask_token
+        t = torch.rand(x_1.shape[0]) * (1 - epsilon)
+        path_sample = path.sample(t=t, x_0=x_0, x_1=x_1)
+        logits = model(path_sample.x_t, path_sample.t)
+        loss = loss_fn(logits=logits, x_1=x_1, x_t=path_sample.x_t, t=path_sample.t)
+        loss.backward()
         optim.step()
     return step
 
@@ -202,3 +263,34 @@ def meta_meanflow_map(model):
     tau = 1 - t, u_bar(x, s, t) = -avf(x, 1 - t, 1 - s). One call from s = 0 to t = 1 gives x - avf(x, 0, 1), their
     sampler."""
     return lambda x, s, t: -model(x, 1 - t, 1 - s)
+def meta_discrete_posterior(model, vocab_size: int = 128):
+    """The Meta network as an fmlite token posterior: logits over the real tokens 0..K-1 (the mask's dropped)."""
+    def posterior(x, t):
+        return model(x, t.to(torch.float32))[..., :vocab_size]
+    return posterior
+
+
+def meta_discrete_tv(model, bins: int, n: int, seed: int = 0, nfe: int = 64) -> float:
+    """TV of n samples of Meta's `MixtureDiscreteEulerSolver` (the example's call) to the checkerboard grid law;
+    a mask left in a sample counts as mass off the grid."""
+    from flow_matching.path import MixtureDiscreteProbPath
+    from flow_matching.path.scheduler import PolynomialConvexScheduler
+    from flow_matching.solver import MixtureDiscreteEulerSolver
+    from flow_matching.utils import ModelWrapper
+
+    from fmlite.discrete import checkerboard_probabilities
+
+    class Wrapped(ModelWrapper):
+        def forward(self, x, t, **extras):
+            return torch.softmax(self.model(x, t), dim=-1)
+
+    path = MixtureDiscreteProbPath(scheduler=PolynomialConvexScheduler(n=2.0))
+    solver = MixtureDiscreteEulerSolver(model=Wrapped(model), path=path, vocabulary_size=bins + 1)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        x = solver.sample(x_init=torch.full((n, 2), bins, dtype=torch.long), step_size=1 / nfe,
+                          time_grid=torch.tensor([0.0, 1.0 - 1e-3]))
+    ok = (x < bins).all(1)
+    counts = torch.bincount(x[ok, 0] * bins + x[ok, 1], minlength=bins * bins).double() / n
+    law = checkerboard_probabilities(bins).flatten()
+    return round(float(0.5 * ((counts - law).abs().sum() + (~ok).double().mean())), 4)

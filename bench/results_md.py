@@ -68,6 +68,9 @@ def report(cfg, args, machine, results, seconds):
     tuning = BENCH / "TUNING.md"
     if tuning.exists():
         L += ["## Tuning study (bench/TUNING.md)", "", tuning.read_text().strip(), ""]
+    discrete = BENCH / "DISCRETE.md"   # written by bench/discrete.py
+    if discrete.exists():
+        L += ["## Discrete flow matching (bench/DISCRETE.md)", "", discrete.read_text().strip(), ""]
     return "\n".join(L)
 
 

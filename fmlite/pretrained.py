@@ -22,6 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from .checkpoints import load_checkpoint
+from .discrete import models as _discrete_models  # noqa: F401 - registers TokenNet with the checkpoints
 from .checks import check_count
 from .models import guided_velocity
 from .optim import resolve_device
@@ -37,7 +38,11 @@ PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt",
               "moons_sampling": "moons_sampling.pt", "digits_short": "digits_short.pt",
               # notebook 09: flow maps (MeanFlow, distilled) and the checkerboard counterparts of notebook 06's three
               **{f"{d}_{k}": f"{d}_{k}.pt" for d in ("moons", "checkerboard") for k in ("meanflow", "distilled")},
-              **{f"checkerboard_{k}": f"checkerboard_{k}.pt" for k in ("independent", "ot", "reflow")}}
+              **{f"checkerboard_{k}": f"checkerboard_{k}.pt" for k in ("independent", "ot", "reflow")},
+              # notebook 10: token networks (fmlite.discrete.TokenNet; recipes in fmlite.tools.discrete_train)
+              "discrete_checkerboard_mask": "discrete_checkerboard_mask.pt",
+              "discrete_checkerboard_uniform": "discrete_checkerboard_uniform.pt",
+              "discrete_digits": "discrete_digits.pt"}
 
 
 def data_dir() -> _FilePath:

@@ -27,8 +27,11 @@ import torch
 
 import fmlite
 from fmlite import plotting, widgets
+from fmlite.widgets.nb10_discrete import draw_token_flow, token_trajectories, update_token_flow
 from fmlite.couplings import independent, minibatch_ot
 from fmlite.datasets import sample_2d, text_points
+from fmlite.discrete import (MaskSource, MixturePath, TokenNet, check_kappa, check_vocab, checkerboard_tokens,
+                             exact_posterior, sample_discrete)
 from fmlite.digit_metrics import digit_probabilities, digit_scores, nearest_neighbour_distance
 from fmlite.exact import log_density, marginal_velocity, naive_marginal_velocity, posterior_weights
 from fmlite.flow_maps import (DistillationLoss, MeanFlowLoss, average_velocity, distillation_pairs, flow_map,
@@ -194,6 +197,9 @@ def test_digit_metrics_refuse_bad_images(fn):
 
 
 # ----------------------------------------------------------------------------- counts
+_TOKEN_PATH = MixturePath(MaskSource(3), "quadratic")
+_TOKENS = torch.tensor([[0, 1], [2, 2], [1, 0]])
+_EXACT_TOKENS = lambda x, t: exact_posterior(x, t, _TOKENS, _TOKEN_PATH).log()  # noqa: E731
 _V0 = torch.zeros(4, 2)
 _TR = integrate(shrink, torch.randn(6, 2), 4, return_trajectory=True).trajectory
 COUNTS = {
@@ -223,6 +229,9 @@ COUNTS = {
     "euler_trajectories(steps)": lambda n: widgets.euler_trajectories({"a": shrink}, _V0, n),
     "draw_straight_paths(steps)": lambda n: widgets.draw_straight_paths(_fig(), 1.0, n, {"a": shrink}, _V0),
     "update_straight_paths(steps)": lambda n: widgets.update_straight_paths(_fig(), 1.0, n, {"a": shrink}, _V0),
+    "token_trajectories(n)": lambda n: token_trajectories({}, {}, n),
+    "draw_token_flow(steps)": lambda n: draw_token_flow(_fig(), 0.5, n, "mask", {}, {}),
+    "update_token_flow(steps)": lambda n: update_token_flow(_fig(), 0.5, n, "mask", {}, {}),
     "model_log_density(steps)": lambda n: widgets.model_log_density(shrink, _V0, 0.5, steps=n),
     "log_density_maps(steps)": lambda n: widgets.log_density_maps(shrink, [0.5], n=3, steps=n),
     "log_density_maps(n)": lambda n: widgets.log_density_maps(shrink, [0.5], n=n),
@@ -233,6 +242,11 @@ COUNTS = {
     "sample_time_pairs(batch)": lambda n: sample_time_pairs(n),
     "DistillationLoss(steps)": lambda n: DistillationLoss(shrink, steps=n),
     "FlowMapMLP(hidden)": lambda n: FlowMapMLP(hidden=n),
+    # discrete flows (notebook 10)
+    "sample_discrete(steps)": lambda n: sample_discrete(_EXACT_TOKENS, MaskSource(3).sample(4, 2), n, _TOKEN_PATH),
+    "TokenNet(vocab_size)": lambda n: TokenNet(n, 2),
+    "MaskSource.sample(n)": lambda n: MaskSource(3).sample(n, 2),
+    "checkerboard_tokens(n)": lambda n: checkerboard_tokens(n),
 }
 #: (bad count, expected words): one message for all.
 BAD_COUNTS = [(0, r"got 0$"), (-1, r"got -1$"), (2.5, r"got float 2\.5; nothing is rounded"),
@@ -267,6 +281,8 @@ TIMED = {
     "update_noise_flow": lambda t: widgets.update_noise_flow(_fig(), t, 0.5, "sine", None),
     "draw_straight_paths": lambda t: widgets.draw_straight_paths(_fig(), t, 2, {"a": shrink}, _V0),
     "update_straight_paths": lambda t: widgets.update_straight_paths(_fig(), t, 2, {"a": shrink}, _V0),
+    "draw_token_flow": lambda t: draw_token_flow(_fig(), t, 2, "mask", {}, {}),
+    "update_token_flow": lambda t: update_token_flow(_fig(), t, 2, "mask", {}, {}),
     "draw_log_densities": lambda t: widgets.draw_log_densities(_fig(), t, _MAPS, _EXACT_LOGP),
     "update_log_densities": lambda t: widgets.update_log_densities(_fig(), t, _MAPS, _EXACT_LOGP),
     "LogDensityMaps.nearest": lambda t: _MAPS.nearest(t),
@@ -421,6 +437,17 @@ ROWS = [
     ("DistillationLoss unknown method", lambda: DistillationLoss(shrink, method="rk5"), r"unknown method"),
     ("digit_scores float labels", lambda: digit_scores(torch.zeros(2, 1, 8, 8), torch.tensor([1.0, 2.0])),
      r"integers in 0\.\.9"),
+    # discrete flows (notebook 10): tokens, the mask id, kappa
+    ("float tokens: TokenNet", lambda: TokenNet(3, 2)(_TOKENS.float(), 0.5), r"integer token ids.*never rounded"),
+    ("float tokens: MixturePath.sample", lambda: _TOKEN_PATH.sample(_TOKENS.float(), 0.5), r"integer token ids"),
+    ("tokens >= K without a mask: exact_posterior",
+     lambda: exact_posterior(_TOKENS, 0.5, _TOKENS + 1, _TOKEN_PATH), r"ids in 0..2 \(vocab_size = 3"),
+    ("tokens > K with a mask: sample_discrete",
+     lambda: sample_discrete(_EXACT_TOKENS, _TOKENS + 2, 2, _TOKEN_PATH), r"ids in 0..2 or the mask id 3"),
+    ("a mask id inside the vocabulary", lambda: check_vocab(3, 1), r"inside the vocabulary 0..2"),
+    ("kappa not increasing from 0 to 1", lambda: check_kappa(Sigma(lambda t: 1 - t)), r"increase from 0 at t = 0"),
+    ("kappa decreasing on the way", lambda: MixturePath(MaskSource(3), Sigma(lambda t: t + 0.3 * torch.sin(
+        2 * torch.pi * t))), r"decreases near"),
 ]
 
 
@@ -510,7 +537,7 @@ def test_whole_float_counts_and_numpy_integers_are_accepted():
 
 
 # ----------------------------------------------------------------------------- every public name
-_MINE = {"flow_maps", "checks", "paths", "schedules", "exact", "solvers", "scores", "gaussian_mixture", "gaussian_ot", "likelihood",
+_MINE = {"flow_maps", "discrete", "checks", "paths", "schedules", "exact", "solvers", "scores", "gaussian_mixture", "gaussian_ot", "likelihood",
          "metrics", "digit_metrics", "couplings", "datasets", "models", "reflow", "pretrained", "plotting", "widgets"}
 #: module (or name) -> why it is not in the tables above.
 SKIPPED = {
@@ -535,7 +562,7 @@ SKIPPED = {
     **{n: "a constant or registry" for n in ("SIGMA_MAX", "SIGMA_SCHEDULES", "METHODS", "QUANTITIES", "DIVERGENCES",
                                              "PROBES", "COUPLINGS", "DATASETS_2D", "MODELS", "DIGIT_CLASSIFIER",
                                              "PRETRAINED", "DIGITS_RECIPE", "FLOW_RECIPE", "SHORT_RUN", "COLORS",
-                                             "SOLVER_STYLE", "STEP_CHOICES")},
+                                             "SOLVER_STYLE", "STEP_CHOICES", "TOKEN_STEP_CHOICES")},
     **{n: "a result record (dataclass) built by the functions above" for n in
        ("PathSample", "Solution", "Likelihood", "DigitScores", "FlowCache")},
     # the checks themselves: tested in tests/test_paths.py, test_solvers.py and by every row above
@@ -581,19 +608,37 @@ SKIPPED = {
         "legend_below", "arrow_scale", "update_field_arrows", "update_error_points", "steady_colorbar",
         "schedule_curve", "update_schedule_curve", "schedule_axes", "loss_curve", "time_profile", "quality_vs_nfe",
         "small_multiples",
-        "tile_images", "image_grid", "image_rows", "update_solver_panel", "Explorer", "t_slider", "float_slider",
+        "tile_images", "image_grid", "image_rows", "token_images", "update_solver_panel", "Explorer", "t_slider", "float_slider",
         "int_slider", "dropdown", "log_density_panel")},
     **{n: "builds the explorer from the draw_* / update_* helpers in TIMED (same checks)" for n in
        ("trajectory_explorer", "image_flow_explorer", "guidance_explorer", "interpolation_explorer",
         "vector_field_explorer", "learned_vs_exact_explorer", "solver_explorer", "noise_flow_explorer",
-        "likelihood_explorer", "straight_explorer")},
+        "likelihood_explorer", "straight_explorer", "token_flow_explorer")},
     **{n: "precomputation for an explorer: goes through integrate / log_likelihood (FIELDS, COUNTS)" for n in
        ("noise_flow", "log_density_maps", "euler_trajectories")},
+    "token_trajectories": "precomputation for notebook 10's explorer: COUNTS, and sample_discrete's own checks",
     "LogDensityMaps": "TIMED (nearest)",
     "snap_to_grid": "UI: moves the t slider onto the solver's step grid, visibly (tests/test_explorers_04.py)",
     **{n: "rendering machinery of the explorers: figures and widgets, no maths input" for n in
        ("BOX", "FigureRenderer", "LECTURE_SCALE_VARIABLE", "SLIDER_WIDTH", "dynamic_artists", "layout_signature",
         "picture_bytes", "picture_format", "picture_geometry", "scale_pyplot_figure", "size_control")},
+    # discrete flows (notebook 10): tests/test_discrete_*.py hold their bad input; ROWS and COUNTS above the main ones
+    **{n: "tokens: ROWS (float tokens, ids >= K, the mask id) and tests/test_discrete_paths.py" for n in
+       ("check_tokens", "check_vocab", "MaskSource", "UniformSource", "make_source", "points_to_tokens",
+        "tokens_to_points", "digits_to_tokens", "tokens_to_digits")},
+    **{n: "kappa and the path: ROWS and tests/test_discrete_paths.py" for n in
+       ("LinearKappa", "PowerKappa", "kappa_schedule", "check_kappa", "MixturePath")},
+    **{n: "a constant, registry or result record of fmlite.discrete" for n in
+       ("SOURCES", "KAPPA_SCHEDULES", "DiscretePathSample")},
+    **{n: "tests/test_discrete_exact.py (tokens, lengths, empty data, path)" for n in
+       ("data_weights", "exact_posterior", "all_weights_zero", "ExactPosterior", "in_data")},
+    **{n: "tests/test_discrete_solvers.py (posteriors given as logits, kappa = 1, uniforms, h, steps) and COUNTS" for n in
+       ("rate", "check_posterior", "jump_probability", "draw_tokens", "euler_step", "sample_discrete")},
+    **{n: "tests/test_discrete_losses.py (data out of range, float data, no path, network inputs) and COUNTS" for n in
+       ("DiscreteFlowLoss", "posterior_cross_entropy", "TokenNet")},
+    **{n: "COUNTS and tests/test_discrete_paths.py" for n in
+       ("checkerboard_tokens", "checkerboard_probabilities", "digit_tokens")},
+    "path_of": "reads a loaded model's meta: refused without one (tests/test_discrete_pretrained.py)",
     **{n: "w is a key of precomputed samples: a KeyError lists the keys (tests/test_widgets.py)" for n in
        ("draw_guidance", "update_guidance")},
     **{n: "notebook 09's explorer: a pair (s, t) with s <= t on the grid and steps, refused in "

@@ -257,3 +257,64 @@ def test_flow_maps_section_is_spliced_once_before_the_history(tmp_path):
     text = md.read_text()
     assert text.count("## Flow maps (bench/flow_maps.py)") == 1
     assert text.index("## (a) x") < text.index("## Flow maps") < text.index("## History") and text.endswith("old\n")
+
+
+# ----- bench/discrete.py and the discrete section of bench/peers.py --------------------------------------------------
+def test_the_shared_checkerboard_sampler_draws_the_grid_law():
+    from fmlite.discrete import checkerboard_probabilities
+    x = peers.checkerboard_sampler(128)(200_000)
+    law = checkerboard_probabilities(128)
+    assert x.dtype == torch.int64 and x.shape == (200_000, 2) and bool((law[x[:, 0], x[:, 1]] > 0).all())
+    squares = torch.bincount(x[:, 0] // 32 * 4 + x[:, 1] // 32, minlength=16).double() / 200_000
+    assert torch.allclose(squares, law.reshape(4, 32, 4, 32).sum((1, 3)).flatten(), atol=0.004)
+
+
+def test_meta_mixture_path_is_fmlite_mixture_path():
+    """Meta's MixtureDiscreteProbPath with kappa = t^2 keeps x_1 with probability t^2, else x_0, per token."""
+    pytest.importorskip("flow_matching")
+    from flow_matching.path import MixtureDiscreteProbPath
+    from flow_matching.path.scheduler import PolynomialConvexScheduler
+    torch.manual_seed(0)
+    n = 40_000
+    x_1 = torch.randint(0, 128, (n, 2))
+    x_0 = torch.full_like(x_1, 128)
+    t = torch.full((n,), 0.7)
+    x_t = MixtureDiscreteProbPath(scheduler=PolynomialConvexScheduler(n=2.0)).sample(t=t, x_0=x_0, x_1=x_1).x_t
+    assert bool(((x_t == x_1) | (x_t == 128)).all())
+    assert abs((x_t == x_1).double().mean().item() - 0.49) < 0.01
+
+
+def test_the_meta_discrete_loop_takes_steps_and_its_posterior_covers_the_real_tokens(one_thread):
+    pytest.importorskip("flow_matching")
+    torch.manual_seed(0)
+    model = peers.MetaTokenMLP(vocab_size=9, hidden_dim=16)
+    before = [p.detach().clone() for p in model.parameters()]
+    step = peers.meta_discrete_step(model, peers.checkerboard_sampler(8), batch=32, mask_token=8)
+    step()
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    logits = peers.meta_discrete_posterior(model, 8)(torch.full((5, 2), 8), torch.full((5,), 0.5))
+    assert logits.shape == (5, 2, 8)
+    assert 0 <= peers.meta_discrete_tv(model, 8, 500, nfe=4) <= 1
+
+
+def test_the_discrete_report_has_its_three_tables_and_the_verdict():
+    discrete = _load("discrete")
+    log = dict(fmlite=[(200, 14.0, 0.3), (400, 28.0, 0.24)], meta=[(200, 15.0, 0.5), (400, 30.0, 0.45)])
+    results = dict(
+        runs={"nfe,digits": dict(seconds=900, quick=False, date="today")},
+        checkerboard=dict(samples=1000, bins=128, floor=0.04, nfe=[8, 16, 32, 64], train_steps=3000,
+                          rows=[dict(source="mask", kappa="linear", tv=[0.3, 0.2, 0.1, 0.05], train_seconds=1.0)]),
+        peer=dict(threshold=0.25, eval_samples=100, eval_floor=0.11, every=200, cap=3000, batch_size=4096, threads=1,
+                  fmlite_steps=400, fmlite_seconds=28.0, fmlite_reached=True, meta_steps=1200, meta_seconds=90.0,
+                  meta_reached=True, ratio=3.21, fmlite_ms_per_step=70.0, meta_ms_per_step=75.0,
+                  meta_tv_with_meta_solver=0.2, log=log),
+        digits=dict(confidence=0.82, real_confidence=0.89, ratio=0.92, class_shares=[0.1] * 10, nn_distance=2.5,
+                    real_nn_distance=1.7, copies=0.01,
+                    nfe_16=dict(confidence=0.8, real_confidence=0.89, ratio=0.9, class_shares=[0.1] * 10,
+                                nn_distance=2.6, real_nn_distance=1.7, copies=0.0)))
+    text = discrete.markdown(results)
+    assert "| mask | linear | 0.3000 | 0.2000 | 0.1000 | 0.0500 |" in text
+    assert "| data (floor) | – | 0.0400 | 0.0400 | 0.0400 | 0.0400 |" in text
+    assert "**3.21** (goal (>= 2x) met)" in text and "fmlite: 200: 0.3, 400: 0.24; Meta: 200: 0.5, 400: 0.45." in text
+    assert "| 64 | 0.82 | 0.89 | 0.92 | 10.0–10.0 % | 2.5 | 1.7 | 1.0 % |" in text
+    assert 0 < discrete.floor(10_000, seed=0) < 0.6

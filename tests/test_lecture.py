@@ -163,7 +163,19 @@ def explorers():
         "08 likelihood": lambda: W.likelihood_explorer(maps, lambda x, t: -0.5 * (x ** 2).sum(1), t=0.5),
         "09 flow map": lambda: W.flow_map_explorer(lambda x, s, t: -x * (t - s)[:, None], rotation, x_0, target=x_1,
                                                    grid_step=0.5, times=(0.0, 0.5), steps=2),
+        "10 token flow": _token_flow,
     }
+
+
+def _token_flow():
+    """Notebook 10's explorer with two small untrained token networks on a 16-cell grid."""
+    from fmlite.discrete import MaskSource, MixturePath, TokenNet, UniformSource
+    from fmlite.widgets.nb10_discrete import token_flow_explorer
+    torch.manual_seed(3)
+    models = {"mask": TokenNet(16, 2, mask=True, embed=4, hidden=8, layers=1),
+              "uniform": TokenNet(16, 2, mask=False, embed=4, hidden=8, layers=1)}
+    paths = {"mask": MixturePath(MaskSource(16), "quadratic"), "uniform": MixturePath(UniformSource(16), "quadratic")}
+    return token_flow_explorer(models, paths, n=60, t=0.5, steps=8, source="mask")
 
 
 @pytest.mark.parametrize("scale", SCALES)

@@ -22,7 +22,7 @@ from .fields import (field_on_grid, arrow_scale, field_arrow_arrays, field_arrow
                      arrows, field_panel, error_points, update_error_points, density, steady_colorbar)
 from .curves import (schedule_curve, update_schedule_curve, schedule_axes, loss_curve, time_profile, quality_vs_nfe,
                      small_multiples)
-from .images import tile_images, image_grid, image_rows
+from .images import tile_images, image_grid, image_rows, token_images
 
 __all__ = [
     "COLORS",
@@ -65,4 +65,5 @@ __all__ = [
     "tile_images",
     "image_grid",
     "image_rows",
+    "token_images",
 ]

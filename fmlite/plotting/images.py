@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from .style import to_numpy
 
 
-__all__ = ["tile_images", "image_grid", "image_rows"]
+__all__ = ["tile_images", "image_grid", "image_rows", "token_images"]
 
 
 def tile_images(images, ncol: int | None = None, fill: float = -1.0, pad: int = 1) -> np.ndarray:
@@ -75,4 +75,43 @@ def image_rows(ax: Axes, images, row_labels: Sequence | None = None, col_labels:
         ax.tick_params(axis="x", length=0, labeltop=True, labelbottom=False)
     for side in ("left", "bottom", "top", "right"):
         ax.spines[side].set_visible(False)
+    return ax
+
+
+def token_images(ax: Axes, tokens, levels: int, ncol: int | None = None, size: int = 8, row_labels: Sequence | None = None,
+                 col_labels: Sequence | None = None, mask_color: str = "#D55E00", pad: int = 1):
+    """Tile token sequences (N, size * size) as images: grey level k of `levels` (0 white, levels - 1 black) and
+    the mask id `levels` in `mask_color` (vermillion); notebook 10's digits. With row_labels / col_labels the tiles
+    form a table of ncol columns (as `image_rows`).
+
+    Raises:
+        ValueError: tokens not (N, size * size) ids in 0..levels, or label lists of the wrong length.
+    """
+    from matplotlib.colors import to_rgb
+    x = np.asarray(to_numpy(tokens))
+    if x.ndim != 2 or x.shape[1] != size * size or x.min() < 0 or x.max() > levels:
+        raise ValueError(f"token_images needs token ids (N, {size * size}) in 0..{levels} (the mask), got shape "
+                         f"{x.shape}" + (f" and values in [{x.min()}, {x.max()}]" if x.size else ""))
+    grey = 1.0 - np.minimum(x, levels - 1) / (levels - 1)                      # (N, size * size), 1 = white
+    rgb = np.repeat(grey[..., None], 3, axis=-1)
+    rgb[x == levels] = to_rgb(mask_color)
+    n = len(x)
+    ncol = ncol or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / ncol))
+    for name, labels, count in (("row_labels", row_labels, rows), ("col_labels", col_labels, ncol)):
+        if labels is not None and len(labels) != count:
+            raise ValueError(f"{name} needs {count} labels, got {len(labels)}")
+    canvas = np.ones((rows * (size + pad) + pad, ncol * (size + pad) + pad, 3))
+    for k in range(n):
+        r, c = divmod(k, ncol)
+        top, left = pad + r * (size + pad), pad + c * (size + pad)
+        canvas[top:top + size, left:left + size] = rgb[k].reshape(size, size, 3)
+    ax.imshow(canvas, interpolation="nearest")
+    ax.set_xticks([] if col_labels is None else [pad + j * (size + pad) + (size - 1) / 2 for j in range(ncol)],
+                  [] if col_labels is None else [str(c) for c in col_labels])
+    ax.set_yticks([] if row_labels is None else [pad + i * (size + pad) + (size - 1) / 2 for i in range(rows)],
+                  [] if row_labels is None else [str(r) for r in row_labels])
+    ax.tick_params(length=0, labeltop=col_labels is not None, labelbottom=False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     return ax

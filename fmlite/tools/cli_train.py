@@ -66,9 +66,10 @@ _IMAGE_MODELS = ("digits", "digits_short")
 
 def _shipped_names() -> tuple:
     """Every name `python -m fmlite train NAME` rebuilds into data/NAME.pt."""
+    from .discrete_train import DISCRETE_RECIPES
     from .flow_map_recipes import FLOW_MAP_MODELS
     from .recipes import STRAIGHT_MODELS
-    return (*_IMAGE_MODELS, "flow", *STRAIGHT_MODELS, *FLOW_MAP_MODELS)
+    return (*_IMAGE_MODELS, "flow", *STRAIGHT_MODELS, *FLOW_MAP_MODELS, *DISCRETE_RECIPES)
 
 
 def _command(argv) -> str:
@@ -89,7 +90,8 @@ def add_train(commands) -> None:
                                 "options as for flow), 'moons_sampling' (notebook 04's model), 'digits_short' "
                                 "(notebook 07's short run, SHORT_RUN), "
                                 "'checkerboard_independent|ot|reflow' and '{moons,checkerboard}_{meanflow,"
-                                "distilled}' (notebook 09, options as for flow) "
+                                "distilled}' (notebook 09, options as for flow), 'discrete_checkerboard_mask', 'discrete_checkerboard_uniform', "
+                                "'discrete_digits' (notebook 10's token networks, fmlite.tools.discrete_train) "
                                 "or a .npz file with "
                                 "'images' (N, C, H, W) float in [-1, 1] and optional integer 'labels' (N,)")
     p.add_argument("--steps", type=int, help=f"optimiser steps (digits {D['steps']}, flow {F['steps']})")
@@ -177,6 +179,9 @@ def cmd_train(args, parser, argv: list[str]) -> int:
     except ValueError as err:
         fail(parser, f"--device: {err}")
     try:
+        if args.data.startswith("discrete_"):   # notebook 10's token networks (fmlite.tools.discrete_train)
+            from .discrete_train import cmd_train_discrete
+            return cmd_train_discrete(args, parser, argv, out, sys.modules[__name__])
         if args.data == "flow":
             return _train_flow(args, values, out, argv)
         if args.data in STRAIGHT_MODELS:
