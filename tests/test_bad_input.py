@@ -27,6 +27,7 @@ import torch
 
 import fmlite
 from fmlite import plotting, widgets
+from fmlite.widgets import nb11_latent
 from fmlite.couplings import independent, minibatch_ot
 from fmlite.datasets import sample_2d, text_points
 from fmlite.digit_metrics import digit_probabilities, digit_scores, nearest_neighbour_distance
@@ -239,6 +240,8 @@ def test_a_bad_count_is_refused_with_one_message(name, bad, words):
 _MAPS = widgets.LogDensityMaps(times=np.array([0.0, 0.5, 1.0]), maps=np.zeros((3, 4, 4)), lim=3.0)
 _EXACT_LOGP = lambda x, t: GMM.log_density(x, t, PATH)  # noqa: E731
 _IMAGES = torch.zeros(3, 4, 1, 8, 8)
+_LATENT = nb11_latent.LatentFrames({1.0: np.zeros((3, 10, 2, 1, 8, 8))}, {1.0: np.zeros((3, 20, 2))},
+                                   np.arange(20) % 10, np.zeros((5, 2)))
 TIMED = {
     "draw_trajectory": lambda t: widgets.draw_trajectory(_fig(), t, _TR),
     "update_trajectory": lambda t: widgets.update_trajectory(_fig(), t, _TR),
@@ -272,6 +275,9 @@ TIMED = {
     "field_panel": lambda t: plotting.field_panel(_ax(), t, DATA),
     "error_points": lambda t: plotting.error_points(_ax(), shrink, shrink, _V0, t),
     "density": lambda t: plotting.density(_ax(), _EXACT_LOGP, t),
+    "draw_latent_flow": lambda t: nb11_latent.draw_latent_flow(_fig(), t, 1.0, _LATENT),
+    "update_latent_flow": lambda t: nb11_latent.update_latent_flow(_fig(), t, 1.0, _LATENT),
+    "LatentFrames.frame": lambda t: _LATENT.frame(t, 1.0),
 }
 BAD_TIMES = [(7.0, r"\[0, 1\].*nothing is clipped"), (-0.5, r"\[0, 1\]"), (float("nan"), "NaN"),
              ("0.5", "number")]
@@ -547,6 +553,8 @@ SKIPPED = {
     **{n: "precomputation for an explorer: goes through integrate / log_likelihood (FIELDS, COUNTS)" for n in
        ("noise_flow", "log_density_maps", "euler_trajectories")},
     "LogDensityMaps": "TIMED (nearest)",
+    "LatentFrames": "TIMED (frame)", "latent_flow_explorer": "builds the explorer from draw_latent_flow (TIMED)",
+    "latent_flow_frames": "precomputation for an explorer: counts through check_count, the flows through integrate",
     "snap_to_grid": "UI: moves the t slider onto the solver's step grid, visibly (tests/test_explorers_04.py)",
     **{n: "rendering machinery of the explorers: figures and widgets, no maths input" for n in
        ("BOX", "FigureRenderer", "LECTURE_SCALE_VARIABLE", "SLIDER_WIDTH", "dynamic_artists", "layout_signature",
