@@ -34,7 +34,10 @@ PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt",
               # notebook 06: moons MLPs trained with independent pairing, mini-batch OT, and reflow
               "moons_independent": "moons_independent.pt", "moons_ot": "moons_ot.pt", "moons_reflow": "moons_reflow.pt",
               # what the training cells of notebooks 04 and 07 give, loaded unless RETRAIN = True there
-              "moons_sampling": "moons_sampling.pt", "digits_short": "digits_short.pt"}
+              "moons_sampling": "moons_sampling.pt", "digits_short": "digits_short.pt",
+              # notebook 11: autoencoders of the digits (latent_scale stored) and flows on their scaled latents
+              **{n: f"{n}.pt" for n in ("digits_ae", "digits_vae", "digits_vae2d", "latent_flow_ae", "latent_flow_vae",
+                                        "latent_flow_vae2d")}}
 
 
 def data_dir() -> _FilePath:

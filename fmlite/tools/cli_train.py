@@ -65,8 +65,9 @@ _IMAGE_MODELS = ("digits", "digits_short")
 
 def _shipped_names() -> tuple:
     """Every name `python -m fmlite train NAME` rebuilds into data/NAME.pt."""
+    from .latent_train import LATENT_MODELS
     from .recipes import STRAIGHT_MODELS
-    return (*_IMAGE_MODELS, "flow", *STRAIGHT_MODELS)
+    return (*_IMAGE_MODELS, "flow", *STRAIGHT_MODELS, *LATENT_MODELS)
 
 
 def _command(argv) -> str:
@@ -85,7 +86,9 @@ def add_train(commands) -> None:
                                 "notebook 00; --width, --blocks and --label-dropout do not apply), "
                                 "'moons_independent', 'moons_ot' or 'moons_reflow' (notebook 06, STRAIGHT_RECIPE; "
                                 "options as for flow), 'moons_sampling' (notebook 04's model), 'digits_short' "
-                                "(notebook 07's short run, SHORT_RUN) "
+                                "(notebook 07's short run, SHORT_RUN), notebook 11's autoencoders and latent flows "
+                                "(digits_ae, digits_vae, digits_vae2d, latent_flow_ae, latent_flow_vae, "
+                                "latent_flow_vae2d; fmlite.tools.latent_train) "
                                 "or a .npz file with "
                                 "'images' (N, C, H, W) float in [-1, 1] and optional integer 'labels' (N,)")
     p.add_argument("--steps", type=int, help=f"optimiser steps (digits {D['steps']}, flow {F['steps']})")
@@ -162,6 +165,10 @@ def cmd_train(args, parser, argv: list[str]) -> int:
     from .recipes import STRAIGHT_MODELS
     if args.data not in _shipped_names() and not args.data.endswith(".npz"):
         fail(parser, f"unknown data {args.data!r}: give {', '.join(map(repr, _shipped_names()))} or a .npz file")
+    from .latent_train import LATENT_MODELS, cli_latent
+    if args.data in LATENT_MODELS:  # notebook 11: its own recipes and options (fmlite.tools.latent_train)
+        return cli_latent(args, parser, _command(argv), fail=fail, output_file=_output_file, checks=_CHECKS,
+                          options=_CONVNET_OPTIONS)
     values = _recipe_values(args, parser)
     out = _output_file(args, parser)
     from ..optim import resolve_device
