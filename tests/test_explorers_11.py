@@ -42,7 +42,7 @@ def test_the_picture_shows_the_stored_state_nearest_t():
         shown = fig.axes[0].images[0].get_array()
         assert np.isclose(np.median(np.asarray(shown)), -1 + 2 * k / 4), (t, k)
         np.testing.assert_array_equal(fig.axes[1].collections[1].get_offsets(), frames.points[2.0][k])
-        assert fig.axes[0].get_title().endswith(f"t = {t:.2f}, w = 2)")
+        assert fig._suptitle.get_text().startswith(f"t = {t:.2f}, w = 2:")
 
 
 def test_bad_t_and_w_are_refused():

@@ -48,7 +48,7 @@ class LatentFrames:
 
 
 def latent_flow_frames(flow, autoencoder, flow_2d, autoencoder_2d, ws=(0.0, 1.0, 2.0, 4.0), steps: int = 20,
-                       per_digit: int = 4, n_points: int = 300, seed: int = 0) -> LatentFrames:
+                       per_digit: int = 6, n_points: int = 300, seed: int = 0) -> LatentFrames:
     """Integrate both latent flows for every w in `ws` (midpoint, `steps` steps, trajectories kept, the same noise
     for every w) and decode every stored state of the k-dimensional one.
 
@@ -93,13 +93,13 @@ def latent_flow_frames(flow, autoencoder, flow_2d, autoencoder_2d, ws=(0.0, 1.0,
 _DIGIT_CMAP = "tab10"
 
 
-def _titles(t: float, w) -> tuple[str, str]:
-    return (f"decoded z_t, 4 per digit (t = {t:.2f}, w = {float(w):g})", f"2-D latent (t = {t:.2f})")
+def _title(t: float, w) -> str:
+    return f"t = {t:.2f}, w = {float(w):g}: decoded z_t (left), 2-D latent (right)"
 
 
 def draw_latent_flow(fig: Figure, t: float, w, frames: LatentFrames) -> None:
-    """Left: the k-dimensional latent flow's states at time t decoded to digits (one row per digit); right: the
-    2-D latent flow's points at time t, coloured by their digit, over the real digits' codes (grey).
+    """Left: the k-dimensional latent flow's states at time t decoded to digits (one row per digit); right: the 2-D latent flow's points at time t, coloured by the digit they were asked for
+    (tab10 colours), over the real digits' codes (grey). The suptitle states t and w.
 
     Args:
         fig: empty Figure. t: time in [0, 1] (nearest stored state). w: a stored guidance weight.
@@ -111,19 +111,18 @@ def draw_latent_flow(fig: Figure, t: float, w, frames: LatentFrames) -> None:
     t = check_time_value(t)
     from ..plotting import image_rows, setup_axes
     k = frames.frame(t, w)
-    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.0, 1.15]})
-    image_rows(left, frames.images[w][k], row_labels=range(10))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [0.8, 1.0]})
+    image_rows(left, frames.images[w][k], row_labels=range(frames.images[w].shape[1]))
     setup_axes(right, frames.lim)
-    right.scatter(frames.codes[:, 0], frames.codes[:, 1], s=3, color="0.82", linewidths=0, label="real digits' codes")
+    right.scatter(frames.codes[:, 0], frames.codes[:, 1], s=3, color="0.82", linewidths=0)
     right.scatter(*frames.points[w][k].T, s=9, c=frames.labels, cmap=_DIGIT_CMAP, vmin=-0.5, vmax=9.5,
-                  linewidths=0, label="flow's points")
-    right.legend(loc="upper left", fontsize="x-small", markerscale=2, framealpha=0.8)
-    for ax, title in zip((left, right), _titles(t, w)):
-        ax.set_title(title, fontsize="small")
+                  linewidths=0)
+    right.set_title("grey: real codes; colour: digit asked", fontsize="x-small")
+    fig.suptitle(_title(t, w), fontsize="small")
 
 
 def update_latent_flow(fig: Figure, t: float, w, frames: LatentFrames):
-    """In-place fast path of `draw_latent_flow` for another t or w: new tiled digits, moved points, new titles.
+    """In-place fast path of `draw_latent_flow` for another t or w: new tiled digits, moved points, new suptitle.
     Returns False (changing nothing) when the stored images have another shape than those shown."""
     t = check_time_value(t)
     from ..plotting import tile_images
@@ -135,8 +134,7 @@ def update_latent_flow(fig: Figure, t: float, w, frames: LatentFrames):
         return False
     left.images[0].set_data(tiled)
     right.collections[1].set_offsets(frames.points[w][k])
-    for ax, title in zip((left, right), _titles(t, w)):
-        ax.set_title(title, fontsize="small")
+    fig.suptitle(_title(t, w), fontsize="small")
     return True
 
 
@@ -147,7 +145,7 @@ def latent_flow_explorer(frames: LatentFrames, t: float = 1.0, w=1.0, size: floa
     steps = len(frames.images[ws[0]]) - 1
     slider = widgets.SelectionSlider(options=ws, value=w, description="w", continuous_update=True)
     return Explorer(draw_latent_flow, {"t": t_slider(t, step=1.0 / steps), "w": slider},
-                    figsize=(2.1 * size, size), update=update_latent_flow, cheap=("t", "w"), frames=frames)
+                    figsize=(1.8 * size, size), update=update_latent_flow, cheap=("t", "w"), frames=frames)
 
 
 # ----------------------------------------------------------------------------- the static site
