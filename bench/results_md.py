@@ -60,6 +60,9 @@ def report(cfg, args, machine, results, seconds):
         L += table_d(cfg, *results["d"])
     if results["e"]:
         L += table_e(cfg, results["e"])
+    latent = BENCH / "LATENT.md"  # section (f), written by bench/latent.py (a run of its own)
+    if latent.exists():
+        L += [latent.read_text().strip(), ""]
     L += ["## History", "", "Earlier measurements (explorer response times before/after the in-place updates): "
           "[bench/HISTORY.md](HISTORY.md).", ""]
     tuning = BENCH / "TUNING.md"
