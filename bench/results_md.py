@@ -63,6 +63,9 @@ def report(cfg, args, machine, results, seconds):
     flow_maps = BENCH / "FLOW_MAPS.md"   # written by bench/flow_maps.py, which splices it between these markers
     if flow_maps.exists():
         L += ["<!-- flow maps: bench/flow_maps.py -->", flow_maps.read_text().strip(), "<!-- end flow maps -->", ""]
+    latent = BENCH / "LATENT.md"  # section (f), written by bench/latent.py (a run of its own)
+    if latent.exists():
+        L += [latent.read_text().strip(), ""]
     L += ["## History", "", "Earlier measurements (explorer response times before/after the in-place updates): "
           "[bench/HISTORY.md](HISTORY.md).", ""]
     tuning = BENCH / "TUNING.md"

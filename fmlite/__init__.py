@@ -5,6 +5,7 @@ Modules (one concept each). The maths and its core, the top-level modules: check
 optim, batches, files, checkpoints, solvers (ODE and SDE samplers), exact, gaussian_mixture,
 gaussian_ot, metrics, digit_metrics, likelihood, scores (velocity <-> score <-> x0_hat), reflow,
 flow_maps (flow maps, average velocity, MeanFlow and distillation losses, the k-step flow-map sampler),
+autoencoder and latent_flows (notebook 11), the sub-package discrete (tokens, notebook 10),
 pretrained (shipped models: `load_pretrained`, `sample_images`). Teaching sub-packages: plotting,
 widgets and exercises (one module per notebook). Tooling sub-package: `fmlite.tools` (cli, recipes,
 site, doctor, animate, solutions; `python -m fmlite`). Imports go one way: tooling -> teaching ->
@@ -19,11 +20,12 @@ from __future__ import annotations
 import importlib
 
 __version__ = "0.1.0"
-__all__ = ["save_checkpoint", "load_checkpoint", "load_pretrained", "sample_images", "__version__"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_pretrained", "sample_images", "Autoencoder",
+           "sample_latent_images", "__version__"]
 
 #: Public name -> the module that defines it.
 _LAZY = {"save_checkpoint": "checkpoints", "load_checkpoint": "checkpoints", "load_pretrained": "pretrained",
-         "sample_images": "pretrained"}
+         "sample_images": "pretrained", "Autoencoder": "autoencoder", "sample_latent_images": "latent_flows"}
 
 
 def __getattr__(name: str):

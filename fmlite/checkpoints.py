@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from . import autoencoder as _autoencoder  # noqa: F401  (registers Autoencoder in MODELS)
 from .files import replace_atomically
 from .models import MODELS
 

@@ -65,32 +65,61 @@ class MLP(nn.Module):
         hidden: width of each hidden layer.
         layers: number of hidden layers (>= 1).
         time_dim: number of sinusoidal time features.
+        num_classes: number of labels, or None (default) for an unconditional model. With labels, a
+            learned label embedding (num_classes + 1 rows of time_dim features; row `null_label` =
+            num_classes is the "no label" token, as in `ConvNet`) is concatenated to the input, so
+            `guided_velocity` and `train(..., label_dropout=p)` work on it unchanged (notebook 11's
+            latent flows; Ho & Salimans 2022).
 
-    Call: model(x, t) with x (B, dim) and t (B,) in [0, 1] (or one number) -> (B, dim).
+    Call: model(x, t) with x (B, dim) and t (B,) in [0, 1] (or one number) -> (B, dim); with
+    num_classes, model(x, t, y) with y (B,) int64 in [0, num_classes] (or one int; None = no label).
 
     Raises:
         ValueError: a size is not a whole number >= 1 (see `fmlite.checks.check_count`).
-        ValueError (on call): x is not (B, dim), not floating point, or t is invalid.
+        ValueError (on call): x is not (B, dim), not floating point, or t is invalid; labels given to
+            an unconditional MLP, or labels that are not integers, not one per sample, or out of range.
     """
 
-    def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, time_dim: int = 32):
+    def __init__(self, dim: int = 2, hidden: int = 128, layers: int = 3, time_dim: int = 32,
+                 num_classes: int | None = None):
         super().__init__()
         dim, hidden, layers = check_count(dim, "dim"), check_count(hidden, "hidden"), check_count(layers, "layers")
         time_dim = check_count(time_dim, "time_dim", 2)
+        num_classes = None if num_classes is None else check_count(num_classes, "num_classes")
         self.config = dict(dim=dim, hidden=hidden, layers=layers, time_dim=time_dim)
-        self.dim = dim
+        if num_classes is not None:  # only then, so the configs of unconditional checkpoints stay as they were
+            self.config["num_classes"] = num_classes
+        self.dim, self.num_classes = dim, num_classes
         self.time_embedding = SinusoidalTimeEmbedding(time_dim)
-        blocks: list[nn.Module] = [nn.Linear(dim + time_dim, hidden), nn.SiLU()]
+        self.label_embedding = nn.Embedding(num_classes + 1, time_dim) if num_classes else None
+        label_dim = time_dim if num_classes else 0
+        blocks: list[nn.Module] = [nn.Linear(dim + time_dim + label_dim, hidden), nn.SiLU()]
         for _ in range(layers - 1):
             blocks += [nn.Linear(hidden, hidden), nn.SiLU()]
         blocks.append(nn.Linear(hidden, dim))
         self.net = nn.Sequential(*blocks)
 
-    def forward(self, x: Tensor, t) -> Tensor:
+    @property
+    def null_label(self) -> int:
+        """The index of the learned "no label" token (= num_classes)."""
+        if not self.num_classes:
+            raise AttributeError("an unconditional MLP (num_classes=None) has no label tokens")
+        return self.num_classes
+
+    def forward(self, x: Tensor, t, y: Tensor | None = None) -> Tensor:
         x = network_input(x, model_dtype(self), owner=f"MLP(dim={self.dim})")
         check_flat_input(x, self.dim, f"MLP(dim={self.dim})")
         t = check_time(t, x.shape[0], like=x)
-        return self.net(torch.cat([x, self.time_embedding(t)], dim=1))
+        features = [x, self.time_embedding(t)]
+        if self.label_embedding is not None:
+            if y is None:
+                y = torch.full((x.shape[0],), self.null_label, dtype=torch.long, device=x.device)
+            y = check_labels(y, x.shape[0], self.null_label, f"MLP(num_classes={self.num_classes})")
+            features.append(self.label_embedding(y.to(x.device)))
+        elif y is not None:
+            raise ValueError("this MLP is unconditional (num_classes=None) and takes no labels y; build it with "
+                             "MLP(..., num_classes=K) for class labels")
+        return self.net(torch.cat(features, dim=1))
 
 
 class FlowMapMLP(MLP):

@@ -42,7 +42,10 @@ PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt",
               # notebook 10: token networks (fmlite.discrete.TokenNet; recipes in fmlite.tools.discrete_train)
               "discrete_checkerboard_mask": "discrete_checkerboard_mask.pt",
               "discrete_checkerboard_uniform": "discrete_checkerboard_uniform.pt",
-              "discrete_digits": "discrete_digits.pt"}
+              "discrete_digits": "discrete_digits.pt",
+              # notebook 11: autoencoders of the digits (latent_scale stored) and flows on their scaled latents
+              **{n: f"{n}.pt" for n in ("digits_ae", "digits_vae", "digits_vae2d", "latent_flow_ae", "latent_flow_vae",
+                                        "latent_flow_vae2d")}}
 
 
 def data_dir() -> _FilePath:

@@ -318,3 +318,20 @@ def test_the_discrete_report_has_its_three_tables_and_the_verdict():
     assert "**3.21** (goal (>= 2x) met)" in text and "fmlite: 200: 0.3, 400: 0.24; Meta: 200: 0.5, 400: 0.45." in text
     assert "| 64 | 0.82 | 0.89 | 0.92 | 10.0–10.0 % | 2.5 | 1.7 | 1.0 % |" in text
     assert 0 < discrete.floor(10_000, seed=0) < 0.6
+def test_latent_bench_report_and_its_goals_follow_from_the_stored_rows():
+    """bench/latent.py (notebook 11, a run of its own): data/latent_bench.json holds every row the notebook reads,
+    its goal ratios are the ratios of those rows, and the markdown section names every row; no timing asserted."""
+    import json
+    latent = _load("latent")
+    r = json.loads((BENCH.parent / "data" / "latent_bench.json").read_text())
+    spaces = {row["space"] for row in r["rows"]}
+    assert {"pixel", "vae", "ae", "vae2d"} <= spaces and {"real", "vae", "ae"} <= set(r["ceiling"])
+    px = next(row for row in r["rows"] if row["space"] == "pixel" and row["w"] == 1.0)
+    lat = next(row for row in r["rows"] if row["space"] == "vae" and row["w"] == 1.0)
+    g = r["goals"]
+    assert g["confidence_vs_pixel"] == pytest.approx(lat["confidence"] / px["confidence"], abs=1e-4)
+    assert g["agreement_vs_ceiling"] == pytest.approx(lat["agreement"] / r["ceiling"]["vae"]["agreement"], abs=1e-4)
+    assert g["time_ratio"] == pytest.approx(lat["ms_per_image"] / px["ms_per_image"], abs=1e-4)
+    assert g["met"]["spread_vs_real"] == (abs(lat["spread"] / r["ceiling"]["real"]["spread"] - 1) <= 0.15)
+    text = latent.markdown(r)
+    assert text.startswith("## (f)") and all(row["name"] in text for row in r["rows"])

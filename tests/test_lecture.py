@@ -144,6 +144,7 @@ def explorers():
     tr = torch.cumsum(torch.randn(9, 40, 2, generator=g) * 0.2, dim=0)
     from fmlite.models import MLP
     from fmlite.paths import LinearPath
+    from fmlite.widgets.nb11_latent import LatentFrames, latent_flow_explorer
     images = torch.rand(6, 10, 1, 8, 8, generator=g) * 2 - 1
     maps = W.LogDensityMaps(np.array([0.0, 0.5, 1.0]), -5 * np.random.default_rng(0).random((3, 10, 10)), 3.0)
     return {
@@ -164,6 +165,8 @@ def explorers():
         "09 flow map": lambda: W.flow_map_explorer(lambda x, s, t: -x * (t - s)[:, None], rotation, x_0, target=x_1,
                                                    grid_step=0.5, times=(0.0, 0.5), steps=2),
         "10 token flow": _token_flow,
+        "11 latent flow": lambda: latent_flow_explorer(LatentFrames(
+            {1.0: images.transpose(0, 1).numpy()[None].repeat(3, 0)}, {1.0: tr[:3].numpy()}, np.arange(40) % 10, x_1.numpy()), t=0.5),
     }
 
 

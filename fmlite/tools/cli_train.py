@@ -69,7 +69,8 @@ def _shipped_names() -> tuple:
     from .discrete_train import DISCRETE_RECIPES
     from .flow_map_recipes import FLOW_MAP_MODELS
     from .recipes import STRAIGHT_MODELS
-    return (*_IMAGE_MODELS, "flow", *STRAIGHT_MODELS, *FLOW_MAP_MODELS, *DISCRETE_RECIPES)
+    from .latent_train import LATENT_MODELS
+    return (*_IMAGE_MODELS, "flow", *STRAIGHT_MODELS, *FLOW_MAP_MODELS, *DISCRETE_RECIPES, *LATENT_MODELS)
 
 
 def _command(argv) -> str:
@@ -91,7 +92,9 @@ def add_train(commands) -> None:
                                 "(notebook 07's short run, SHORT_RUN), "
                                 "'checkerboard_independent|ot|reflow' and '{moons,checkerboard}_{meanflow,"
                                 "distilled}' (notebook 09, options as for flow), 'discrete_checkerboard_mask', 'discrete_checkerboard_uniform', "
-                                "'discrete_digits' (notebook 10's token networks, fmlite.tools.discrete_train) "
+                                "'discrete_digits' (notebook 10's token networks, fmlite.tools.discrete_train), notebook 11's autoencoders and latent flows "
+                                "(digits_ae, digits_vae, digits_vae2d, latent_flow_ae, latent_flow_vae, "
+                                "latent_flow_vae2d; fmlite.tools.latent_train) "
                                 "or a .npz file with "
                                 "'images' (N, C, H, W) float in [-1, 1] and optional integer 'labels' (N,)")
     p.add_argument("--steps", type=int, help=f"optimiser steps (digits {D['steps']}, flow {F['steps']})")
@@ -171,6 +174,10 @@ def cmd_train(args, parser, argv: list[str]) -> int:
     from .recipes import STRAIGHT_MODELS
     if args.data not in _shipped_names() and not args.data.endswith(".npz"):
         fail(parser, f"unknown data {args.data!r}: give {', '.join(map(repr, _shipped_names()))} or a .npz file")
+    from .latent_train import LATENT_MODELS, cli_latent
+    if args.data in LATENT_MODELS:  # notebook 11: its own recipes and options (fmlite.tools.latent_train)
+        return cli_latent(args, parser, _command(argv), fail=fail, output_file=_output_file, checks=_CHECKS,
+                          options=_CONVNET_OPTIONS)
     values = _recipe_values(args, parser)
     out = _output_file(args, parser)
     from ..optim import resolve_device
