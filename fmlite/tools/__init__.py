@@ -1,6 +1,8 @@
 """The course's tooling, apart from the maths: what builds, checks and ships the course.
 
-- `cli` (`python -m fmlite ...`, argparse) with `cli_train` (its `train` subcommand);
+- `cli` (`python -m fmlite ...`, argparse) with `cli_train` (its `train` subcommand and the registry of the
+  model families it rebuilds) and `train_context` (`Family`, `TrainContext`: what each family's `run` shares);
+- the families of notebooks 09-11: `flow_map_recipes`, `discrete_train`, `latent_train` (recipes + `FAMILY`);
 - `recipes`: the training recipes of the shipped models in `data/` (`train_flow`, `train_digits`,
   `train_images`, `train_straight`, `load_npz_images`);
 - `site` (the offline HTML site), `doctor` (environment check), `animate` (flow.gif),

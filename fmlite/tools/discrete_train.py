@@ -5,7 +5,7 @@
     python -m fmlite train discrete_digits --force                # data/discrete_digits.pt
 
 Options: --steps, --batch-size, --lr, --ema (0 for none), --seed, --device, --out, --force, --no-progress;
-the others of `train` are refused. `fmlite.tools.cli_train.cmd_train` hands these names to `cmd_train_discrete`.
+the others of `train` are refused. `FAMILY` is this module's entry in the registry of `fmlite.tools.cli_train`.
 Quality recorded in the checkpoint's meta: the checkerboard's total-variation distance of 100,000 samples
 (64 Euler steps) to the exact grid law, next to the data-vs-data floor at that size; for the digits the
 classifier scores of 1,000 samples (`fmlite.digit_metrics`) next to the equally quantised real digits.
@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import sys
 
-__all__ = ["DISCRETE_RECIPES", "train_discrete", "cmd_train_discrete", "checkerboard_tv", "discrete_digit_quality"]
+from .train_context import Family, TrainContext
+
+__all__ = ["DISCRETE_RECIPES", "train_discrete", "run", "FAMILY", "checkerboard_tv", "discrete_digit_quality"]
 
 _CHECKER = dict(data="checkerboard", bins=128, embed=128, hidden=128, layers=3, steps=3000, batch_size=4096, lr=1e-3,
                 ema=0.0, seed=0)
@@ -102,28 +104,23 @@ def discrete_digit_quality(model, path, levels: int, n: int = 1000, steps: int =
                 nn_distance=round(s.nn_distance, 3), real_nn_distance=round(r.nn_distance, 3))
 
 
-def cmd_train_discrete(args, parser, argv: list[str], out, cli_train) -> int:
-    """`python -m fmlite train discrete_*`: the recipe with the user's options, quality in the meta, saved to `out`.
-
-    `cli_train` is the module `fmlite.tools.cli_train` (its refusal, command, Ctrl-C and environment helpers),
-    passed in by its hook so that the import graph keeps no cycle. Options were range-checked there."""
+def run(ctx: TrainContext) -> int:
+    """`python -m fmlite train discrete_*`: the recipe with the user's options, quality in the meta, saved to the
+    output. As before the family registry: every given option is range-checked and the output checked before the
+    options that do not apply to a token network (--width, --blocks, --label-dropout) are refused."""
     import torch
 
     from ..checkpoints import save_checkpoint
     from ..discrete import MixturePath, make_source
-    given = {k: getattr(args, k) for k in ("steps", "width", "blocks", "batch_size", "lr", "label_dropout", "ema",
-                                           "seed") if getattr(args, k) is not None}
-    refused = sorted(set(given) - set(_OPTIONS))
-    if refused:
-        cli_train.fail(parser, f"{', '.join('--' + k.replace('_', '-') for k in refused)} "
-                               f"do{'es' if len(refused) == 1 else ''} not apply to "
-                               f"{args.data!r} (it takes {', '.join('--' + k.replace('_', '-') for k in _OPTIONS)})")
-    model, history, recipe = train_discrete(args.data, device=args.device, progress=not args.no_progress, **given)
-    meta = dict(command=cli_train._command(argv), **recipe, final_loss=cli_train._final_loss(history.loss),
-                loss=torch.tensor(history.loss, dtype=torch.float32), **cli_train._environment(history))
+    ctx.check_ranges()
+    out = ctx.output()
+    ctx.refuse_others(_OPTIONS)
+    model, history, recipe = train_discrete(ctx.name, **ctx.train_kwargs(), **ctx.given())
+    meta = dict(command=ctx.command, **recipe, final_loss=ctx.final_loss(history.loss),
+                loss=torch.tensor(history.loss, dtype=torch.float32), **ctx.environment(history))
     meta["steps"] = history.steps
     if history.interrupted:
-        return cli_train._interrupted(out, model, meta, history, recipe["steps"])
+        return ctx.interrupted(model, meta, history, recipe["steps"])
     path = MixturePath(make_source(recipe["source"], model.vocab_size), recipe["kappa"])
     if recipe["data"] == "checkerboard":
         meta["quality"] = checkerboard_tv(model, path)
@@ -133,3 +130,8 @@ def cmd_train_discrete(args, parser, argv: list[str], out, cli_train) -> int:
     save_checkpoint(out, model, **meta)
     print(f"saved {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
+
+
+#: The registry entry of `python -m fmlite train` (fmlite.tools.cli_train).
+FAMILY = Family(tuple(DISCRETE_RECIPES), "'discrete_checkerboard_mask', 'discrete_checkerboard_uniform', "
+                "'discrete_digits' (notebook 10's token networks; options as for flow)", run)

@@ -1,4 +1,4 @@
-"""Recipes of notebook 09's shipped flow maps and their `python -m fmlite train NAME` branch.
+"""Recipes of notebook 09's shipped flow maps and their family of `python -m fmlite train NAME` (`FAMILY`).
 
     model, history = train_flow_map("meanflow", data="moons")              # MeanFlow from scratch
     model, history = train_flow_map("distilled", data="checkerboard")      # distilled from checkerboard_independent
@@ -14,9 +14,10 @@ import torch
 from torch import nn
 
 from ..train import History, train
+from .train_context import POINT_OPTIONS, Family, TrainContext
 
 __all__ = ["FLOW_MAP_RECIPE", "FLOW_MAP_OVERRIDES", "FLOW_MAP_MODELS", "train_flow_map", "flow_map_quality",
-           "run_flow_map"]
+           "run_flow_map", "FAMILY"]
 
 #: The shared recipe of the shipped flow maps (EMA weights are saved).
 FLOW_MAP_RECIPE = dict(hidden=128, layers=3, steps=5000, batch_size=256, lr=3e-3, ema=0.995, seed=0,
@@ -106,3 +107,26 @@ def run_flow_map(name: str, values: dict, device: str = "auto", progress: bool =
     if not history.interrupted:
         meta["energy_distance_2000"] = flow_map_quality(model, data)
     return model, history, meta
+
+
+def run(ctx: TrainContext) -> int:
+    """`python -m fmlite train NAME` for a name of FLOW_MAP_MODELS (options as for the 2-D models): check, train,
+    score, save to the output (the model so far beside it after Ctrl-C)."""
+    from ..checkpoints import save_checkpoint
+    recipe = {**FLOW_MAP_RECIPE, **FLOW_MAP_OVERRIDES[FLOW_MAP_MODELS[ctx.name][0]]}
+    values = ctx.values(recipe, POINT_OPTIONS)
+    out = ctx.output()
+    model, history, meta = run_flow_map(ctx.name, values, **ctx.train_kwargs())
+    meta.update(command=ctx.command, **ctx.environment(history))
+    if history.interrupted:
+        return ctx.interrupted(model, meta, history, meta["steps"])
+    meta["steps"] = history.steps
+    save_checkpoint(out, model, **meta)
+    print(f"trained {history.steps} steps in {history.seconds:.1f} s; energy distance of 2,000 samples to fresh "
+          f"data by model calls: {meta['energy_distance_2000']}; saved {out} ({out.stat().st_size / 1e3:.0f} kB)")
+    return 0
+
+
+#: The registry entry of `python -m fmlite train` (fmlite.tools.cli_train).
+FAMILY = Family(tuple(FLOW_MAP_MODELS), "'{moons,checkerboard}_{meanflow,distilled}' (notebook 09's flow maps; "
+                "options as for flow)", run)

@@ -7,7 +7,8 @@ A latent flow's recipe names its autoencoder (`LATENT_MODELS[name]["autoencoder"
 data/ (rebuild it first). Autoencoders train with `fmlite.autoencoder.AutoencoderLoss` through
 `fmlite.train.train(model, None, sample_data, steps, loss=...)`; latent flows train with plain flow matching
 on the straight path (`train(flow, LinearPath(), latent_data(ae, images, labels), ...)`, label dropout for
-classifier-free guidance). The command line (`fmlite.tools.cli_train`) hands these names to `cli_latent`.
+classifier-free guidance). `FAMILY` is this module's entry in the registry of `python -m fmlite train`
+(`fmlite.tools.cli_train`).
 """
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ from ..latent_flows import latent_data
 from ..models import MLP
 from ..paths import LinearPath
 from ..train import History, train
+from .train_context import Family, TrainContext
 
 __all__ = ["AUTOENCODER_RECIPE", "LATENT_FLOW_RECIPE", "LATENT_MODELS", "train_autoencoder", "train_latent_flow",
-           "cmd_latent", "cli_latent"]
+           "cmd_latent", "run", "FAMILY"]
 
 #: Defaults of every autoencoder recipe (`train_autoencoder`).
 AUTOENCODER_RECIPE = dict(latent_dim=8, hidden=256, layers=2, variational=False, beta=0.0, steps=3000,
@@ -155,38 +157,33 @@ _OPTIONS = {"autoencoder": ("steps", "batch_size", "lr", "seed"),
             "flow": ("steps", "batch_size", "lr", "label_dropout", "ema", "seed")}
 
 
-def cli_latent(args, parser, command: str, *, fail, output_file, checks: dict, options: tuple) -> int:
+def run(ctx: TrainContext) -> int:
     """`python -m fmlite train NAME` for a name of LATENT_MODELS: check the options and the output, then train.
 
-    Called by `fmlite.tools.cli_train.cmd_train`, which hands over its refusal `fail(parser, message)`, its
-    output-file check `output_file(args, parser)`, its range checks and its option names (so no import cycle).
     Options that do not apply (--width, --blocks; --label-dropout and --ema for an autoencoder) are refused, as
-    are out-of-range values, on one line with exit status 2."""
-    kind = LATENT_MODELS[args.data]["kind"]
+    are out-of-range values, on one line with exit status 2; a latent flow also needs its autoencoder in data/."""
+    kind = LATENT_MODELS[ctx.name]["kind"]
     allowed = _OPTIONS[kind]
-    given = {k: getattr(args, k) for k in options if getattr(args, k) is not None}
+    given = ctx.given()
     refused = sorted(set(given) - set(allowed))
     if refused:
-        fail(parser, f"{', '.join('--' + k.replace('_', '-') for k in refused)} do not apply to {args.data!r} "
-                     f"(it takes {', '.join('--' + k.replace('_', '-') for k in allowed)})")
-    for k, v in given.items():
-        ok, allowed_range = checks[k]
-        if v != v or not ok(v):
-            fail(parser, f"invalid --{k.replace('_', '-')} {v}: must be {allowed_range}")
-    out = output_file(args, parser)
-    from ..optim import resolve_device
-    try:
-        resolve_device(args.device)
-    except ValueError as err:
-        fail(parser, f"--device: {err}")
+        ctx.fail(f"{', '.join('--' + k.replace('_', '-') for k in refused)} do not apply to {ctx.name!r} "
+                 f"(it takes {', '.join('--' + k.replace('_', '-') for k in allowed)})")
+    ctx.check_ranges()
+    out = ctx.output()
     if kind == "flow":
         from ..pretrained import data_dir
-        ae_file = data_dir() / f"{LATENT_MODELS[args.data]['autoencoder']}.pt"
+        ae_file = data_dir() / f"{LATENT_MODELS[ctx.name]['autoencoder']}.pt"
         if not ae_file.exists():
-            fail(parser, f"{args.data} needs its autoencoder {ae_file}: build it first with "
-                         f"python -m fmlite train {ae_file.stem}")
+            ctx.fail(f"{ctx.name} needs its autoencoder {ae_file}: build it first with "
+                     f"python -m fmlite train {ae_file.stem}")
     try:
-        return cmd_latent(args.data, given, out, command, device=args.device, progress=not args.no_progress)
+        return cmd_latent(ctx.name, given, out, ctx.command, **ctx.train_kwargs())
     except KeyboardInterrupt:
         print(f"stopped by Ctrl-C before a model was saved: nothing written to {out}", file=sys.stderr)
         return 130
+
+
+#: The registry entry of `python -m fmlite train` (fmlite.tools.cli_train).
+FAMILY = Family(tuple(LATENT_MODELS), "notebook 11's autoencoders and latent flows (digits_ae, digits_vae, "
+                "digits_vae2d, latent_flow_ae, latent_flow_vae, latent_flow_vae2d)", run)
