@@ -184,3 +184,14 @@ def test_site_picture_is_within_tolerance(site, setting):
     assert ex.values == setting and ex.error is None
     difference = picture_difference(site_picture(ex.image.value), ex.image.value)
     assert difference["mean"] <= TOLERANCE["mean"] and difference["p99"] <= TOLERANCE["p99"], difference
+
+
+def test_bad_counts_and_angles_are_refused():
+    with pytest.raises(ValueError, match="n"):
+        arrow_grid(Sphere(), 0)
+    with pytest.raises(ValueError, match="steps"):
+        _flow(Sphere(), steps=2.5)
+    with pytest.raises(ValueError, match="finite"):
+        view_matrix(float("nan"))
+    with pytest.raises(ValueError, match="finite"):
+        draw_curved_flow(_fig(), 0.5, _flow(Sphere(), steps=2), view=float("inf"))
