@@ -34,7 +34,9 @@ PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt",
               # notebook 06: moons MLPs trained with independent pairing, mini-batch OT, and reflow
               "moons_independent": "moons_independent.pt", "moons_ot": "moons_ot.pt", "moons_reflow": "moons_reflow.pt",
               # what the training cells of notebooks 04 and 07 give, loaded unless RETRAIN = True there
-              "moons_sampling": "moons_sampling.pt", "digits_short": "digits_short.pt"}
+              "moons_sampling": "moons_sampling.pt", "digits_short": "digits_short.pt",
+              # notebook 12: ManifoldMLPs on the sphere (vMF mixture) and the flat torus (wrapped Gaussians)
+              "sphere_vmf": "sphere_vmf.pt", "torus_gaussians": "torus_gaussians.pt"}
 
 
 def data_dir() -> _FilePath:
@@ -65,7 +67,8 @@ def load_pretrained(name: str = "digits", device: str | torch.device = "cpu") ->
             "mps" or a torch.device, checked as in `fmlite.train.train` (`resolve_device`).
 
     Returns:
-        the model, in eval mode with its parameters frozen (requires_grad False; call
+        the model (a `fmlite.manifolds.ManifoldMLP` for "sphere_vmf" and "torus_gaussians"), in eval mode with
+        its parameters frozen (requires_grad False; call
         `model.requires_grad_(True)` to fine-tune it); `model.meta` holds what the
         checkpoint says about its training (command, steps, seconds, loss, measured quality).
 
@@ -80,6 +83,9 @@ def load_pretrained(name: str = "digits", device: str | torch.device = "cpu") ->
     if not file.exists():
         raise FileNotFoundError(f"{file} is missing; rebuild it with `python -m fmlite train {name}`")
     model, meta = load_checkpoint(file)
+    if meta.get("manifold"):   # notebook 12: the checkpoint holds the inner MLP of a ManifoldMLP
+        from .manifolds.models import ManifoldMLP
+        model = ManifoldMLP.from_mlp(meta["manifold"], model)
     model.meta = meta
     return model.to(device).eval().requires_grad_(False)
 

@@ -65,8 +65,9 @@ _IMAGE_MODELS = ("digits", "digits_short")
 
 def _shipped_names() -> tuple:
     """Every name `python -m fmlite train NAME` rebuilds into data/NAME.pt."""
+    from .manifold_train import MANIFOLD_RECIPES
     from .recipes import STRAIGHT_MODELS
-    return (*_IMAGE_MODELS, "flow", *STRAIGHT_MODELS)
+    return (*_IMAGE_MODELS, "flow", *STRAIGHT_MODELS, *MANIFOLD_RECIPES)
 
 
 def _command(argv) -> str:
@@ -85,7 +86,8 @@ def add_train(commands) -> None:
                                 "notebook 00; --width, --blocks and --label-dropout do not apply), "
                                 "'moons_independent', 'moons_ot' or 'moons_reflow' (notebook 06, STRAIGHT_RECIPE; "
                                 "options as for flow), 'moons_sampling' (notebook 04's model), 'digits_short' "
-                                "(notebook 07's short run, SHORT_RUN) "
+                                "(notebook 07's short run, SHORT_RUN), 'sphere_vmf' or 'torus_gaussians' (notebook 12, "
+                                "MANIFOLD_RECIPES; options as for flow) "
                                 "or a .npz file with "
                                 "'images' (N, C, H, W) float in [-1, 1] and optional integer 'labels' (N,)")
     p.add_argument("--steps", type=int, help=f"optimiser steps (digits {D['steps']}, flow {F['steps']})")
@@ -114,6 +116,9 @@ def _recipe_values(args, parser) -> dict:
         recipe = {**DIGITS_RECIPE, **SHORT_RUN}
     if args.data in STRAIGHT_MODELS:
         recipe, allowed = {**STRAIGHT_RECIPE, **STRAIGHT_OVERRIDES.get(args.data, {})}, _FLOW_OPTIONS
+    from .manifold_train import MANIFOLD_RECIPES
+    if args.data in MANIFOLD_RECIPES:   # notebook 12 (fmlite.tools.manifold_train)
+        recipe, allowed = MANIFOLD_RECIPES[args.data], _FLOW_OPTIONS
     given = {k: getattr(args, k) for k in _CONVNET_OPTIONS if getattr(args, k) is not None}
     refused = sorted(set(given) - set(allowed))
     if refused:
@@ -174,6 +179,9 @@ def cmd_train(args, parser, argv: list[str]) -> int:
             return _train_flow(args, values, out, argv)
         if args.data in STRAIGHT_MODELS:
             return _train_straight(args, values, out, argv)
+        from .manifold_train import MANIFOLD_RECIPES, run_manifold_train
+        if args.data in MANIFOLD_RECIPES:
+            return run_manifold_train(args, values, out, argv, _command, _environment, _final_loss, _interrupted)
         return _train_data(args, parser, values, out, argv)
     except KeyboardInterrupt:
         print(f"stopped by Ctrl-C before a model was saved: nothing written, {_untouched(out)}", file=sys.stderr)
