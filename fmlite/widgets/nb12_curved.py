@@ -196,15 +196,15 @@ def torus_flow_explorer(flow: CurvedFlow, t: float = 0.5, size: float = 3.8) -> 
 
 # ----------------------------------------------------------------------------- the static site (issue 22)
 def notebook_flows() -> tuple[CurvedFlow, CurvedFlow]:
-    """The two flows of notebook 12's explorers, built as its cells build them: the shipped models "sphere_vmf"
-    and "torus_checkerboard" (`load_pretrained`), 300 uniform points (seeds 12 and 13), the exact field of 64
-    data points (seeds 5 and 6), 100 Riemannian Euler steps."""
+    """The two flows of notebook 12's explorers, built as its section 7 builds them: the shipped models
+    "sphere_vmf" and "torus_gaussians" (`load_pretrained`), 300 uniform points (seeds 12 and 13), the exact field
+    of 64 points of "vmf_mixture" and "wrapped_gaussians" (seeds 5 and 6), 100 Riemannian Euler steps."""
     from ..manifolds import FlatTorus, Sphere, sample_manifold_data
     from ..pretrained import load_pretrained
     sphere, torus = Sphere(), FlatTorus()
     flows = []
     for space, model, data_name, seeds in ((sphere, "sphere_vmf", "vmf_mixture", (12, 5)),
-                                           (torus, "torus_checkerboard", "torus_checkerboard", (13, 6))):
+                                           (torus, "torus_gaussians", "wrapped_gaussians", (13, 6))):
         x_0 = space.sample_uniform(300, generator=torch.Generator().manual_seed(seeds[0]))
         data = sample_manifold_data(data_name, 64, seed=seeds[1])
         flows.append(curved_flow(space, load_pretrained(model), data, x_0))
