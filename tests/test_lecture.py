@@ -161,7 +161,21 @@ def explorers():
         "07 guidance": lambda: W.guidance_explorer({0.0: images[:4, :8],
                                                     1.0: images[2:, :8]}, w=1.0),
         "08 likelihood": lambda: W.likelihood_explorer(maps, lambda x, t: -0.5 * (x ** 2).sum(1), t=0.5),
+        "12 sphere flow": lambda: curved_explorer("sphere"),
+        "12 torus flow": lambda: curved_explorer("torus"),
     }
+
+
+def curved_explorer(name: str):
+    """A small version of notebook 12's explorers (an untrained network, 30 points, 4 steps)."""
+    from fmlite.manifolds import ManifoldMLP, get_space
+    from fmlite.widgets import nb12_curved as C
+    space = get_space(name)
+    torch.manual_seed(0)
+    x_0 = space.sample_uniform(30, generator=torch.Generator().manual_seed(3))
+    data = space.sample_uniform(5, generator=torch.Generator().manual_seed(4))
+    flow = C.curved_flow(space, ManifoldMLP(space, hidden=16), data, x_0, steps=4, n_grid=25)
+    return C.sphere_flow_explorer(flow, t=0.5) if name == "sphere" else C.torus_flow_explorer(flow, t=0.5)
 
 
 @pytest.mark.parametrize("scale", SCALES)

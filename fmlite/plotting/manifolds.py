@@ -57,6 +57,8 @@ def sphere_axes(ax: Axes, azimuth: float, title: str | None = None, elevation: f
     ax.set_xlim(-1.12, 1.12)
     ax.set_ylim(-1.12, 1.12)
     ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
     ax.set_axis_off()
     if title is not None:
         ax.set_title(title)
