@@ -65,6 +65,10 @@ def report(cfg, args, machine, results, seconds):
     tuning = BENCH / "TUNING.md"
     if tuning.exists():
         L += ["## Tuning study (bench/TUNING.md)", "", tuning.read_text().strip(), ""]
+    manifolds = BENCH / "MANIFOLDS.md"   # written by hand from `python bench/manifolds.py` (notebook 12)
+    if manifolds.exists():
+        L += ["## Curved spaces, notebook 12 (bench/manifolds.py, bench/MANIFOLDS.md)", "",
+              manifolds.read_text().strip(), ""]
     return "\n".join(L)
 
 

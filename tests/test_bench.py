@@ -189,3 +189,48 @@ def test_steps_per_second_takes_turns_in_rounds(monkeypatch, one_thread):
     turns = [log[i] for i in range(0, len(log), 3)]
     assert log == [name for name in turns for _ in range(3)]          # whole turns of chunk_a steps
     assert turns == ["plain", "alone", "alone", "plain", "plain", "alone"]   # rounds 0 (warm-up), 1, 2: rotated
+
+
+@pytest.mark.parametrize("space", ["sphere", "torus"])
+def test_meta_geodesic_path_is_fmlites_and_its_euler_is_the_projected_naive_step(space):
+    """bench/manifolds.py compares like with like: Meta's GeodesicProbPath gives fmlite's x_t and u_t, and its
+    RiemannianODESolver euler step is fmlite's "naive" step on the sphere (x + h v, projected) and the Riemannian
+    one on the flat torus."""
+    pytest.importorskip("flow_matching")
+    from flow_matching.path import GeodesicProbPath
+    from flow_matching.path.scheduler import CondOTScheduler
+    from flow_matching.utils.manifolds import FlatTorus, Sphere
+
+    from fmlite.manifolds import GeodesicPath, ManifoldMLP, get_space, integrate_manifold
+    ours = get_space(space)
+    g = torch.Generator().manual_seed(4)
+    x_0, x_1 = ours.sample_uniform(16, g), ours.sample_uniform(16, g)
+    t = torch.rand(16, generator=g)
+    meta = GeodesicProbPath(CondOTScheduler(), Sphere() if space == "sphere" else FlatTorus()).sample(
+        t=t, x_0=x_0, x_1=x_1)
+    s = GeodesicPath(ours).sample(x_0, x_1, t)
+    torch.testing.assert_close(meta.x_t, s.x_t, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(meta.dx_t, s.u_t, atol=1e-4, rtol=1e-4)
+    torch.manual_seed(0)
+    model = ManifoldMLP(ours, hidden=16).eval()
+    x = peers.meta_manifold_solve(model, x_0, 3, space)
+    same = integrate_manifold(ours, model, x_0, 3, "naive" if space == "sphere" else "euler").x
+    torch.testing.assert_close(x, same, atol=1e-5, rtol=1e-5)
+
+
+def test_meta_manifold_loop_takes_steps_on_fresh_batches(one_thread):
+    pytest.importorskip("flow_matching")
+    from fmlite.manifolds import ManifoldMLP, sample_vmf_mixture
+    torch.manual_seed(0)
+    model = ManifoldMLP("sphere", hidden=8)
+    before = [p.detach().clone() for p in model.parameters()]
+    drawn = []
+
+    def sampler(n):
+        drawn.append(n)
+        return sample_vmf_mixture(n, seed=None)
+    step = peers.meta_manifold_step(model, sampler, "sphere", batch=5)
+    step()
+    step()
+    assert drawn == [5, 5]
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

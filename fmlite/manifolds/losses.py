@@ -60,10 +60,10 @@ class GeodesicFlowMatchingLoss:
         if batch.y is not None:
             raise ValueError("GeodesicFlowMatchingLoss trains unconditional models: sample_data must return the "
                              "points alone, without labels")
-        x_1 = batch.x_1.to(model_dtype(model))
+        x_1 = self.space.check_point(batch.x_1.to(model_dtype(model)), "the data x_1")   # the one O(B) check
         x_0 = self.space.sample_uniform(len(x_1), dtype=x_1.dtype, device=x_1.device)
         t = sample_time(len(x_1), device=x_1.device, dtype=x_1.dtype)
-        s = self.path.sample(x_0, x_1, t)
+        s = self.path._sample(x_0, x_1, t)
         v = model(s.x_t, s.t)
         if not isinstance(v, Tensor) or v.shape != s.x_t.shape:
             raise ValueError(f"the model must return a velocity of shape {tuple(s.x_t.shape)}, got "

@@ -97,7 +97,12 @@ class GeodesicPath:
             ValueError: as `interpolate`.
         """
         x_0, x_1, t = self._inputs(x_0, x_1, t)
-        v = self.space.log_map(x_0, x_1)
+        return self._sample(x_0, x_1, t, self.space.log_map(x_0, x_1))
+
+    def _sample(self, x_0: Tensor, x_1: Tensor, t: Tensor, v: Tensor | None = None) -> PathSample:
+        """`sample` without checks, for the training loss (x_0 drawn on the space, x_1 checked by the caller,
+        t (B,) from `sample_time`). An exactly antipodal pair (probability 0) gets v = 0 there: x_t = x_0, u_t = 0."""
+        v = self.space._log(x_0, x_1) if v is None else v
         k = broadcast_time(self.kappa(t), x_0)
         x_t = self.space._exp(x_0, k * v)
         u_t = broadcast_time(self.kappa.derivative(t), x_0) * self.space._geodesic_velocity(x_0, v, k)
