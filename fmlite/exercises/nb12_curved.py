@@ -212,7 +212,8 @@ def riemannian_euler_step(velocity, x, t, h):
 
 class SphereField:
     """A stand-in velocity(x, t) on S^{D-1}: refuses what the package's sphere networks refuse (x (B, D) float on
-    the sphere, t (B,) or a number in [0, 1], points first) and returns a vector of R^D with a normal part."""
+    the sphere within `fmlite.manifolds.Sphere.tol`, t (B,) or a number in [0, 1], points first) and returns a
+    vector of R^D with a normal part."""
 
     def __init__(self, dim: int):
         self.dim = dim
@@ -223,8 +224,9 @@ class SphereField:
     def __call__(self, x, t):
         from .inputs import _check_inputs
         t = _check_inputs(x, t, self.dim, f"SphereMLP(dim={self.dim})", "velocity")
-        off = ((x * x).sum(-1) - 1).abs().max()
-        if off > 1e-6:
+        from ..manifolds import Sphere
+        off = (x.norm(dim=-1) - 1).abs().max()
+        if off > Sphere.tol:                                   # the tolerance of Sphere.check_point
             raise Mismatch(f"velocity(x, t) refused its input, as a sphere network would: x is off the sphere by "
                            f"up to {float(off):.3g} (|x| must be 1)")
         x = x.to(torch.float64)                                # a network computes in its own dtype
