@@ -74,6 +74,10 @@ def report(cfg, args, machine, results, seconds):
     discrete = BENCH / "DISCRETE.md"   # written by bench/discrete.py
     if discrete.exists():
         L += ["## Discrete flow matching (bench/DISCRETE.md)", "", discrete.read_text().strip(), ""]
+    manifolds = BENCH / "MANIFOLDS.md"   # written by hand from `python bench/manifolds.py` (notebook 12)
+    if manifolds.exists():
+        L += ["## Curved spaces, notebook 12 (bench/manifolds.py, bench/MANIFOLDS.md)", "",
+              manifolds.read_text().strip(), ""]
     return "\n".join(L)
 
 

@@ -45,7 +45,9 @@ PRETRAINED = {"digits": "digits.pt", "flow": "flow.pt",
               "discrete_digits": "discrete_digits.pt",
               # notebook 11: autoencoders of the digits (latent_scale stored) and flows on their scaled latents
               **{n: f"{n}.pt" for n in ("digits_ae", "digits_vae", "digits_vae2d", "latent_flow_ae", "latent_flow_vae",
-                                        "latent_flow_vae2d")}}
+                                        "latent_flow_vae2d")},
+              # notebook 12: ManifoldMLPs on the sphere (vMF mixture) and the flat torus (wrapped Gaussians)
+              "sphere_vmf": "sphere_vmf.pt", "torus_gaussians": "torus_gaussians.pt"}
 
 
 def data_dir() -> _FilePath:
@@ -76,7 +78,8 @@ def load_pretrained(name: str = "digits", device: str | torch.device = "cpu") ->
             "mps" or a torch.device, checked as in `fmlite.train.train` (`resolve_device`).
 
     Returns:
-        the model, in eval mode with its parameters frozen (requires_grad False; call
+        the model (a `fmlite.manifolds.ManifoldMLP` for "sphere_vmf" and "torus_gaussians"), in eval mode with
+        its parameters frozen (requires_grad False; call
         `model.requires_grad_(True)` to fine-tune it); `model.meta` holds what the
         checkpoint says about its training (command, steps, seconds, loss, measured quality).
 
@@ -91,6 +94,9 @@ def load_pretrained(name: str = "digits", device: str | torch.device = "cpu") ->
     if not file.exists():
         raise FileNotFoundError(f"{file} is missing; rebuild it with `python -m fmlite train {name}`")
     model, meta = load_checkpoint(file)
+    if meta.get("manifold"):   # notebook 12: the checkpoint holds the inner MLP of a ManifoldMLP
+        from .manifolds.models import ManifoldMLP
+        model = ManifoldMLP.from_mlp(meta["manifold"], model)
     model.meta = meta
     return model.to(device).eval().requires_grad_(False)
 

@@ -557,7 +557,7 @@ def test_whole_float_counts_and_numpy_integers_are_accepted():
 # ----------------------------------------------------------------------------- every public name
 _MINE = {"flow_maps", "discrete", "checks", "paths", "schedules", "exact", "solvers", "scores", "gaussian_mixture", "gaussian_ot", "likelihood",
          "metrics", "digit_metrics", "couplings", "datasets", "models", "reflow", "pretrained", "plotting", "widgets",
-         "autoencoder", "latent_flows"}
+         "autoencoder", "latent_flows", "manifolds"}
 #: module (or name) -> why it is not in the tables above.
 SKIPPED = {
     # modules whose input is files, data pools or the command line: each has its own table of bad input
@@ -644,6 +644,12 @@ SKIPPED = {
     "LatentFrames": "TIMED (frame)", "latent_flow_explorer": "builds the explorer from draw_latent_flow (TIMED)",
     "latent_flow_frames": "precomputation for an explorer: counts through check_count, the flows through integrate",
     "snap_to_grid": "UI: moves the t slider onto the solver's step grid, visibly (tests/test_explorers_04.py)",
+    **{n: "notebook 12's explorers and drawing on S² / T²: a t outside [0, 1], a bad count and a non-finite view "
+          "angle are refused in tests/test_explorers_12.py" for n in
+       ("CurvedFlow", "curved_flow", "draw_curved_flow", "update_curved_flow", "sphere_flow_explorer",
+        "torus_flow_explorer", "arrow_grid", "notebook_flows", "ELEVATION", "view_matrix", "orthographic",
+        "sphere_axes", "sphere_scatter", "update_sphere_scatter", "sphere_arrows", "update_sphere_arrows",
+        "torus_axes")},
     **{n: "rendering machinery of the explorers: figures and widgets, no maths input" for n in
        ("BOX", "FigureRenderer", "LECTURE_SCALE_VARIABLE", "SLIDER_WIDTH", "dynamic_artists", "layout_signature",
         "picture_bytes", "picture_format", "picture_geometry", "scale_pyplot_figure", "size_control")},
@@ -671,7 +677,90 @@ SKIPPED = {
     **{n: "precomputation for notebook 09's explorer: a bad grid is refused in tests/test_explorers_09.py" for n in
        ("FlowMapTables", "flow_table")},
     "STEPS_MAX": "a constant",
+    # fmlite.manifolds (notebook 12): points must lie on the space, so they have their own tables
+    **{n: "MANIFOLD_FIELDS (points on S² / T²) and MANIFOLD_COUNTS" for n in
+       ("Manifold", "Sphere", "FlatTorus", "GeodesicPath", "conditional_density", "marginal_density",
+        "integrate_manifold", "manifold_energy_distance", "pairwise_distance", "ManifoldMLP", "sample_vmf",
+        "sample_vmf_mixture", "sample_torus_checkerboard", "sample_wrapped_gaussians", "sample_manifold_data",
+        "get_space", "GeodesicFlowMatchingLoss", "torus_features")},
+    **{n: "a constant or registry" for n in ("SPACES", "LINEAR_KAPPA", "MANIFOLD_METHODS", "MANIFOLD_DATASETS",
+                                             "VMF_CENTRES", "VMF_KAPPA")},
 }
+
+
+# ----------------------------------------------------------------------------- curved spaces (fmlite.manifolds)
+from fmlite.manifolds import (FlatTorus, GeodesicPath, ManifoldMLP, Sphere, conditional_density,  # noqa: E402
+                              integrate_manifold, manifold_energy_distance, marginal_density, sample_manifold_data,
+                              sample_torus_checkerboard, sample_vmf, sample_vmf_mixture, sample_wrapped_gaussians)
+from fmlite.manifolds import marginal_velocity as manifold_velocity  # noqa: E402
+
+_S, _T = Sphere(), FlatTorus()
+_SX, _TX = _S.sample_uniform(8, torch.Generator().manual_seed(4)), _T.sample_uniform(8, torch.Generator().manual_seed(5))
+_SD, _TD = _S.sample_uniform(5), _T.sample_uniform(5)
+#: name -> (call(x), a good x): every function of a batch of points on a space.
+MANIFOLD_FIELDS = {
+    "Sphere.exp_map": (lambda x: _S.exp_map(x, _S._project(_SX, torch.ones(8, 3))), _SX),
+    "Sphere.log_map": (lambda x: _S.log_map(x, _SX), _SX),
+    "Sphere.distance": (lambda x: _S.distance(_SX, x), _SX),
+    "Sphere.project_tangent": (lambda x: _S.project_tangent(x, torch.ones(8, 3)), _SX),
+    "FlatTorus.log_map": (lambda x: _T.log_map(x, _TX), _TX),
+    "FlatTorus.exp_map": (lambda x: _T.exp_map(x, _TX), _TX),
+    "GeodesicPath.sample": (lambda x: GeodesicPath(_S).sample(x, _SX, 0.5).u_t, _SX),
+    "GeodesicPath.interpolate": (lambda x: GeodesicPath(_T).interpolate(_TX, x, 0.5), _TX),
+    "conditional_density": (lambda x: conditional_density(_S, x, _SX, 0.5), _SX),
+    "marginal_density": (lambda x: marginal_density(_T, x, _TD, 0.5), _TX),
+    "marginal_velocity (manifolds)": (lambda x: manifold_velocity(_S, x, _SD, 0.5), _SX),
+    "integrate_manifold": (lambda x: integrate_manifold(_S, lambda y, t: -y, x, 2).x, _SX),
+    "manifold_energy_distance": (lambda x: manifold_energy_distance(_T, x, _TD), _TX),
+    "ManifoldMLP": (lambda x: ManifoldMLP(_S, hidden=8)(x, 0.5), _SX),
+}
+#: (kind, make the bad x from the good one, expected words)
+MANIFOLD_BAD = [
+    ("a list", lambda x: x.tolist(), r"torch\.as_tensor"), ("a numpy array", lambda x: x.numpy(), r"torch\.as_tensor"),
+    ("None", lambda x: None, r"None"), ("an empty batch", lambda x: x[:0], r"empty|at least"),
+    ("a 1-d x", lambda x: x[:, 0], r"x\[:, None\]|x\[None\]"), ("a bool tensor", lambda x: x > 0, r"real"),
+    ("NaN", lambda x: torch.where(torch.arange(len(x))[:, None] == 3, float("nan"), x), r"NaN"),
+    ("off the space", lambda x: x * 1.5 if x.shape[1] == 3 else x + 7, r"unit sphere by more than|outside \[0, 2π\]"),
+    ("the wrong width", lambda x: torch.zeros(len(x), 5), r"shape \(B, [23]\)"),
+]
+
+
+@pytest.mark.parametrize("kind, make, words", MANIFOLD_BAD, ids=[row[0] for row in MANIFOLD_BAD])
+@pytest.mark.parametrize("name", list(MANIFOLD_FIELDS))
+def test_a_bad_batch_of_points_is_refused_with_the_fix(name, kind, make, words):
+    call, good = MANIFOLD_FIELDS[name]
+    call(good)                                   # the good input is accepted
+    with pytest.raises((ValueError, TypeError), match=words):
+        call(make(good))
+
+
+MANIFOLD_COUNTS = {
+    "Sphere.sample_uniform(n)": lambda n: _S.sample_uniform(n), "FlatTorus.sample_uniform(n)": lambda n: _T.sample_uniform(n),
+    "integrate_manifold(steps)": lambda n: integrate_manifold(_S, lambda y, t: -y, _SX, n),
+    "sample_vmf(n)": lambda n: sample_vmf(torch.tensor([0.0, 0, 1]), 2.0, n),
+    "sample_vmf_mixture(n)": lambda n: sample_vmf_mixture(n), "sample_torus_checkerboard(n)": lambda n: sample_torus_checkerboard(n),
+    "sample_wrapped_gaussians(n)": lambda n: sample_wrapped_gaussians(n),
+    "sample_manifold_data(n)": lambda n: sample_manifold_data("vmf_mixture", n), "ManifoldMLP(hidden)": lambda n: ManifoldMLP(_T, hidden=n),
+}
+
+
+@pytest.mark.parametrize("bad, words", BAD_COUNTS, ids=[repr(b) for b, _ in BAD_COUNTS])
+@pytest.mark.parametrize("name", list(MANIFOLD_COUNTS))
+def test_a_bad_count_on_a_space_is_refused_with_one_message(name, bad, words):
+    with pytest.raises(ValueError, match=r"must be a (positive integer|whole number >= \d).*" + words):
+        MANIFOLD_COUNTS[name](bad)
+
+
+def test_manifold_times_names_and_spaces_are_refused():
+    for t, words in ((1.5, r"\[0, 1\]"), (float("nan"), "NaN"), (1.0, "t < 1")):
+        with pytest.raises(ValueError, match=words):
+            manifold_velocity(_S, _SX, _SD, t)
+    with pytest.raises(ValueError, match="unknown manifold data set"):
+        sample_manifold_data("moons", 4)
+    with pytest.raises(TypeError, match="a space must be"):
+        GeodesicPath(3)
+    with pytest.raises(ValueError, match="antipodal"):
+        _S.log_map(_SX, -_SX)
 
 
 def _public_names():

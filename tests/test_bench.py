@@ -318,6 +318,8 @@ def test_the_discrete_report_has_its_three_tables_and_the_verdict():
     assert "**3.21** (goal (>= 2x) met)" in text and "fmlite: 200: 0.3, 400: 0.24; Meta: 200: 0.5, 400: 0.45." in text
     assert "| 64 | 0.82 | 0.89 | 0.92 | 10.0–10.0 % | 2.5 | 1.7 | 1.0 % |" in text
     assert 0 < discrete.floor(10_000, seed=0) < 0.6
+
+
 def test_latent_bench_report_and_its_goals_follow_from_the_stored_rows():
     """bench/latent.py (notebook 11, a run of its own): data/latent_bench.json holds every row the notebook reads,
     its goal ratios are the ratios of those rows, and the markdown section names every row; no timing asserted."""
@@ -335,3 +337,48 @@ def test_latent_bench_report_and_its_goals_follow_from_the_stored_rows():
     assert g["met"]["spread_vs_real"] == (abs(lat["spread"] / r["ceiling"]["real"]["spread"] - 1) <= 0.15)
     text = latent.markdown(r)
     assert text.startswith("## (f)") and all(row["name"] in text for row in r["rows"])
+
+
+@pytest.mark.parametrize("space", ["sphere", "torus"])
+def test_meta_geodesic_path_is_fmlites_and_its_euler_is_the_projected_naive_step(space):
+    """bench/manifolds.py compares like with like: Meta's GeodesicProbPath gives fmlite's x_t and u_t, and its
+    RiemannianODESolver euler step is fmlite's "naive" step on the sphere (x + h v, projected) and the Riemannian
+    one on the flat torus."""
+    pytest.importorskip("flow_matching")
+    from flow_matching.path import GeodesicProbPath
+    from flow_matching.path.scheduler import CondOTScheduler
+    from flow_matching.utils.manifolds import FlatTorus, Sphere
+
+    from fmlite.manifolds import GeodesicPath, ManifoldMLP, get_space, integrate_manifold
+    ours = get_space(space)
+    g = torch.Generator().manual_seed(4)
+    x_0, x_1 = ours.sample_uniform(16, g), ours.sample_uniform(16, g)
+    t = torch.rand(16, generator=g)
+    meta = GeodesicProbPath(CondOTScheduler(), Sphere() if space == "sphere" else FlatTorus()).sample(
+        t=t, x_0=x_0, x_1=x_1)
+    s = GeodesicPath(ours).sample(x_0, x_1, t)
+    torch.testing.assert_close(meta.x_t, s.x_t, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(meta.dx_t, s.u_t, atol=1e-4, rtol=1e-4)
+    torch.manual_seed(0)
+    model = ManifoldMLP(ours, hidden=16).eval()
+    x = peers.meta_manifold_solve(model, x_0, 3, space)
+    same = integrate_manifold(ours, model, x_0, 3, "naive" if space == "sphere" else "euler").x
+    torch.testing.assert_close(x, same, atol=1e-5, rtol=1e-5)
+
+
+def test_meta_manifold_loop_takes_steps_on_fresh_batches(one_thread):
+    pytest.importorskip("flow_matching")
+    from fmlite.manifolds import ManifoldMLP, sample_vmf_mixture
+    torch.manual_seed(0)
+    model = ManifoldMLP("sphere", hidden=8)
+    before = [p.detach().clone() for p in model.parameters()]
+    drawn = []
+
+    def sampler(n):
+        drawn.append(n)
+        return sample_vmf_mixture(n, seed=None)
+    step = peers.meta_manifold_step(model, sampler, "sphere", batch=5)
+    step()
+    step()
+    assert drawn == [5, 5]
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))

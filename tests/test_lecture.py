@@ -167,6 +167,8 @@ def explorers():
         "10 token flow": _token_flow,
         "11 latent flow": lambda: latent_flow_explorer(LatentFrames(
             {1.0: images.transpose(0, 1).numpy()[None].repeat(3, 0)}, {1.0: tr[:3].numpy()}, np.arange(40) % 10, x_1.numpy()), t=0.5),
+        "12 sphere flow": lambda: curved_explorer("sphere"),
+        "12 torus flow": lambda: curved_explorer("torus"),
     }
 
 
@@ -179,6 +181,18 @@ def _token_flow():
               "uniform": TokenNet(16, 2, mask=False, embed=4, hidden=8, layers=1)}
     paths = {"mask": MixturePath(MaskSource(16), "quadratic"), "uniform": MixturePath(UniformSource(16), "quadratic")}
     return token_flow_explorer(models, paths, n=60, t=0.5, steps=8, source="mask")
+
+
+def curved_explorer(name: str):
+    """A small version of notebook 12's explorers (an untrained network, 30 points, 4 steps)."""
+    from fmlite.manifolds import ManifoldMLP, get_space
+    from fmlite.widgets import nb12_curved as C
+    space = get_space(name)
+    torch.manual_seed(0)
+    x_0 = space.sample_uniform(30, generator=torch.Generator().manual_seed(3))
+    data = space.sample_uniform(5, generator=torch.Generator().manual_seed(4))
+    flow = C.curved_flow(space, ManifoldMLP(space, hidden=16), data, x_0, steps=4, n_grid=25)
+    return C.sphere_flow_explorer(flow, t=0.5) if name == "sphere" else C.torus_flow_explorer(flow, t=0.5)
 
 
 @pytest.mark.parametrize("scale", SCALES)

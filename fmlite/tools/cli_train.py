@@ -46,7 +46,7 @@ def _families() -> tuple:
     """The registry of `train`: every family of shipped models, in the order help and refusals list their names.
     Notebooks 00-07's families are defined below; a later notebook's family is its module's `FAMILY` (see
     `fmlite.tools.train_context`): adding one is its module plus one entry here."""
-    from . import discrete_train, flow_map_recipes, latent_train
+    from . import discrete_train, flow_map_recipes, latent_train, manifold_train
     from .recipes import STRAIGHT_MODELS
     return (Family(("digits", "digits_short"), "'digits' (the 8x8 digits shipped with scikit-learn), "
                    "'digits_short' (notebook 07's short run, SHORT_RUN)", _run_images),
@@ -57,7 +57,8 @@ def _families() -> tuple:
                    "'checkerboard_independent|ot|reflow' (notebook 09)", _run_straight),
             flow_map_recipes.FAMILY,
             discrete_train.FAMILY,
-            latent_train.FAMILY)
+            latent_train.FAMILY,
+            manifold_train.FAMILY)
 
 
 def _shipped_names() -> tuple:
