@@ -174,6 +174,36 @@ def meta_meanflow_step(model, sampler, batch=256, lr=3e-4):
     from flow_matching.path import AffineProbPath
     from flow_matching.path.scheduler import CondOTScheduler
     path = AffineProbPath(scheduler=CondOTScheduler())
+    optim = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step():
+        optim.zero_grad()
+        x_0 = sampler(batch)                       # data (their time: data at 0)
+        x_1 = torch.randn_like(x_0)                # noise at 1
+        r = torch.sigmoid(torch.randn(x_1.shape[0]) - 0.4)
+        t = torch.sigmoid(torch.randn(x_1.shape[0]) - 0.4)
+        mask = torch.randperm(batch)[:int(batch * 0.75)]
+        r[mask] = t[mask]
+        mask = r > t
+        r[mask], t[mask] = t[mask], r[mask]
+        path_sample = path.sample(t=t, x_0=x_0, x_1=x_1)
+        x_t, dx_t = path_sample.x_t, path_sample.dx_t
+        v, dv_t = torch.func.jvp(model, (x_t, r, t), (dx_t, torch.zeros_like(r), torch.ones_like(t)))
+        v_tgt = dx_t - (t - r).unsqueeze(1) * dv_t
+        loss = torch.pow(model(x_t, r, t) - v_tgt.detach(), 2).mean()
+        (loss / (loss.detach() + 1e-8)).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+        optim.step()
+    return step
+
+
+def meta_meanflow_map(model):
+    """Their network as a flow map of fmlite's convention, for `fmlite.flow_maps.sample_flow_map`: with their time
+    tau = 1 - t, u_bar(x, s, t) = -avf(x, 1 - t, 1 - s). One call from s = 0 to t = 1 gives x - avf(x, 0, 1), their
+    sampler."""
+    return lambda x, s, t: -model(x, 1 - t, 1 - s)
+
+
 # ----- Meta flow_matching, discrete (bench/discrete.py) ---------------------------------------------------------------
 # Source: examples/2d_discrete_flow_matching.ipynb in facebookresearch/flow_matching (read through the search tool):
 # `MixtureDiscreteProbPath(scheduler=PolynomialConvexScheduler(n=2.0))`, `MixturePathGeneralizedKL(path=path)`,
@@ -228,71 +258,21 @@ def meta_discrete_step(model, sampler, batch=4096, lr=1e-3, mask_token=128, epsi
     from flow_matching.path.scheduler import PolynomialConvexScheduler
     path = MixtureDiscreteProbPath(scheduler=PolynomialConvexScheduler(n=2.0))
     loss_fn = MixturePathGeneralizedKL(path=path)
-# ----- Meta flow_matching on curved spaces (bench/manifolds.py, notebook 12) ------------------------------------------
-# Source: examples/2d_riemannian_flow_matching_sphere.ipynb and examples/2d_riemannian_flow_matching_flat_torus.ipynb
-# in facebookresearch/flow_matching (1.0.10): `GeodesicProbPath(scheduler=CondOTScheduler(), manifold=Sphere())`,
-# `path.sample(t=t, x_0=x_0, x_1=x_1)` (x_t and dx_t by torch.func.jvp under vmap), the loss
-# `torch.pow(vf(x_t, t) - dx_t, 2).mean()`, `torch.optim.Adam(vf.parameters(), lr)`, `RiemannianODESolver` for
-# sampling. Departures, so that both runners learn the same flow with the same network, batch and threads:
-# - the source is the uniform distribution on the space for both (the examples exp-map or wrap a Gaussian);
-# - the data are fmlite's vMF mixture (sphere) and wrapped Gaussians (torus), the same pool for both (the examples
-#   wrap a 2-D checkerboard onto the sphere / torus);
-# - the network is fmlite's ManifoldMLP (hidden 128, 3 SiLU layers, tangent output; the examples use a 512-wide
-#   Swish MLP with ProjectToTangent), batch 256 and lr 3e-3 for both (the examples use batch 4,096, lr 1e-3, and
-#   5,001 steps: too large for a 2-core CPU);
-# - t ~ U(0, 1) as in the examples; quality is measured for both with the same sampler (fmlite's Riemannian
-#   Euler, 16 NFE). Meta's RiemannianODESolver "euler" step is x + h v followed by projx (the projected naive
-#   step of fmlite.manifolds.solvers), not the exponential map.
-def meta_manifold_step(model, sampler, space: str, batch: int = 256, lr: float = 3e-3):
-    """One Adam step per call on Meta's GeodesicProbPath with the uniform source: returns the closure step()."""
-    from flow_matching.path import GeodesicProbPath
-    from flow_matching.path.scheduler import CondOTScheduler
-    from flow_matching.utils.manifolds import FlatTorus, Sphere
-
-    from fmlite.manifolds import get_space
-    manifold = Sphere() if space == "sphere" else FlatTorus()
-    ours = get_space(space)
-    path = GeodesicProbPath(scheduler=CondOTScheduler(), manifold=manifold)
     optim = torch.optim.Adam(model.parameters(), lr=lr)
 
     def step():
         optim.zero_grad()
-        x_0 = sampler(batch)                       # data (their time: data at 0)
-        x_1 = torch.randn_like(x_0)                # noise at 1
-        r = torch.sigmoid(torch.randn(x_1.shape[0]) - 0.4)
-        t = torch.sigmoid(torch.randn(x_1.shape[0]) - 0.4)
-        mask = torch.randperm(batch)[:int(batch * 0.75)]
-        r[mask] = t[mask]
-        mask = r > t
-        r[mask], t[mask] = t[mask], r[mask]
-        path_sample = path.sample(t=t, x_0=x_0, x_1=x_1)
-        x_t, dx_t = path_sample.x_t, path_sample.dx_t
-        v, dv_t = torch.func.jvp(model, (x_t, r, t), (dx_t, torch.zeros_like(r), torch.ones_like(t)))
-        v_tgt = dx_t - (t - r).unsqueeze(1) * dv_t
-        loss = torch.pow(model(x_t, r, t) - v_tgt.detach(), 2).mean()
-        (loss / (loss.detach() + 1e-8)).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
         x_1 = sampler(batch)
         x_0 = torch.zeros_like(x_1) + mask_token
         t = torch.rand(x_1.shape[0]) * (1 - epsilon)
         path_sample = path.sample(t=t, x_0=x_0, x_1=x_1)
         logits = model(path_sample.x_t, path_sample.t)
         loss = loss_fn(logits=logits, x_1=x_1, x_t=path_sample.x_t, t=path_sample.t)
-        x_1 = sampler(batch)
-        x_0 = ours.sample_uniform(batch)
-        t = torch.rand(batch)
-        s = path.sample(t=t, x_0=x_0, x_1=x_1)
-        loss = torch.pow(model(s.x_t, s.t.reshape(-1)) - s.dx_t, 2).mean()
         loss.backward()
         optim.step()
     return step
 
 
-def meta_meanflow_map(model):
-    """Their network as a flow map of fmlite's convention, for `fmlite.flow_maps.sample_flow_map`: with their time
-    tau = 1 - t, u_bar(x, s, t) = -avf(x, 1 - t, 1 - s). One call from s = 0 to t = 1 gives x - avf(x, 0, 1), their
-    sampler."""
-    return lambda x, s, t: -model(x, 1 - t, 1 - s)
 def meta_discrete_posterior(model, vocab_size: int = 128):
     """The Meta network as an fmlite token posterior: logits over the real tokens 0..K-1 (the mask's dropped)."""
     def posterior(x, t):
@@ -324,6 +304,47 @@ def meta_discrete_tv(model, bins: int, n: int, seed: int = 0, nfe: int = 64) -> 
     counts = torch.bincount(x[ok, 0] * bins + x[ok, 1], minlength=bins * bins).double() / n
     law = checkerboard_probabilities(bins).flatten()
     return round(float(0.5 * ((counts - law).abs().sum() + (~ok).double().mean())), 4)
+
+
+# ----- Meta flow_matching on curved spaces (bench/manifolds.py, notebook 12) ------------------------------------------
+# Source: examples/2d_riemannian_flow_matching_sphere.ipynb and examples/2d_riemannian_flow_matching_flat_torus.ipynb
+# in facebookresearch/flow_matching (1.0.10): `GeodesicProbPath(scheduler=CondOTScheduler(), manifold=Sphere())`,
+# `path.sample(t=t, x_0=x_0, x_1=x_1)` (x_t and dx_t by torch.func.jvp under vmap), the loss
+# `torch.pow(vf(x_t, t) - dx_t, 2).mean()`, `torch.optim.Adam(vf.parameters(), lr)`, `RiemannianODESolver` for
+# sampling. Departures, so that both runners learn the same flow with the same network, batch and threads:
+# - the source is the uniform distribution on the space for both (the examples exp-map or wrap a Gaussian);
+# - the data are fmlite's vMF mixture (sphere) and wrapped Gaussians (torus), the same pool for both (the examples
+#   wrap a 2-D checkerboard onto the sphere / torus);
+# - the network is fmlite's ManifoldMLP (hidden 128, 3 SiLU layers, tangent output; the examples use a 512-wide
+#   Swish MLP with ProjectToTangent), batch 256 and lr 3e-3 for both (the examples use batch 4,096, lr 1e-3, and
+#   5,001 steps: too large for a 2-core CPU);
+# - t ~ U(0, 1) as in the examples; quality is measured for both with the same sampler (fmlite's Riemannian
+#   Euler, 16 NFE). Meta's RiemannianODESolver "euler" step is x + h v followed by projx (the projected naive
+#   step of fmlite.manifolds.solvers), not the exponential map.
+def meta_manifold_step(model, sampler, space: str, batch: int = 256, lr: float = 3e-3):
+    """One Adam step per call on Meta's GeodesicProbPath with the uniform source: returns the closure step()."""
+    from flow_matching.path import GeodesicProbPath
+    from flow_matching.path.scheduler import CondOTScheduler
+    from flow_matching.utils.manifolds import FlatTorus, Sphere
+
+    from fmlite.manifolds import get_space
+    manifold = Sphere() if space == "sphere" else FlatTorus()
+    ours = get_space(space)
+    path = GeodesicProbPath(scheduler=CondOTScheduler(), manifold=manifold)
+    optim = torch.optim.Adam(model.parameters(), lr=lr)
+
+    def step():
+        optim.zero_grad()
+        x_1 = sampler(batch)
+        x_0 = ours.sample_uniform(batch)
+        t = torch.rand(batch)
+        s = path.sample(t=t, x_0=x_0, x_1=x_1)
+        loss = torch.pow(model(s.x_t, s.t.reshape(-1)) - s.dx_t, 2).mean()
+        loss.backward()
+        optim.step()
+    return step
+
+
 def meta_manifold_solve(model, x_0, steps: int, space: str, method: str = "euler"):
     """Meta's RiemannianODESolver from t = 0 to 1 in `steps` equal steps (projx and proju on)."""
     from flow_matching.solver import RiemannianODESolver

@@ -66,11 +66,6 @@ def report(cfg, args, machine, results, seconds):
     latent = BENCH / "LATENT.md"  # section (f), written by bench/latent.py (a run of its own)
     if latent.exists():
         L += [latent.read_text().strip(), ""]
-    L += ["## History", "", "Earlier measurements (explorer response times before/after the in-place updates): "
-          "[bench/HISTORY.md](HISTORY.md).", ""]
-    tuning = BENCH / "TUNING.md"
-    if tuning.exists():
-        L += ["## Tuning study (bench/TUNING.md)", "", tuning.read_text().strip(), ""]
     discrete = BENCH / "DISCRETE.md"   # written by bench/discrete.py
     if discrete.exists():
         L += ["## Discrete flow matching (bench/DISCRETE.md)", "", discrete.read_text().strip(), ""]
@@ -78,6 +73,11 @@ def report(cfg, args, machine, results, seconds):
     if manifolds.exists():
         L += ["## Curved spaces, notebook 12 (bench/manifolds.py, bench/MANIFOLDS.md)", "",
               manifolds.read_text().strip(), ""]
+    L += ["## History", "", "Earlier measurements (explorer response times before/after the in-place updates): "
+          "[bench/HISTORY.md](HISTORY.md).", ""]
+    tuning = BENCH / "TUNING.md"
+    if tuning.exists():
+        L += ["## Tuning study (bench/TUNING.md)", "", tuning.read_text().strip(), ""]
     return "\n".join(L)
 
 
