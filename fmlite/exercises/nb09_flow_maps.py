@@ -10,64 +10,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import check_flat_input, check_time, network_input
 from .compare import check_dtype, compare, reject_known, reject_where_finite
-from .framework import Mismatch, call, call_untouched, register
+from .framework import Mismatch, call_untouched, register
 from .inputs import ONE_TIME, SIZES, StandInField
-
-#: The (s, t) pairs every call draws from: s = t at both ends and inside, the whole interval, and pairs near the ends.
-_PAIRS = ((0.35, 0.8), (0.0, 1.0), (0.0, 0.0), (1.0, 1.0), (0.5, 0.5), (0.0, 0.3), (0.7, 1.0), (0.01, 0.99),
-          (0.2, 0.55))
-
-
-def pairs(B: int, seed: int = 0) -> tuple[Tensor, Tensor]:
-    """float64 times s, t of shape (B,) with s <= t, B >= 5: an inner pair first (so s[0], t[0] used for the whole
-    batch is caught), then (0, 1), s = t = 0, s = t = 1, and for B > 5 a share of inner pairs, shuffled."""
-    chosen = [_PAIRS[0]] + [_PAIRS[i] for i in (1, 2, 3)] + list(_PAIRS[4:])[:B - 4]
-    rest = chosen[1:]
-    order = torch.randperm(len(rest), generator=torch.Generator().manual_seed(seed)).tolist()
-    chosen = [chosen[0]] + [rest[i] for i in order]
-    s, t = torch.tensor(chosen, dtype=torch.float64).T
-    return s.contiguous(), t.contiguous()
-
-
-class TinyFlowMap(torch.nn.Module):
-    """A fixed, smooth, nonlinear float64 flow-map network ū(x, s, t) (B, dim) with parameters, that refuses the
-    input `fmlite.models.FlowMapMLP` refuses (x (B, dim) floating; s, t numbers or (B,) in [0, 1]) with the same
-    checks (`fmlite.checks`). ∂_s ū, ∂_t ū and ∇_x ū all differ, so a tangent on the wrong argument is caught.
-    `calls` keeps the (s, t) of every call (for the sampler's checker).
-
-    Args:
-        dim: data dimension. strict: demand tensors s, t of shape (B,), as a sampler passes them."""
-
-    def __init__(self, dim: int = 2, strict: bool = False):
-        super().__init__()
-        self.dim, self.strict, self.calls = dim, strict, []
-        i = torch.arange(dim, dtype=torch.float64)
-        self.A = torch.nn.Parameter(0.8 * torch.cos(1.0 + i[:, None] + 2.3 * i[None, :]))
-        self.b = torch.nn.Parameter(1.5 * torch.cos(0.7 + 1.9 * i))
-        self.c = torch.nn.Parameter(torch.sin(0.4 + 1.3 * i) - 0.5)
-        self.E = torch.nn.Parameter(0.9 * torch.sin(0.5 + i[:, None] - 1.7 * i[None, :]))
-
-    def forward(self, x, s, t):
-        if not isinstance(x, Tensor) or x.dim() != 2:
-            got = type(x).__name__ if not isinstance(x, Tensor) else f"a tensor of shape {tuple(x.shape)}"
-            raise Mismatch(f"model(x, s, t) takes the points first, x of shape (B, {self.dim}), then s and t of "
-                           f"shape (B,); you passed {got} as x")
-        if self.strict and not all(isinstance(v, Tensor) and v.shape == (x.shape[0],) for v in (s, t)):
-            raise Mismatch(f"call model(x, s, t) with s and t tensors of shape (B,) = ({x.shape[0]},), one time per "
-                           "point, as a trained model is called: s = torch.full((B,), t_k, dtype=x.dtype)")
-        try:
-            network_input(x, x.dtype if x.is_floating_point() else torch.float64, owner=f"FlowMapMLP(dim={self.dim})")
-            check_flat_input(x, self.dim, f"FlowMapMLP(dim={self.dim})")
-            s = check_time(s, x.shape[0], like=x)
-            t = check_time(t, x.shape[0], like=x)
-        except ValueError as e:
-            raise Mismatch(f"model(x, s, t) refused its input, as fmlite.models.FlowMapMLP would: {e}") from None
-        self.calls.append((s.detach().clone(), t.detach().clone()))
-        s, t = s[:, None], t[:, None]
-        x = x.to(self.A.dtype)
-        return torch.tanh(x @ self.A + s * self.b + t ** 2 * self.c) + (t - s) * torch.sin(x @ self.E) - 0.4 * s * t
+from .stand_ins import TinyFlowMap, pairs
 
 
 def _marginal(data):

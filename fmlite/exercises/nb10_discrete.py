@@ -13,8 +13,9 @@ import torch
 from torch import Tensor
 
 from .compare import check_dtype, compare, reject_known, reject_where_finite
-from .framework import Mismatch, call, call_untouched, register
+from .framework import Mismatch, call_untouched, register
 from .inputs import domain_times, one_time_variants
+from .stand_ins import StandInTokenNet, tokens, uniforms
 
 #: (B, d, K) of the two calls of every checker: pairwise different within and between the calls.
 TOKEN_SIZES = ((7, 10, 5), (5, 12, 4))
@@ -26,20 +27,6 @@ def _kappas():
     from ..schedules import Sigma
     return (Sigma(lambda t: t ** 2, lambda t: 2 * t, name="t^2"),
             Sigma(lambda t: t * (1 + t) / 2, lambda t: 0.5 + t, name="t (1 + t) / 2"))
-
-
-def _tokens(B: int, d: int, K: int, seed: int) -> Tensor:
-    """Data tokens (B, d) int64 in 0..K-1 with every id used."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randint(0, K, (B, d), generator=g)
-    x.view(-1)[:K] = torch.arange(K)
-    return x
-
-
-def _uniforms(B: int, d: int, seed: int) -> Tensor:
-    """(B, d) float64 uniforms in [0.02, 0.98): no row or column constant, none at 0."""
-    g = torch.Generator().manual_seed(seed)
-    return 0.02 + 0.96 * torch.rand(B, d, generator=g, dtype=torch.float64)
 
 
 def _check_tokens_out(got, shape, name: str, where: str) -> Tensor:
@@ -66,7 +53,7 @@ def _check_sample_x_t(answer):
     """Domain: t over [0, 1], ends included (κ_0 = 0: all masks, κ_1 = 1: the data), one t per sample; κ = t² then
     κ = t (1 + t) / 2; (B, d, K) = (7, 3, 5), then (5, 6, 4)."""
     for (B, d, K), kappa, seed in zip(TOKEN_SIZES, _kappas(), (1, 2)):
-        x_1, u, t = _tokens(B, d, K, seed), _uniforms(B, d, seed + 10), domain_times(B, seed=seed)
+        x_1, u, t = tokens(B, d, K, seed), uniforms(B, d, seed + 10), domain_times(B, seed=seed)
         where = f" (B = {B} sequences of d = {d} tokens, K = {K}, κ = {kappa.name}, one t per sequence)"
         got = _check_tokens_out(call_untouched(answer, x_1, t, u, kappa, K, names=("x_1", "t", "u")),
                                 (B, d), "x_t", where)
@@ -204,41 +191,6 @@ def euler_jump(model, x_t, t, h, kappa, u_jump, u_draw):
     return torch.where(u_jump < a[:, None], draw(posterior, u_draw), x_t)
 
 
-class StandInTokenNet(torch.nn.Module):
-    """A fixed token network for the checks: logits (B, d, K) from x (B, d) int64 and t, with the input checks of
-    `fmlite.discrete.TokenNet` (the same functions: int64 tokens in range, the mask id K only with the mask
-    source, t one number or (B,) in [0, 1]). With `mask=True` the posterior of a revealed token is that token
-    (as it is for the mask source: a revealed token is data), of a masked one a fixed spread over 0..K-1."""
-
-    def __init__(self, vocab_size: int, length: int, mask: bool):
-        super().__init__()
-        self.vocab_size, self.length, self.mask_token = vocab_size, length, vocab_size if mask else None
-        self.times = []
-
-    def forward(self, x, t):
-        from ..checks import check_time
-        from ..discrete import check_tokens
-        if (isinstance(x, Tensor) and x.is_floating_point() and isinstance(t, Tensor) and t.dim() == 2
-                and not t.is_floating_point()):
-            raise Mismatch("model was called as model(t, x): the tokens come first, model(x_t, t)")
-        try:
-            x = check_tokens(x, self.vocab_size, self.mask_token, name="x", owner="TokenNet")
-            if x.dim() != 2 or x.shape[1] != self.length:
-                raise ValueError(f"TokenNet expects x of shape (B, {self.length}), got {tuple(x.shape)}")
-            t = check_time(t, x.shape[0], like=torch.zeros((), dtype=torch.float64))
-        except ValueError as e:
-            raise Mismatch(f"model(x_t, t) refused its input, as fmlite.discrete.TokenNet would: {e}") from None
-        self.times.append(t.clone())
-        K = self.vocab_size
-        k = torch.arange(K, dtype=torch.float64)
-        logits = torch.cos(1.3 * k + 0.7 * x[..., None].double() + 2.1 * t[:, None, None]) * 2.0
-        if self.mask_token is not None:
-            seen = x < K
-            own = torch.nn.functional.one_hot(x.clamp(max=K - 1), K).bool()
-            logits = torch.where(seen[..., None] & ~own, torch.full_like(logits, -torch.inf), logits)
-        return logits
-
-
 def _jump_cases():
     """(B, d, K, mask, kappa, h): the uniform source with κ = t² (3 − 2t) and h = 1/4 (there h κ'/(1 − κ) =
     6ht / ((1 − t)(1 + 2t)) rises from 0 and passes 1 for t > 0.6, before the last step), then the mask source
@@ -281,7 +233,7 @@ def _check_euler_jump_once(answer, B, d, K, mask, kappa, h, seed):
     if mask:   # about 60 % masks
         x_t = torch.where(torch.rand(B, d, generator=g) < 0.6, K, x_t)
     t = _jump_times(B, h, seed)
-    u_jump = _uniforms(B, d, seed + 1)
+    u_jump = uniforms(B, d, seed + 1)
     last_rows = t + h >= 1
     u_jump[last_rows, 0] = 0.97            # the last step must draw even where h κ'/(1 − κ) < 0.97 (κ = t²)
     if mask:
@@ -289,7 +241,7 @@ def _check_euler_jump_once(answer, B, d, K, mask, kappa, h, seed):
     logits = model(x_t, t)
     posterior = logits.softmax(-1)
     model.times.clear()
-    u_draw = _uniforms(B, d, seed + 2)
+    u_draw = uniforms(B, d, seed + 2)
     cdf = posterior.cumsum(-1)
     near = (cdf - u_draw[..., None]).abs().min(-1).values < 1e-6     # keep the draws away from the CDF's steps
     u_draw = torch.where(near, (u_draw + 1e-3) % 1, u_draw)

@@ -15,10 +15,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..checks import check_flat_input, network_input
 from .compare import as_number, check_dtype, compare, reject_known
 from .framework import SIZES, Mismatch, call_untouched, register
 from .inputs import StandInField, domain_times, one_time_variants
+from .stand_ins import StandInDecoder, StandInEncoder
+
 
 def _scale(k: int) -> Tensor:
     """The checkers' latent scale (k,): a different standard deviation per dimension, none 1, so forgetting the
@@ -145,50 +146,6 @@ def _check_reparameterise(answer):
 
 
 register("11.reparameterise", "the reparameterisation with ε passed in", reparameterise, _check_reparameterise)
-
-
-# ----------------------------------------------------------------------------- stand-in networks of a latent flow
-class StandInEncoder:
-    """A fixed float64 encoder images (B, 1, 8, 8) -> codes (B, k), z = tanh(x W) · 1.5, refusing what the
-    package's encoder refuses (another shape, integers); `calls` counts its calls."""
-
-    def __init__(self, k: int):
-        i, j = torch.arange(64, dtype=torch.float64)[:, None], torch.arange(k, dtype=torch.float64)[None]
-        self.k, self.W, self.calls = k, 0.25 * torch.cos(0.7 + 1.3 * i + 2.1 * j + 0.1 * i * j), 0
-
-    def __call__(self, x):
-        if isinstance(x, Tensor) and x.dim() == 2:
-            raise Mismatch(f"encoder(x) got a tensor of shape {tuple(x.shape)}: it encodes images (B, 1, 8, 8); "
-                           "x_0 is already noise in the latent space, so encode only the data x_1")
-        if not isinstance(x, Tensor) or x.dim() != 4 or tuple(x.shape[1:]) != (1, 8, 8):
-            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise Mismatch(f"encoder(x) expects images of shape (B, 1, 8, 8), got {got}")
-        network_input(x, torch.float64, owner="encoder")
-        self.calls += 1
-        return 1.5 * torch.tanh(x.flatten(1) @ self.W)
-
-
-class StandInDecoder:
-    """A fixed float64 decoder codes (B, k) -> images (B, 1, 8, 8) in (-1, 1), x = tanh(z V + c), refusing what
-    the package's decoder refuses; `calls` counts its calls."""
-
-    def __init__(self, k: int):
-        i, j = torch.arange(k, dtype=torch.float64)[:, None], torch.arange(64, dtype=torch.float64)[None]
-        self.k, self.V, self.c, self.calls = k, 0.8 * torch.sin(0.3 + 1.7 * i + 0.9 * j), 0.1 * torch.cos(j[0]), 0
-
-    def __call__(self, z):
-        if isinstance(z, Tensor) and z.dim() == 4:
-            raise Mismatch(f"decoder(z) got images of shape {tuple(z.shape)}: it decodes codes (B, {self.k}) once, "
-                           "at the end")
-        if not isinstance(z, Tensor):
-            raise Mismatch(f"decoder(z) needs z as a tensor of shape (B, {self.k}), got {type(z).__name__}")
-        try:
-            network_input(z, torch.float64, owner="decoder")
-            check_flat_input(z, self.k, f"decoder(latent_dim={self.k})")
-        except ValueError as e:
-            raise Mismatch(f"decoder(z) refused its input, as the package's decoder would: {e}") from None
-        self.calls += 1
-        return torch.tanh(z @ self.V + self.c).reshape(-1, 1, 8, 8)
 
 
 def latent_fm_target(encoder, x_1, x_0, t, scale):
