@@ -21,3 +21,21 @@ def by_gid(ax, gid):
 def rotation(x, t):
     """A smooth field with a known flow: rotation at angular speed 1 (t is ignored)."""
     return torch.stack([-x[:, 1], x[:, 0]], dim=1)
+
+
+def site_grids(module: str, threads: int | None = 1):
+    """Body of a module-scoped `site` fixture (`yield from site_grids("nb06_straight")`): (full grids, quick grids)
+    of `fmlite.widgets.<module>.site_explorers`, built once with `threads` torch threads (None: leave them), under
+    the lecture style they set; matplotlib's rcParams and the thread count are restored after the module."""
+    import importlib
+
+    import matplotlib
+    site_explorers = importlib.import_module(f"fmlite.widgets.{module}").site_explorers
+    saved, before = dict(matplotlib.rcParams), torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield site_explorers(), site_explorers(quick=True)
+    finally:
+        torch.set_num_threads(before)
+        matplotlib.rcParams.update(saved)

@@ -8,6 +8,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from drawing import site_grids
 from fmlite import widgets as W
 from fmlite.datasets import sample_2d
 from fmlite.exact import marginal_velocity
@@ -90,16 +91,8 @@ NOTEBOOK = "notebooks/05_noise_and_sigma.ipynb"
 
 @pytest.fixture(scope="module")
 def site():
-    """(full grids, quick grids), built once, with the lecture style they set (rcParams restored after the module)
-    and one torch thread."""
-    import matplotlib
-
-    from fmlite.widgets.nb05_noise import site_explorers
-    saved, threads = dict(matplotlib.rcParams), torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield site_explorers(), site_explorers(quick=True)
-    torch.set_num_threads(threads)
-    matplotlib.rcParams.update(saved)
+    """(full grids, quick grids), built once (tests/drawing.py: site_grids)."""
+    yield from site_grids("nb05_noise")
 
 
 

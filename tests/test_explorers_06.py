@@ -6,6 +6,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from drawing import site_grids
 from fmlite import widgets as W
 from fmlite.gaussian_ot import GaussianToGaussian
 from fmlite.metrics import energy_distance, straightness
@@ -108,16 +109,8 @@ NOTEBOOK = "notebooks/06_straight_paths.ipynb"
 
 @pytest.fixture(scope="module")
 def site():
-    """(full grids, quick grids), built once, with the lecture style they set (rcParams restored after the module)
-    and one torch thread."""
-    import matplotlib
-
-    from fmlite.widgets.nb06_straight import site_explorers
-    saved, threads = dict(matplotlib.rcParams), torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield site_explorers(), site_explorers(quick=True)
-    torch.set_num_threads(threads)
-    matplotlib.rcParams.update(saved)
+    """(full grids, quick grids), built once (tests/drawing.py: site_grids)."""
+    yield from site_grids("nb06_straight")
 
 
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from drawing import site_grids
 from fmlite.flow_maps import sample_flow_map
 from fmlite.metrics import energy_distance
 from fmlite.widgets.nb09_flow_maps import STEPS_MAX, FlowMapTables, draw_flow_map, flow_map_explorer, flow_table
@@ -127,16 +128,8 @@ NOTEBOOK = "notebooks/09_flow_maps.ipynb"
 
 @pytest.fixture(scope="module")
 def site():
-    """(full grids, quick grids), built once, with the lecture style they set (rcParams restored after the module)
-    and one torch thread."""
-    import matplotlib
-
-    from fmlite.widgets.nb09_flow_maps import site_explorers
-    saved, threads = dict(matplotlib.rcParams), torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield site_explorers(), site_explorers(quick=True)
-    torch.set_num_threads(threads)
-    matplotlib.rcParams.update(saved)
+    """(full grids, quick grids), built once (tests/drawing.py: site_grids)."""
+    yield from site_grids("nb09_flow_maps")
 
 
 def test_site_grid_covers_every_control(site):

@@ -6,6 +6,7 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from drawing import site_grids
 from fmlite.discrete import MaskSource, MixturePath, TokenNet, UniformSource, sample_discrete
 from fmlite.widgets.nb10_discrete import (TOKEN_STEP_CHOICES, draw_token_flow, token_flow_explorer,
                                           token_trajectories, update_token_flow)
@@ -114,13 +115,8 @@ NOTEBOOK = "notebooks/10_discrete_flows.ipynb"
 
 @pytest.fixture(scope="module")
 def site():
-    """(full grids, quick grids), built once, with the lecture style they set (rcParams restored after the module)."""
-    import matplotlib
-
-    from fmlite.widgets.nb10_discrete import site_explorers
-    saved = dict(matplotlib.rcParams)
-    yield site_explorers(), site_explorers(quick=True)
-    matplotlib.rcParams.update(saved)
+    """(full grids, quick grids), built once (tests/drawing.py: site_grids)."""
+    yield from site_grids("nb10_discrete", threads=None)
 
 
 def test_site_grid_covers_every_control(site):

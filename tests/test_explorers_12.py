@@ -10,6 +10,7 @@ from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 from matplotlib.quiver import Quiver
 
+from drawing import site_grids
 from fmlite.manifolds import FlatTorus, ManifoldMLP, Sphere, integrate_manifold, marginal_velocity
 from fmlite.plotting.manifolds import orthographic, view_matrix
 from fmlite.widgets.nb12_curved import (CurvedFlow, arrow_grid, curved_flow, draw_curved_flow, sphere_flow_explorer,
@@ -139,14 +140,8 @@ NOTEBOOK = "notebooks/12_curved_spaces.ipynb"
 
 @pytest.fixture(scope="module")
 def site():
-    import matplotlib
-
-    from fmlite.widgets.nb12_curved import site_explorers
-    saved, threads = dict(matplotlib.rcParams), torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield site_explorers(), site_explorers(quick=True)
-    torch.set_num_threads(threads)
-    matplotlib.rcParams.update(saved)
+    """(full grids, quick grids), built once (tests/drawing.py: site_grids)."""
+    yield from site_grids("nb12_curved")
 
 
 def test_site_grid_covers_every_control(site):
