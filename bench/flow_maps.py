@@ -47,7 +47,8 @@ import torch
 
 from fmlite.datasets import sample_2d
 from fmlite.files import write_text
-from fmlite.flow_maps import MeanFlowLoss, sample_flow_map
+from fmlite.flow_map_losses import MeanFlowLoss
+from fmlite.flow_maps import sample_flow_map
 from fmlite.metrics import energy_distance
 from fmlite.models import FlowMapMLP
 from fmlite.pretrained import load_pretrained

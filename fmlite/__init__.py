@@ -4,7 +4,8 @@ Modules (one concept each). The maths and its core, the top-level modules: check
 (sigma(t), public in paths), paths, couplings, datasets, models, losses (public in train), train,
 optim, batches, files, checkpoints, solvers (ODE and SDE samplers), exact, gaussian_mixture,
 gaussian_ot, metrics, digit_metrics, likelihood, scores (velocity <-> score <-> x0_hat), reflow,
-flow_maps (flow maps, average velocity, MeanFlow and distillation losses, the k-step flow-map sampler),
+flow_maps (flow maps, average velocity, the MeanFlow target, the k-step flow-map sampler) and flow_map_losses
+(MeanFlow and distillation),
 autoencoder and latent_flows (notebook 11), the sub-package discrete (tokens, notebook 10),
 pretrained (shipped models: `load_pretrained`, `sample_images`). Teaching sub-packages: plotting,
 widgets and exercises (one module per notebook). Tooling sub-package: `fmlite.tools` (cli, recipes,

@@ -36,8 +36,8 @@ from fmlite.discrete import (MaskSource, MixturePath, TokenNet, check_kappa, che
                              exact_posterior, sample_discrete)
 from fmlite.digit_metrics import digit_probabilities, digit_scores, nearest_neighbour_distance
 from fmlite.exact import log_density, marginal_velocity, naive_marginal_velocity, posterior_weights
-from fmlite.flow_maps import (DistillationLoss, MeanFlowLoss, average_velocity, distillation_pairs, flow_map,
-                              meanflow_target, sample_flow_map, sample_time_pairs)
+from fmlite.flow_map_losses import DistillationLoss, MeanFlowLoss, distillation_pairs, sample_time_pairs
+from fmlite.flow_maps import average_velocity, flow_map, meanflow_target, sample_flow_map
 from fmlite.latent_flows import decode_samples, latent_fm_target, sample_latent_images
 from fmlite.gaussian_mixture import GaussianMixture, example_mixture
 from fmlite.gaussian_ot import GaussianToGaussian
@@ -555,7 +555,7 @@ def test_whole_float_counts_and_numpy_integers_are_accepted():
 
 
 # ----------------------------------------------------------------------------- every public name
-_MINE = {"flow_maps", "discrete", "checks", "paths", "schedules", "exact", "solvers", "scores", "gaussian_mixture", "gaussian_ot", "likelihood",
+_MINE = {"flow_maps", "flow_map_losses", "discrete", "checks", "paths", "schedules", "exact", "solvers", "scores", "gaussian_mixture", "gaussian_ot", "likelihood",
          "metrics", "digit_metrics", "couplings", "datasets", "models", "reflow", "pretrained", "plotting", "widgets",
          "autoencoder", "latent_flows", "manifolds"}
 #: module (or name) -> why it is not in the tables above.

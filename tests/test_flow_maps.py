@@ -16,8 +16,8 @@ from torch import nn
 from fmlite.batches import Batch
 from fmlite.checkpoints import load_checkpoint, save_checkpoint
 from fmlite.exact import marginal_velocity
-from fmlite.flow_maps import (DistillationLoss, MeanFlowLoss, average_velocity, distillation_pairs, flow_map,
-                              meanflow_target, sample_flow_map, sample_time_pairs)
+from fmlite.flow_map_losses import DistillationLoss, MeanFlowLoss, distillation_pairs, sample_time_pairs
+from fmlite.flow_maps import average_velocity, flow_map, meanflow_target, sample_flow_map
 from fmlite.metrics import energy_distance
 from fmlite.models import MLP, FlowMapMLP
 from fmlite.paths import LinearPath

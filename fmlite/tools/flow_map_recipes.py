@@ -3,8 +3,8 @@
     model, history = train_flow_map("meanflow", data="moons")              # MeanFlow from scratch
     model, history = train_flow_map("distilled", data="checkerboard")      # distilled from checkerboard_independent
 
-Both train a `fmlite.models.FlowMapMLP` with `fmlite.train.train(loss=...)`: `fmlite.flow_maps.MeanFlowLoss`
-(Geng et al. 2025) or `fmlite.flow_maps.DistillationLoss` with the shipped velocity model
+Both train a `fmlite.models.FlowMapMLP` with `fmlite.train.train(loss=...)`: `fmlite.flow_map_losses.MeanFlowLoss`
+(Geng et al. 2025) or `fmlite.flow_map_losses.DistillationLoss` with the shipped velocity model
 `{data}_independent` as the teacher (Boffi, Albergo & Vanden-Eijnden 2024). Data: a pool of 20,000 points of
 `fmlite.datasets.sample_2d(data)` (seed), resampled with replacement, as `train_straight`.
 """
@@ -48,7 +48,7 @@ def train_flow_map(kind: str, data: str = "moons", device: str = "auto", progres
         ValueError: unknown kind or recipe key; FileNotFoundError: the teacher's checkpoint is missing.
     """
     from ..datasets import sample_2d
-    from ..flow_maps import DistillationLoss, MeanFlowLoss
+    from ..flow_map_losses import DistillationLoss, MeanFlowLoss
     from ..models import FlowMapMLP
     if kind not in FLOW_MAP_OVERRIDES:
         raise ValueError(f"unknown kind {kind!r}; choose one of {list(FLOW_MAP_OVERRIDES)}")
